@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './events.js';
+export * from './json-schema.js';
+export * from './order.js';
+export * from './order-state.js';
+export * from './schemas.js';

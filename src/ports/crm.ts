@@ -1,0 +1,42 @@
+/**
+ * CrmPort: the CRM (Salesforce-like) as the hub sees it: accounts to link unknown customers,
+ * and the order status / activity records the hub keeps in step. Writes are upserts by the
+ * hub's external id, so a retried delivery never makes a second record.
+ */
+import type { Address } from '../domain/index.js';
+
+export interface CrmAccount {
+  crmId: string;
+  name: string;
+  accountNumber?: string;
+  addresses: Address[];
+  active: boolean;
+  segment?: string;
+}
+
+export interface CrmOrderStatusUpdate {
+  /** Upsert key in the CRM: the hub order id. */
+  hubOrderId: string;
+  crmOpportunityId?: string;
+  status: string;
+  state: string;
+  erpOrderNumber?: string | null;
+  /** The event's position in the order's stream; the CRM ignores older ones. */
+  sequence: number;
+  idempotencyKey: string;
+}
+
+export interface CrmActivity {
+  hubOrderId: string;
+  subject: string;
+  body: string;
+  occurredAt: string;
+  idempotencyKey: string;
+}
+
+export interface CrmPort {
+  readonly system: string;
+  getAccount(crmId: string): Promise<CrmAccount | null>;
+  upsertOrderStatus(update: CrmOrderStatusUpdate): Promise<{ crmRecordId: string; applied: boolean }>;
+  addActivity(activity: CrmActivity): Promise<{ crmRecordId: string; duplicate: boolean }>;
+}

@@ -1,0 +1,158 @@
+/**
+ * ErpPort: what the hub needs from any ERP (the simulator, Tryton, NetSuite, Dynamics 365).
+ *
+ * Why this shape: it is the intersection of what a real ERP offers over its API and what the
+ * quote-to-order and lifecycle flows need. Every method reports failure as a CrossdockError with
+ * a kind (policy_violation for a credit refusal, data_quality for a missing field, transient for
+ * timeouts, downstream_outage for refused connections, conflict for stale writes), and every
+ * write is idempotent by a key the hub chooses, so a retry never makes a second record.
+ */
+import type { Address } from '../domain/index.js';
+
+export interface ErpCustomerInput {
+  /** The hub's customer id; the ERP stores it as the cross-reference (idempotency anchor). */
+  externalId: string;
+  name: string;
+  addresses: Address[];
+  creditLimit?: number;
+  currency?: string;
+  paymentTerms?: string;
+  taxExempt?: boolean;
+}
+
+export interface ErpCustomer {
+  erpId: string;
+  externalId: string;
+  name: string;
+  creditLimit: number;
+  currency: string;
+  addresses: Address[];
+  /** Opaque version token for optimistic writes (a write_date, an etag). */
+  version: string;
+}
+
+export interface CreditExposure {
+  erpCustomerId: string;
+  creditLimit: number;
+  /** Open receivables plus confirmed but uninvoiced orders, as the ERP counts them. */
+  exposure: number;
+  currency: string;
+  asOf: string;
+}
+
+export interface ErpProduct {
+  sku: string;
+  erpId: string;
+  name: string;
+  uom: string;
+  listPrice: number;
+  active: boolean;
+}
+
+export interface ErpCustomerPrice {
+  sku: string;
+  unitPrice: number;
+  currency: string;
+}
+
+export interface ErpStock {
+  sku: string;
+  warehouseId: string;
+  onHand: number;
+  forecast: number;
+  asOf: string;
+}
+
+export interface ErpOrderLineInput {
+  sku: string;
+  quantity: number;
+  unitPrice: number;
+  warehouseId?: string;
+}
+
+export interface ErpOrderInput {
+  /** Stable per hub order: a repeat with the same key returns the first ERP order. */
+  idempotencyKey: string;
+  hubOrderId: string;
+  erpCustomerId: string;
+  poNumber?: string;
+  currency: string;
+  shipTo: Address;
+  requestedDate?: string;
+  lines: ErpOrderLineInput[];
+}
+
+export interface ErpOrderRef {
+  erpOrderId: string;
+  erpOrderNumber: string;
+  /** False when the idempotency key had been seen: this is the earlier order. */
+  created: boolean;
+}
+
+export type ErpOrderState = 'draft' | 'quotation' | 'confirmed' | 'processing' | 'done' | 'cancelled';
+export type ErpShipmentState = 'waiting' | 'assigned' | 'picked' | 'packed' | 'done' | 'cancelled';
+
+export interface ErpShipmentStatus {
+  erpShipmentId: string;
+  state: ErpShipmentState;
+  warehouseId?: string;
+  lines: { sku: string; quantity: number }[];
+}
+
+export interface ErpInvoiceStatus {
+  erpInvoiceId: string;
+  number: string | null;
+  state: 'draft' | 'posted' | 'paid' | 'cancelled';
+  amount: number;
+  currency: string;
+}
+
+export interface ErpOrderStatus {
+  erpOrderId: string;
+  erpOrderNumber: string;
+  hubOrderId: string | null;
+  state: ErpOrderState;
+  shipments: ErpShipmentStatus[];
+  invoices: ErpInvoiceStatus[];
+}
+
+/** A fulfillment or invoice milestone read from the ERP's change feed. */
+export interface ErpChange {
+  kind: 'shipment' | 'invoice' | 'order';
+  erpOrderId: string;
+  hubOrderId: string | null;
+  /** shipment: an ErpShipmentState; invoice: an invoice state; order: an ErpOrderState. */
+  milestone: string;
+  recordId: string;
+  at: string;
+}
+
+export interface ErpChangePage {
+  changes: ErpChange[];
+  /** Pass back as `since` to continue after the last change returned. */
+  watermark: string;
+}
+
+export interface ErpPort {
+  /** A short system name for timelines and metrics, e.g. `erp-sim` or `tryton`. */
+  readonly system: string;
+  findCustomerByExternalId(externalId: string): Promise<ErpCustomer | null>;
+  /** Idempotent by `input.externalId`: a repeat returns the existing customer. */
+  createCustomer(input: ErpCustomerInput): Promise<ErpCustomer>;
+  /** Optimistic write: `expectedVersion` stale → CrossdockError kind conflict. */
+  updateCustomer(
+    erpId: string,
+    patch: Partial<Omit<ErpCustomerInput, 'externalId'>>,
+    expectedVersion?: string,
+  ): Promise<ErpCustomer>;
+  getCreditExposure(erpCustomerId: string): Promise<CreditExposure>;
+  getProducts(skus?: string[]): Promise<ErpProduct[]>;
+  getCustomerPrices(erpCustomerId: string, skus: string[]): Promise<ErpCustomerPrice[]>;
+  getStock(skus: string[]): Promise<ErpStock[]>;
+  /** Idempotent by `input.idempotencyKey`. */
+  createSalesOrder(input: ErpOrderInput): Promise<ErpOrderRef>;
+  /** Confirms a draft/quoted order; a repeat on a confirmed order is a no-op. Credit refusal → policy_violation. */
+  confirmSalesOrder(erpOrderId: string): Promise<ErpOrderStatus>;
+  getSalesOrder(erpOrderId: string): Promise<ErpOrderStatus>;
+  changesSince(since: string | null, limit?: number): Promise<ErpChangePage>;
+}

@@ -1,0 +1,254 @@
+/**
+ * Store: the hub's own durable state, behind one interface with two implementations
+ * (SQLite embedded default, PostgreSQL for several processes) that pass one contract suite.
+ *
+ * Why a unit-of-work `commit` instead of a transaction callback: better-sqlite3 is synchronous
+ * and PostgreSQL is not. A commit described as data runs as one transaction on both, can be
+ * group-committed (many units, one fsync) on SQLite, and cannot interleave awaits with a half-
+ * open transaction. Everything a decision writes — order state, step journal, timeline, outbox
+ * events, inventory reservations, idempotency record — goes into one unit, so it is all
+ * committed or none of it is.
+ */
+import type {
+  CloudEvent,
+  Customer,
+  ErrorKind,
+  InventoryPosition,
+  PriceAgreement,
+  Product,
+  SalesOrder,
+  TimelineEntry,
+} from '../domain/index.js';
+
+export type Backend = 'sqlite' | 'postgres';
+
+/** A step journal entry of a durable workflow run. */
+export interface JournalEntry {
+  orderId: string;
+  /** Stable step id (never renamed; stored). */
+  step: string;
+  status: 'completed' | 'failed' | 'compensated';
+  attempt: number;
+  /** What the step needs to resume or compensate (ERP order id, reservation lines). */
+  output: Record<string, unknown>;
+  error: Record<string, unknown> | null;
+  at: string;
+  durationMs: number;
+}
+
+export type TimelineInput = Omit<TimelineEntry, 'seq'>;
+
+export interface InventoryDelta {
+  sku: string;
+  warehouseId: string;
+  /** Positive reserves, negative releases a soft reservation. */
+  reservedDelta: number;
+}
+
+export interface IdempotencyRecord {
+  /** The client (API key id) the key belongs to. */
+  scope: string;
+  key: string;
+  /** Hash of method, path and body: the same key with another body is refused (422). */
+  requestHash: string;
+  responseStatus: number;
+  responseBody: unknown;
+  createdAt: string;
+}
+
+export interface ExceptionInput {
+  id: string;
+  kind: ErrorKind;
+  owner: string;
+  source: string;
+  subscription: string | null;
+  deliveryId: string | null;
+  eventId: string | null;
+  orderId: string | null;
+  error: Record<string, unknown>;
+  attempts: number;
+}
+
+export interface ExceptionRecord extends ExceptionInput {
+  status: 'open' | 'retried' | 'resolved' | 'discarded';
+  firstError: Record<string, unknown>;
+  lastError: Record<string, unknown>;
+  note: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AuditInput {
+  actor: string;
+  action: string;
+  target: string;
+  detail: Record<string, unknown>;
+  at: string;
+}
+
+/** Everything one decision writes, committed atomically. */
+export interface CommitUnit {
+  /** Insert (`expectedVersion: null`) or update from that version; mismatch → conflict, nothing written. */
+  order?: { next: SalesOrder; expectedVersion: number | null };
+  customers?: Customer[];
+  journal?: JournalEntry[];
+  timeline?: TimelineInput[];
+  /** Appended to the outbox and fanned out to every matching subscription. */
+  events?: CloudEvent[];
+  /** Each applied only while availability stays >= 0; otherwise conflict, nothing written. */
+  inventory?: InventoryDelta[];
+  idempotency?: IdempotencyRecord;
+  /** Inbound message dedupe: if (source, id) was seen, the unit is not applied (`duplicate`). */
+  inbound?: { source: string; id: string };
+  exceptions?: ExceptionInput[];
+  audit?: AuditInput[];
+}
+
+export type CommitResult = { status: 'committed'; eventSeqs: number[] } | { status: 'duplicate' };
+
+export interface OrderListFilter {
+  states?: string[];
+  customerId?: string;
+  holdReason?: string;
+  limit?: number;
+  /** Keyset paging: orders created strictly after this order id. */
+  afterId?: string;
+}
+
+/** A subscription: a named destination with its own cursor and filter. */
+export interface SubscriptionDef {
+  name: string;
+  /** Event type prefixes it receives (`order.`, `shipment.milestone.v1`); empty = all. */
+  types: string[];
+  /** `strict`: a parked event blocks later events of its key; `skip_parked`: it does not. */
+  ordering: 'strict' | 'skip_parked';
+  active: boolean;
+}
+
+export interface Delivery {
+  id: string;
+  subscription: string;
+  eventSeq: number;
+  /** The event's subject: deliveries of one key go out in eventSeq order. */
+  key: string;
+  event: CloudEvent;
+  attempts: number;
+  firstError: Record<string, unknown> | null;
+  lastError: Record<string, unknown> | null;
+  createdAt: string;
+}
+
+export interface ClaimOptions {
+  limit: number;
+  /** Claimed rows are leased; another claimer skips them until this expires. */
+  leaseMs: number;
+  now: Date;
+  /** Identifies the claimer (process id) for lease ownership. */
+  owner: string;
+}
+
+export interface DeliveryFailure {
+  id: string;
+  error: Record<string, unknown>;
+  /** When to try again; `null` parks the delivery (dead letter) and needs `exception`. */
+  nextAttemptAt: Date | null;
+  exception?: ExceptionInput;
+}
+
+export interface SubscriptionStats {
+  name: string;
+  pending: number;
+  leased: number;
+  parked: number;
+  delivered: number;
+  oldestPendingAt: string | null;
+}
+
+export interface ExceptionFilter {
+  status?: ExceptionRecord['status'];
+  kind?: ErrorKind;
+  owner?: string;
+  subscription?: string;
+  limit?: number;
+}
+
+export interface StoredEvent {
+  seq: number;
+  event: CloudEvent;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  /** sha256 of the secret; the secret itself is never stored. */
+  secretHash: string;
+  scopes: string[];
+  /** Requests per second allowed for this client; 0 = the server default. */
+  rateLimit: number;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface Store {
+  readonly backend: Backend;
+  /** Applies numbered migrations not applied yet; returns the ones it applied. */
+  migrate(): Promise<number[]>;
+  /** Reachable and fully migrated. */
+  ready(): Promise<{ ok: boolean; schemaVersion: number; latestVersion: number }>;
+  close(): Promise<void>;
+
+  // master data (the hub's copies, fed by sync from CRM/ERP/WMS)
+  upsertCustomers(customers: Customer[]): Promise<void>;
+  getCustomer(id: string): Promise<Customer | null>;
+  findCustomerByExternalId(system: string, externalId: string): Promise<Customer | null>;
+  upsertProducts(products: Product[]): Promise<void>;
+  getProducts(skus: string[]): Promise<Map<string, Product>>;
+  upsertPriceAgreements(agreements: PriceAgreement[]): Promise<void>;
+  /** Agreements of that customer for those skus valid on `onDate` (YYYY-MM-DD). */
+  getPriceAgreements(customerId: string, skus: string[], onDate: string): Promise<PriceAgreement[]>;
+  /** Replaces on-hand/allocated/inbound/asOf; keeps the hub's own `reserved`. */
+  upsertInventoryPositions(positions: InventoryPosition[]): Promise<void>;
+  getInventory(skus: string[]): Promise<InventoryPosition[]>;
+
+  // orders
+  commit(unit: CommitUnit): Promise<CommitResult>;
+  getOrder(id: string): Promise<SalesOrder | null>;
+  listOrders(filter: OrderListFilter): Promise<SalesOrder[]>;
+  countOrders(): Promise<{ state: string; holdReason: string | null; count: number }[]>;
+  getTimeline(orderId: string): Promise<TimelineEntry[]>;
+  getJournal(orderId: string): Promise<JournalEntry[]>;
+  getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | null>;
+
+  // governance
+  putApiKey(key: ApiKeyRecord): Promise<void>;
+  findApiKeyByHash(secretHash: string): Promise<ApiKeyRecord | null>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  countApiKeys(): Promise<number>;
+
+  // event backbone
+  putSubscriptions(subs: SubscriptionDef[]): Promise<void>;
+  listSubscriptions(): Promise<SubscriptionDef[]>;
+  /**
+   * Up to `limit` due, unleased, pending deliveries in eventSeq order such that every earlier
+   * undelivered delivery of the same key (and subscription) is in the same batch, before it.
+   * Under `strict` ordering a parked delivery blocks its key.
+   */
+  claimDeliveries(subscription: string, options: ClaimOptions): Promise<Delivery[]>;
+  /** Marks delivered (and drops the payload copy). */
+  completeDeliveries(ids: string[]): Promise<void>;
+  failDeliveries(failures: DeliveryFailure[]): Promise<void>;
+  /** Drops the lease so the delivery can be claimed again at once (a batch cut short). */
+  releaseDeliveries(ids: string[]): Promise<void>;
+  subscriptionStats(): Promise<SubscriptionStats[]>;
+  /** Events in seq order for replay, from `fromSeq` (inclusive), optionally up to a time. */
+  readEvents(options: { fromSeq?: number; fromTime?: string; toTime?: string; limit: number; types?: string[] }): Promise<StoredEvent[]>;
+  /** Re-enqueues events for one subscription (replay); returns how many deliveries it made. */
+  enqueueDeliveries(subscription: string, eventSeqs: number[]): Promise<number>;
+
+  // exceptions and audit
+  listExceptions(filter: ExceptionFilter): Promise<ExceptionRecord[]>;
+  getException(id: string): Promise<ExceptionRecord | null>;
+  /** retry: the parked delivery becomes pending again (due now); resolve/discard close it. */
+  actOnException(id: string, action: 'retry' | 'resolve' | 'discard', audit: AuditInput, note?: string): Promise<ExceptionRecord>;
+  listAudit(limit: number): Promise<(AuditInput & { id: number })[]>;
+}
