@@ -70,3 +70,36 @@ export type EventData<T extends EventType> = z.infer<(typeof eventCatalogue)[T]>
 export function isEventType(type: string): type is EventType {
   return Object.hasOwn(eventCatalogue, type);
 }
+
+export interface NewEventOptions {
+  /** CloudEvents `source`: the component that decided (e.g. `/crossdock/quote-to-order`). */
+  source: string;
+  time: Date;
+  traceparent?: string;
+  id?: string;
+}
+
+/**
+ * Build a catalogue event, validating its data against the type's schema: an event that does
+ * not match its published schema is a bug and must never reach a subscriber.
+ */
+export function newEvent<T extends EventType>(
+  type: T,
+  subject: string,
+  data: EventData<T>,
+  options: NewEventOptions,
+): CloudEvent {
+  const parsed = eventCatalogue[type].parse(data) as Record<string, unknown>;
+  const event: CloudEvent = {
+    specversion: '1.0',
+    id: options.id ?? crypto.randomUUID(),
+    source: options.source,
+    type,
+    time: options.time.toISOString(),
+    subject,
+    datacontenttype: 'application/json',
+    data: parsed,
+  };
+  if (options.traceparent) event.traceparent = options.traceparent;
+  return event;
+}

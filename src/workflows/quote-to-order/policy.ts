@@ -1,0 +1,89 @@
+/**
+ * Quote-to-order policies: configuration, per customer segment.
+ *
+ * Why configuration: which orders a distributor holds, splits or backorders is a business
+ * decision that changes by segment and season; it must not need a release.
+ */
+import { z } from 'zod';
+
+export const SegmentPolicy = z.object({
+  /** What to do with an order whose CRM account the hub does not know. */
+  unknownAccount: z.enum(['link_or_create', 'link', 'hold']).default('link_or_create'),
+  /** Inventory policy when no single warehouse can fill the whole order. */
+  inventory: z.enum(['ship_complete', 'allow_split', 'allow_backorder', 'reject']).default('allow_backorder'),
+  credit: z
+    .object({
+      /** Orders below this total are approved while the customer is not already over the limit. */
+      autoApproveBelow: z.number().nonnegative().default(250),
+      /** Credit limit given to a customer created from an unknown CRM account. */
+      newAccountLimit: z.number().nonnegative().default(5000),
+    })
+    .default({ autoApproveBelow: 250, newAccountLimit: 5000 }),
+  pricing: z
+    .object({
+      /** Tolerance (percent) for lines priced from the list price (no contract agreement). */
+      listPriceTolerancePct: z.number().min(0).max(100).default(2),
+    })
+    .default({ listPriceTolerancePct: 2 }),
+  /** Days after the last inbound ETA used as promise date when no receipt covers a backorder. */
+  backorderLeadDays: z.number().int().positive().default(14),
+});
+export type SegmentPolicy = z.infer<typeof SegmentPolicy>;
+
+export const ShippingRules = z.object({
+  /** Shipping methods that may not carry hazardous materials. */
+  hazmatForbiddenMethods: z.array(z.string()).default(['air']),
+  /** Destinations the distributor does not ship to at all (ISO country codes): reject. */
+  embargoedCountries: z.array(z.string()).default(['KP', 'IR', 'SY', 'CU']),
+  /** Destinations needing a review (hazmat to islands, say): hold shipping_rule. */
+  restricted: z
+    .array(
+      z.object({
+        country: z.string(),
+        regions: z.array(z.string()).default([]),
+        appliesTo: z.enum(['all', 'hazmat']).default('hazmat'),
+        reason: z.string(),
+      }),
+    )
+    .default([
+      { country: 'US', regions: ['HI', 'AK', 'PR'], appliesTo: 'hazmat', reason: 'hazmat to non-contiguous US needs a carrier review' },
+    ]),
+});
+export type ShippingRules = z.infer<typeof ShippingRules>;
+
+export const WarehouseInfo = z.object({
+  id: z.string(),
+  /** Regions (states/provinces) this warehouse serves first. */
+  serves: z.array(z.string()).default([]),
+});
+
+export const QuoteToOrderPolicies = z.object({
+  default: SegmentPolicy.default(SegmentPolicy.parse({})),
+  segments: z.record(z.string(), SegmentPolicy.partial()).default({}),
+  shipping: ShippingRules.default(ShippingRules.parse({})),
+  warehouses: z.array(WarehouseInfo).default([]),
+  /** How long the ERP step may take inline before the API answers 202 and finishes behind. */
+  erpInlineBudgetMs: z.number().int().positive().default(1500),
+});
+export type QuoteToOrderPolicies = z.infer<typeof QuoteToOrderPolicies>;
+
+/** The effective policy for a segment: the default overlaid with the segment's overrides. */
+export function policyFor(policies: QuoteToOrderPolicies, segment: string | undefined): SegmentPolicy {
+  const override = segment ? policies.segments[segment] : undefined;
+  if (!override) return policies.default;
+  return {
+    ...policies.default,
+    ...override,
+    credit: { ...policies.default.credit, ...override.credit },
+    pricing: { ...policies.default.pricing, ...override.pricing },
+  };
+}
+
+/** Demo defaults: key accounts may split and backorder; new business ships complete. */
+export const defaultPolicies: QuoteToOrderPolicies = QuoteToOrderPolicies.parse({
+  segments: {
+    key_account: { inventory: 'allow_backorder', credit: { autoApproveBelow: 1000, newAccountLimit: 5000 } },
+    standard: { inventory: 'allow_split' },
+    new_business: { inventory: 'ship_complete', unknownAccount: 'link_or_create' },
+  },
+});

@@ -1,0 +1,485 @@
+/**
+ * The governed quote-to-order flow.
+ *
+ * Two commits per accepted order, by design:
+ *  1. the *decision* (steps 1–6) commits the order in `validating`, its reservations, the step
+ *     timeline and a `decide` journal entry — from then on the order survives a crash;
+ *  2. after the ERP answers, the order becomes `accepted`/`backordered` with its ERP number and
+ *     `order.accepted.v1` goes to the outbox in the same transaction.
+ * The ERP call between them is idempotent by the hub order id, so a crash after the ERP created
+ * the order but before commit 2 is repaired by `resumePending()` without a second ERP order.
+ * Held and rejected orders need no ERP and commit once.
+ */
+import {
+  CrossdockError,
+  customerStatus,
+  type Customer,
+  holdOwners,
+  type Hold,
+  newEvent,
+  type OrderDecision,
+  type OrderState,
+  type OrderSubmission,
+  type SalesOrder,
+} from '../../domain/index.js';
+import type { CommitUnit, IdempotencyRecord, InventoryDelta, JournalEntry, TimelineInput } from '../../ports/index.js';
+import { runStep, type StepReport } from '../engine/index.js';
+import type { QuoteToOrderDeps, RunContext } from './context.js';
+import { applyTaxShippingRules, applyTaxShippingRulesStepId } from './steps/apply-tax-shipping-rules.js';
+import { checkAvailability, checkAvailabilityStepId } from './steps/check-availability.js';
+import { checkCredit, checkCreditStepId } from './steps/check-credit.js';
+import { confirmPricing, confirmPricingStepId } from './steps/confirm-pricing.js';
+import { createErpOrder, createErpOrderStepId } from './steps/create-erp-order.js';
+import { routeFulfillment, routeFulfillmentStepId } from './steps/route-fulfillment.js';
+import { validateCustomer, validateCustomerStepId } from './steps/validate-customer.js';
+import { validateLines } from './validate-lines.js';
+
+export const quoteToOrderWorkflowId = 'quote-to-order';
+/** Journal id of the committed decision (steps 1–6). Stored: never rename. */
+export const decideStepId = 'decide';
+/** Journal id of the compensation that gives reservations back. Stored: never rename. */
+export const releaseReservationsStepId = 'release-reservations';
+
+export interface SubmitInput {
+  orderId: string;
+  correlationId: string;
+  traceparent?: string;
+  submission: OrderSubmission;
+  /** When the request carried an Idempotency-Key: the record is written with the final answer. */
+  idempotency?: { scope: string; key: string; requestHash: string };
+}
+
+export interface SubmitResult {
+  httpStatus: 200 | 201 | 202;
+  decision: OrderDecision;
+  order: SalesOrder;
+  /** True when the order existed already (a repeat of an earlier submission). */
+  existing: boolean;
+}
+
+/** How the answer to a caller reaches it: inline, or the caller got 202 and we finish behind. */
+interface Answer {
+  mode: 'inline' | 'background';
+  idempotency: SubmitInput['idempotency'];
+}
+
+const source = '/crossdock/quote-to-order';
+
+export class QuoteToOrder {
+  private readonly erpRuns = new Map<string, Promise<SalesOrder>>();
+  private readonly resumeAttempts = new Map<string, { attempts: number; nextAt: number }>();
+
+  constructor(private readonly deps: QuoteToOrderDeps) {}
+
+  /** Decide an order; answers 201 (accepted), 200 (held/rejected) or 202 (ERP still pending). */
+  async submit(input: SubmitInput): Promise<SubmitResult> {
+    const { store } = this.deps;
+    const existing = await store.getOrder(input.orderId);
+    if (existing) return this.result(existing, true);
+
+    const skus = input.submission.lines.map((l) => l.sku);
+    const products = await store.getProducts(skus);
+    const lines = validateLines(input.submission, products);
+
+    for (let attempt = 1; ; attempt++) {
+      const ctx = this.newContext(input, products, lines.map((l) => ({ ...l })));
+      const credit = await this.decide(ctx);
+      const order = this.buildOrder(ctx, input);
+      const answer: Answer = { mode: 'inline', idempotency: input.idempotency };
+      const final = order.state !== 'validating';
+      const unit: CommitUnit = {
+        order: { next: order, expectedVersion: null },
+        timeline: ctx.timeline,
+        journal: [this.journal(order.id, decideStepId, 'completed', { outcome: order.state, credit, plan: ctx.plan ?? null })],
+      };
+      if (ctx.customerWrites.length > 0) unit.customers = ctx.customerWrites;
+      if (ctx.plan && !final) unit.inventory = ctx.plan.reservations;
+      if (final) {
+        unit.events = [this.decisionEvent(order, input.traceparent)];
+        if (input.idempotency) unit.idempotency = this.idempotencyRecord(input.idempotency, order);
+      }
+      try {
+        await store.commit(unit);
+      } catch (err) {
+        if (credit) this.deps.credit.add(credit.erpCustomerId, -credit.amount);
+        if (err instanceof CrossdockError && err.kind === 'conflict') {
+          // Same order id committed by a concurrent request (same idempotency key): answer as it did.
+          const raced = await store.getOrder(input.orderId);
+          if (raced) return this.result(raced, true);
+          // Stock moved under us (a reservation would oversell): decide again on fresh figures.
+          if (attempt < 3) continue;
+        }
+        throw err;
+      }
+      if (final) {
+        if (credit) this.deps.credit.add(credit.erpCustomerId, -credit.amount);
+        return this.result(order, false);
+      }
+      return this.finishInline(order, ctx.customer!, answer, credit);
+    }
+  }
+
+  /**
+   * Finish orders whose decision committed but whose ERP step did not (a crash, an outage,
+   * a 202). Safe to run at any time and from several places: ERP creation is idempotent.
+   */
+  async resumePending(limit = 100): Promise<number> {
+    const pending = await this.deps.store.listOrders({ states: ['validating'], limit });
+    const now = this.deps.clock.now().getTime();
+    let resumed = 0;
+    for (const order of pending) {
+      const backoff = this.resumeAttempts.get(order.id);
+      if (backoff && backoff.nextAt > now) continue;
+      if (this.erpRuns.has(order.id)) continue;
+      const customer = order.customerId ? await this.deps.store.getCustomer(order.customerId) : null;
+      if (!customer) continue;
+      resumed++;
+      await this.completeErp(order, customer, { mode: 'background', idempotency: undefined }, null).catch(() => undefined);
+    }
+    return resumed;
+  }
+
+  private async finishInline(
+    order: SalesOrder,
+    customer: Customer,
+    answer: Answer,
+    credit: { erpCustomerId: string; amount: number } | null,
+  ): Promise<SubmitResult> {
+    const run = this.completeErp(order, customer, answer, credit);
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.deps.policies.erpInlineBudgetMs);
+    });
+    try {
+      const done = await Promise.race([run, budget]);
+      if (done !== 'timeout') return this.result(done, false);
+    } catch (err) {
+      // The ERP is down or failing after retries: the decision stands, the ERP step finishes
+      // behind (resumePending). The caller learns the order is validated and pending.
+      if (!(err instanceof CrossdockError) || !err.retryable) throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    answer.mode = 'background';
+    run.catch(() => undefined);
+    const current = (await this.deps.store.getOrder(order.id)) ?? order;
+    const result = this.result(current, false);
+    if (answer.idempotency && result.httpStatus === 202) {
+      await this.deps.store
+        .commit({ idempotency: this.idempotencyRecord(answer.idempotency, current, 202) })
+        .catch(() => undefined);
+    }
+    return result;
+  }
+
+  /** ERP create + confirm, then commit 2. One run per order at a time in this process. */
+  private completeErp(
+    order: SalesOrder,
+    customer: Customer,
+    answer: Answer,
+    credit: { erpCustomerId: string; amount: number } | null,
+  ): Promise<SalesOrder> {
+    const running = this.erpRuns.get(order.id);
+    if (running) return running;
+    const run = this.runErp(order, customer, answer, credit).finally(() => this.erpRuns.delete(order.id));
+    this.erpRuns.set(order.id, run);
+    return run;
+  }
+
+  private async runErp(
+    order: SalesOrder,
+    customer: Customer,
+    answer: Answer,
+    credit: { erpCustomerId: string; amount: number } | null,
+  ): Promise<SalesOrder> {
+    const { erp, store, clock } = this.deps;
+    const started = performance.now();
+    const timeline: TimelineInput[] = [];
+    const journal: JournalEntry[] = [];
+    let attempt = 0;
+    for (;;) {
+      attempt++;
+      try {
+        const res = await createErpOrder(order, customer, erp);
+        const backordered = order.lines.some((l) => l.backorderedQuantity > 0);
+        const state: OrderState = backordered ? 'backordered' : 'accepted';
+        const next: SalesOrder = {
+          ...order,
+          version: order.version + 1,
+          state,
+          customerStatus: customerStatus(state),
+          externalIds: { ...order.externalIds, erp: res.ref.erpOrderNumber, erpOrderId: res.ref.erpOrderId },
+          updatedAt: clock.now().toISOString(),
+        };
+        const durationMs = performance.now() - started;
+        timeline.push(
+          this.stepEntry(order, createErpOrderStepId, erp.system, 'passed', durationMs, {
+            erpOrderNumber: res.ref.erpOrderNumber,
+            created: res.ref.created,
+            erpState: res.state,
+            attempts: attempt,
+          }),
+        );
+        journal.push(this.journal(order.id, createErpOrderStepId, 'completed', { ...res.ref, erpCustomerId: res.erpCustomerId }, null, attempt, durationMs));
+        const unit: CommitUnit = {
+          order: { next, expectedVersion: order.version },
+          timeline,
+          journal,
+          events: [this.decisionEvent(next, undefined)],
+        };
+        if (res.customerCreated) unit.customers = [{ ...customer, externalIds: { ...customer.externalIds, erp: res.erpCustomerId } }];
+        if (answer.mode === 'inline' && answer.idempotency) unit.idempotency = this.idempotencyRecord(answer.idempotency, next);
+        await store.commit(unit);
+        this.resumeAttempts.delete(order.id);
+        return next;
+      } catch (err) {
+        const e = err instanceof CrossdockError ? err : CrossdockError.transient(String(err), { cause: err });
+        if (e.kind === 'conflict' && (await store.getOrder(order.id))?.state !== 'validating') {
+          // Another run finished this order first.
+          return (await store.getOrder(order.id))!;
+        }
+        if (e.retryable && attempt < 2) {
+          await sleep(Math.min(e.retryAfterMs ?? 50, 250));
+          continue;
+        }
+        if (e.retryable) {
+          const prev = this.resumeAttempts.get(order.id)?.attempts ?? 0;
+          const delay = Math.min(60_000, 1000 * 2 ** prev) * (0.5 + Math.random() / 2);
+          this.resumeAttempts.set(order.id, { attempts: prev + 1, nextAt: clock.now().getTime() + delay });
+          throw e;
+        }
+        return this.holdAfterErpRefusal(order, e, answer, credit, performance.now() - started, attempt);
+      }
+    }
+  }
+
+  /** The ERP refused: hold with its message, and give the reservations back (compensation). */
+  private async holdAfterErpRefusal(
+    order: SalesOrder,
+    e: CrossdockError,
+    answer: Answer,
+    credit: { erpCustomerId: string; amount: number } | null,
+    durationMs: number,
+    attempt: number,
+  ): Promise<SalesOrder> {
+    const { clock, erp, store } = this.deps;
+    const now = clock.now().toISOString();
+    const reason = e.kind === 'policy_violation' ? 'credit' : 'customer_data';
+    const hold: Hold = { reason, owner: holdOwners[reason], detail: `${erp.system}: ${e.message}`, data: e.details, openedAt: now, resolvedAt: null };
+    const next: SalesOrder = {
+      ...order,
+      version: order.version + 1,
+      state: 'on_hold',
+      customerStatus: customerStatus('on_hold'),
+      holds: [...order.holds, hold],
+      updatedAt: now,
+    };
+    const release: InventoryDelta[] = order.lines.flatMap((l) =>
+      l.allocations.map((a) => ({ sku: l.sku, warehouseId: a.warehouseId, reservedDelta: -a.quantity })),
+    );
+    const unit: CommitUnit = {
+      order: { next, expectedVersion: order.version },
+      inventory: release,
+      timeline: [
+        this.stepEntry(order, createErpOrderStepId, erp.system, 'hold', durationMs, { kind: e.kind, message: e.message }),
+        this.stepEntry(order, releaseReservationsStepId, 'hub', 'passed', 0, { lines: release.length }),
+      ],
+      journal: [
+        this.journal(order.id, createErpOrderStepId, 'failed', {}, e.toJSON(), attempt, durationMs),
+        this.journal(order.id, releaseReservationsStepId, 'compensated', { release }),
+      ],
+      events: [this.decisionEvent(next, undefined)],
+    };
+    if (answer.mode === 'inline' && answer.idempotency) unit.idempotency = this.idempotencyRecord(answer.idempotency, next);
+    await store.commit(unit);
+    if (credit) this.deps.credit.add(credit.erpCustomerId, -credit.amount);
+    if (e.kind === 'policy_violation' && order.customerId) {
+      const c = await store.getCustomer(order.customerId);
+      if (c?.externalIds.erp) this.deps.credit.invalidate(c.externalIds.erp);
+    }
+    return next;
+  }
+
+  /** Steps 1–6. Returns the credit the run counted against the exposure cache, if any. */
+  private async decide(ctx: RunContext): Promise<{ erpCustomerId: string; amount: number } | null> {
+    const meta = (stepId: string, system: string) => ({
+      orderId: ctx.orderId,
+      correlationId: ctx.correlationId,
+      system,
+      stepId,
+      now: () => this.deps.clock.now(),
+    });
+    const d = this.deps;
+    const stop = (r: StepReport) => r.outcome === 'reject' || ctx.rejection !== null;
+
+    let r = await runStep(ctx.timeline, meta(validateCustomerStepId, 'hub'), () => validateCustomer(ctx, d));
+    if (stop(r) || !ctx.customer) return null;
+    r = await runStep(ctx.timeline, meta(confirmPricingStepId, 'hub'), () => confirmPricing(ctx, d));
+    r = await runStep(ctx.timeline, meta(checkAvailabilityStepId, 'hub'), () => checkAvailability(ctx, d));
+    if (stop(r)) return null;
+    let reserved: { erpCustomerId: string; amount: number } | null = null;
+    r = await runStep(ctx.timeline, meta(checkCreditStepId, d.erp.system), async () => {
+      const out = await checkCredit(ctx, d);
+      reserved = out.reserved ?? null;
+      return out;
+    });
+    r = await runStep(ctx.timeline, meta(applyTaxShippingRulesStepId, 'hub'), () => applyTaxShippingRules(ctx, d));
+    if (stop(r) || ctx.holds.length > 0) return reserved;
+    await runStep(ctx.timeline, meta(routeFulfillmentStepId, 'hub'), () => routeFulfillment(ctx, d));
+    return reserved;
+  }
+
+  private newContext(input: SubmitInput, products: RunContext['products'], lines: RunContext['lines']): RunContext {
+    const now = this.deps.clock.now();
+    return {
+      orderId: input.orderId,
+      correlationId: input.correlationId,
+      submission: input.submission,
+      now,
+      today: now.toISOString().slice(0, 10),
+      products,
+      lines,
+      total: Math.round(lines.reduce((s, l) => s + l.quantity * l.unitPrice, 0) * 100) / 100,
+      customer: null,
+      customerWrites: [],
+      policy: this.deps.policies.default,
+      inventory: [],
+      availability: [],
+      inventoryDecision: 'none',
+      holds: [],
+      rejection: null,
+      plan: null,
+      timeline: [],
+    };
+  }
+
+  private buildOrder(ctx: RunContext, input: SubmitInput): SalesOrder {
+    const s = ctx.submission;
+    const now = ctx.now.toISOString();
+    const state: OrderState = ctx.rejection ? 'rejected' : ctx.holds.length > 0 ? 'on_hold' : 'validating';
+    const order: SalesOrder = {
+      id: ctx.orderId,
+      version: 1,
+      source: s.source ?? { system: 'crm', ref: s.quoteId ?? ctx.orderId },
+      customerId: ctx.customer?.id ?? null,
+      currency: s.currency,
+      shipTo: s.shipTo,
+      shippingMethod: s.shippingMethod,
+      lines: ctx.lines,
+      total: ctx.total,
+      state,
+      customerStatus: customerStatus(state),
+      milestones: [],
+      holds: ctx.holds.map((h) => ({ ...h, owner: holdOwners[h.reason], openedAt: now, resolvedAt: null })),
+      rejection: ctx.rejection,
+      fulfillmentPlan: ctx.plan ? { strategy: ctx.plan.strategy, rationale: ctx.plan.rationale } : null,
+      externalIds: s.source?.system === 'crm' ? { crm: s.source.ref } : {},
+      shipments: [],
+      invoices: [],
+      correlationId: input.correlationId,
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (s.quoteId) order.quoteId = s.quoteId;
+    if (ctx.customer) {
+      order.customerName = ctx.customer.name;
+      order.segment = ctx.customer.segment;
+    }
+    if (s.poNumber) order.poNumber = s.poNumber;
+    if (s.requestedDate) order.requestedDate = s.requestedDate;
+    return order;
+  }
+
+  private decisionEvent(order: SalesOrder, traceparent: string | undefined) {
+    const opts = { source, time: this.deps.clock.now(), ...(traceparent ? { traceparent } : {}) };
+    const base = { orderId: order.id, customerId: order.customerId, state: order.state, customerStatus: order.customerStatus };
+    if (order.state === 'rejected') {
+      return newEvent('order.rejected.v1', order.id, { ...base, code: order.rejection?.code ?? 'rejected', detail: order.rejection?.detail ?? '' }, opts);
+    }
+    if (order.state === 'on_hold') {
+      const holds = order.holds.filter((h) => !h.resolvedAt).map((h) => ({ reason: h.reason, owner: h.owner, detail: h.detail }));
+      return newEvent('order.held.v1', order.id, { ...base, holds }, opts);
+    }
+    return newEvent(
+      'order.accepted.v1',
+      order.id,
+      {
+        ...base,
+        erpOrderNumber: order.externalIds.erp ?? null,
+        total: order.total,
+        currency: order.currency,
+        lines: order.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, backorderedQuantity: l.backorderedQuantity })),
+      },
+      opts,
+    );
+  }
+
+  private result(order: SalesOrder, existing: boolean): SubmitResult {
+    const decision = toDecision(order);
+    const httpStatus = order.state === 'validating' ? 202 : order.state === 'on_hold' || order.state === 'rejected' ? 200 : 201;
+    return { httpStatus, decision, order, existing };
+  }
+
+  private idempotencyRecord(idem: NonNullable<SubmitInput['idempotency']>, order: SalesOrder, status?: number): IdempotencyRecord {
+    const r = this.result(order, false);
+    return {
+      scope: idem.scope,
+      key: idem.key,
+      requestHash: idem.requestHash,
+      responseStatus: status ?? r.httpStatus,
+      responseBody: r.decision,
+      createdAt: this.deps.clock.now().toISOString(),
+    };
+  }
+
+  private journal(
+    orderId: string,
+    step: string,
+    status: JournalEntry['status'],
+    output: Record<string, unknown>,
+    error: Record<string, unknown> | null = null,
+    attempt = 1,
+    durationMs = 0,
+  ): JournalEntry {
+    return { orderId, step, status, attempt, output, error, at: this.deps.clock.now().toISOString(), durationMs };
+  }
+
+  private stepEntry(
+    order: SalesOrder,
+    name: string,
+    system: string,
+    outcome: string,
+    durationMs: number,
+    summary: Record<string, unknown>,
+  ): TimelineInput {
+    return {
+      orderId: order.id,
+      at: this.deps.clock.now().toISOString(),
+      kind: 'step',
+      name,
+      system,
+      outcome,
+      durationMs: Math.round(durationMs * 1000) / 1000,
+      summary,
+      correlationId: order.correlationId,
+    };
+  }
+}
+
+/** The public answer for an order: what the caller and the CRM need to know. */
+export function toDecision(order: SalesOrder): OrderDecision {
+  return {
+    orderId: order.id,
+    state: order.state,
+    customerStatus: order.customerStatus,
+    erpOrderNumber: order.externalIds.erp ?? null,
+    holds: order.holds.filter((h) => !h.resolvedAt).map((h) => ({ reason: h.reason, owner: h.owner, detail: h.detail })),
+    rejection: order.rejection,
+    correlationId: order.correlationId,
+    links: { self: `/api/v1/orders/${order.id}`, timeline: `/api/v1/orders/${order.id}/timeline` },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
