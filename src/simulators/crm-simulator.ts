@@ -1,0 +1,193 @@
+/**
+ * CRM simulator: a Salesforce-like CRM behind `CrmPort`.
+ *
+ * Why these semantics: the hub propagates order status to the CRM asynchronously and
+ * at-least-once, so the CRM side must be an upsert by the hub's order id that ignores stale or
+ * replayed updates (by `sequence`), and activities must be deduplicated by idempotency key.
+ * Records stay inspectable (`orderStatus`, `activities`, `activityCount`, `faults.effects`) so
+ * tests can prove that a redelivery changed nothing.
+ */
+import { CrossdockError } from '../domain/index.js';
+import type { Clock, CrmAccount, CrmActivity, CrmOrderStatusUpdate, CrmPort } from '../ports/index.js';
+import type { DemoDataSet } from './demo-data.js';
+import type { FaultInjector } from './faults.js';
+import { salesforceId } from './random.js';
+
+/** The CRM's stored order-status record (a custom object keyed by the hub order id). */
+export interface CrmOrderStatusRecord {
+  crmRecordId: string;
+  hubOrderId: string;
+  crmOpportunityId: string | null;
+  status: string;
+  state: string;
+  erpOrderNumber: string | null;
+  sequence: number;
+  /** Updates applied (1 on create); ignored stale/duplicate updates do not count. */
+  revision: number;
+  createdAt: string;
+  lastModifiedAt: string;
+}
+
+/** The CRM's stored activity (a Task on the order's timeline). */
+export interface CrmActivityRecord extends CrmActivity {
+  crmRecordId: string;
+  createdAt: string;
+}
+
+/** Options of the CRM simulator. */
+export interface CrmSimulatorOptions {
+  data: DemoDataSet;
+  clock: Clock;
+  faults: FaultInjector;
+}
+
+/** The CRM stand-in. */
+export class CrmSimulator implements CrmPort {
+  readonly system = 'crm-sim';
+  /** Fault settings and call/effect counters of this system. */
+  readonly faults: FaultInjector;
+  private readonly clock: Clock;
+  private readonly accounts = new Map<string, CrmAccount>();
+  private readonly statuses = new Map<string, CrmOrderStatusRecord>();
+  private readonly statusById = new Map<string, string>();
+  private readonly activitiesByKey = new Map<string, CrmActivityRecord>();
+  private readonly activitiesByOrder = new Map<string, CrmActivityRecord[]>();
+  private nextRecord = 1;
+  private nextAccount: number;
+
+  constructor(options: CrmSimulatorOptions) {
+    this.clock = options.clock;
+    this.faults = options.faults;
+    for (const a of options.data.crmAccounts) {
+      this.accounts.set(a.crmId, { ...a, addresses: a.addresses.map((x) => ({ ...x })) });
+    }
+    this.nextAccount = 9_000_000 + (options.data.seed % 1000);
+  }
+
+  async getAccount(crmId: string): Promise<CrmAccount | null> {
+    const g = this.faults.before('getAccount');
+    if (g) await g;
+    const a = this.accounts.get(crmId) ?? this.accounts.get(crmId.slice(0, 15));
+    return a ? { ...a, addresses: a.addresses.map((x) => ({ ...x })) } : null;
+  }
+
+  async upsertOrderStatus(update: CrmOrderStatusUpdate): Promise<{ crmRecordId: string; applied: boolean }> {
+    const g = this.faults.before('upsertOrderStatus');
+    if (g) await g;
+    if (!update.hubOrderId) {
+      throw CrossdockError.dataQuality('Required fields are missing: [Hub_Order_Id__c]', {
+        details: { system: this.system, field: 'hubOrderId', vendorCode: 'REQUIRED_FIELD_MISSING' },
+      });
+    }
+    const now = this.clock.now().toISOString();
+    const existing = this.statuses.get(update.hubOrderId);
+    if (!existing) {
+      const record: CrmOrderStatusRecord = {
+        crmRecordId: salesforceId('a0B', this.nextRecord++),
+        hubOrderId: update.hubOrderId,
+        crmOpportunityId: update.crmOpportunityId ?? null,
+        status: update.status,
+        state: update.state,
+        erpOrderNumber: update.erpOrderNumber ?? null,
+        sequence: update.sequence,
+        revision: 1,
+        createdAt: now,
+        lastModifiedAt: now,
+      };
+      this.statuses.set(update.hubOrderId, record);
+      this.statusById.set(record.crmRecordId, update.hubOrderId);
+      this.faults.effect();
+      return { crmRecordId: record.crmRecordId, applied: true };
+    }
+    // An older or equal sequence is a late or replayed delivery: keep the newer state.
+    if (update.sequence <= existing.sequence) return { crmRecordId: existing.crmRecordId, applied: false };
+    existing.status = update.status;
+    existing.state = update.state;
+    if (update.erpOrderNumber !== undefined) existing.erpOrderNumber = update.erpOrderNumber;
+    if (update.crmOpportunityId !== undefined) existing.crmOpportunityId = update.crmOpportunityId;
+    existing.sequence = update.sequence;
+    existing.revision++;
+    existing.lastModifiedAt = now;
+    this.faults.effect();
+    return { crmRecordId: existing.crmRecordId, applied: true };
+  }
+
+  async addActivity(activity: CrmActivity): Promise<{ crmRecordId: string; duplicate: boolean }> {
+    const g = this.faults.before('addActivity');
+    if (g) await g;
+    const seen = this.activitiesByKey.get(activity.idempotencyKey);
+    if (seen) return { crmRecordId: seen.crmRecordId, duplicate: true };
+    const record: CrmActivityRecord = {
+      ...activity,
+      crmRecordId: salesforceId('00T', this.nextRecord++),
+      createdAt: this.clock.now().toISOString(),
+    };
+    this.activitiesByKey.set(activity.idempotencyKey, record);
+    const list = this.activitiesByOrder.get(activity.hubOrderId);
+    if (list) list.push(record);
+    else this.activitiesByOrder.set(activity.hubOrderId, [record]);
+    this.faults.effect();
+    return { crmRecordId: record.crmRecordId, duplicate: false };
+  }
+
+  // --- inspection and drivers (no fault injection) -----------------------------------------
+
+  /** Creates an account out of band (a sales rep adding a prospect); returns its 18-char id. */
+  createAccount(input: Omit<CrmAccount, 'crmId'>): CrmAccount {
+    const account: CrmAccount = { ...input, crmId: salesforceId('001', this.nextAccount++) };
+    this.accounts.set(account.crmId, account);
+    return { ...account };
+  }
+
+  /** The stored account, by 18- or 15-char id, without counting a port call. */
+  account(crmId: string): CrmAccount | null {
+    const a = this.accounts.get(crmId) ?? this.findBy15(crmId);
+    return a ? { ...a, addresses: a.addresses.map((x) => ({ ...x })) } : null;
+  }
+
+  /** Accounts in seed order, paged. */
+  listAccounts(offset: number, limit: number): { items: CrmAccount[]; total: number } {
+    const all = [...this.accounts.values()];
+    return { items: all.slice(offset, offset + limit), total: all.length };
+  }
+
+  /** The stored order status of a hub order, or null. */
+  orderStatus(hubOrderId: string): CrmOrderStatusRecord | null {
+    const r = this.statuses.get(hubOrderId);
+    return r ? { ...r } : null;
+  }
+
+  /** The stored order status by its CRM record id. */
+  orderStatusByRecordId(crmRecordId: string): CrmOrderStatusRecord | null {
+    const hub = this.statusById.get(crmRecordId);
+    return hub ? this.orderStatus(hub) : null;
+  }
+
+  /** Order statuses in creation order, paged. */
+  listOrderStatuses(offset: number, limit: number): { items: CrmOrderStatusRecord[]; total: number } {
+    const all = [...this.statuses.values()];
+    return { items: all.slice(offset, offset + limit).map((r) => ({ ...r })), total: all.length };
+  }
+
+  /** Activities recorded on a hub order's timeline, in order. */
+  activities(hubOrderId: string): CrmActivityRecord[] {
+    return (this.activitiesByOrder.get(hubOrderId) ?? []).map((a) => ({ ...a }));
+  }
+
+  /** All activities in creation order, paged. */
+  listActivities(offset: number, limit: number): { items: CrmActivityRecord[]; total: number } {
+    const all = [...this.activitiesByKey.values()];
+    return { items: all.slice(offset, offset + limit), total: all.length };
+  }
+
+  /** Number of distinct activities stored (duplicates never count). */
+  get activityCount(): number {
+    return this.activitiesByKey.size;
+  }
+
+  private findBy15(id: string): CrmAccount | undefined {
+    if (id.length !== 15) return undefined;
+    for (const [k, v] of this.accounts) if (k.startsWith(id)) return v;
+    return undefined;
+  }
+}

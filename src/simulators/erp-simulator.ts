@@ -1,0 +1,638 @@
+/**
+ * ERP simulator: a Tryton-like ERP behind `ErpPort`, seeded with the demo data set.
+ *
+ * Why it behaves like Tryton where it matters: the hub's quote-to-order flow must cope with a
+ * real ERP's semantics, so the simulator refuses to confirm an order that would take a party
+ * over its credit limit (policy_violation, with Tryton's wording), counts credit exposure as
+ * open receivables plus confirmed-but-uninvoiced orders, keeps a version token per customer for
+ * optimistic writes, and publishes shipment and invoice milestones on a watermarked change feed.
+ * Writes are idempotent by the hub's key: `effects` counts what really changed.
+ */
+import { CrossdockError } from '../domain/index.js';
+import type {
+  Clock,
+  CreditExposure,
+  ErpChange,
+  ErpChangePage,
+  ErpCustomer,
+  ErpCustomerInput,
+  ErpCustomerPrice,
+  ErpInvoiceStatus,
+  ErpOrderInput,
+  ErpOrderRef,
+  ErpOrderState,
+  ErpOrderStatus,
+  ErpPort,
+  ErpProduct,
+  ErpShipmentState,
+  ErpShipmentStatus,
+  ErpStock,
+} from '../ports/index.js';
+import type { DemoDataSet } from './demo-data.js';
+import type { FaultInjector } from './faults.js';
+import type { InventoryBook } from './inventory-book.js';
+
+/** The ERP's stored customer (native record, with what ErpCustomer does not show). */
+export interface ErpCustomerRecord {
+  erpId: string;
+  externalId: string;
+  name: string;
+  creditLimit: number;
+  currency: string;
+  paymentTerms: string;
+  taxExempt: boolean;
+  blocked: boolean;
+  addresses: ErpCustomer['addresses'];
+  /** Bumped on every write; the version token is its string form. */
+  revision: number;
+}
+
+/** The ERP's stored sales order. */
+export interface ErpOrderRecord {
+  erpOrderId: string;
+  erpOrderNumber: string;
+  idempotencyKey: string;
+  hubOrderId: string;
+  erpCustomerId: string;
+  poNumber: string | null;
+  currency: string;
+  shipTo: ErpOrderInput['shipTo'];
+  requestedDate: string | null;
+  lines: { sku: string; quantity: number; unitPrice: number; warehouseId: string | null }[];
+  total: number;
+  state: ErpOrderState;
+  shipments: ErpShipmentStatus[];
+  invoices: ErpInvoiceStatus[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+const shipmentRank: Record<ErpShipmentState, number> = {
+  waiting: 0,
+  assigned: 1,
+  picked: 2,
+  packed: 3,
+  done: 4,
+  cancelled: 5,
+};
+
+const round4 = (n: number): number => Math.round(n * 10_000) / 10_000;
+
+/** Options of the ERP simulator. */
+export interface ErpSimulatorOptions {
+  data: DemoDataSet;
+  clock: Clock;
+  faults: FaultInjector;
+  inventory: InventoryBook;
+  /** The warehouse an order line ships from when the hub did not say; default `WH-EAST`. */
+  defaultWarehouseId?: string;
+}
+
+/** The ERP stand-in; see the file comment for the behaviour it reproduces. */
+export class ErpSimulator implements ErpPort {
+  readonly system = 'erp-sim';
+  /** Fault settings and call/effect counters of this system. */
+  readonly faults: FaultInjector;
+  private readonly clock: Clock;
+  private readonly inventory: InventoryBook;
+  private readonly defaultWarehouseId: string;
+  private readonly customers = new Map<string, ErpCustomerRecord>();
+  private readonly customerByExternalId = new Map<string, string>();
+  private readonly products = new Map<string, ErpProduct>();
+  /** erpCustomerId → sku → agreements (a few per pair at most). */
+  private readonly agreements = new Map<string, Map<string, DemoDataSet['priceAgreements']>>();
+  /** erpCustomerId → open receivables total. */
+  private readonly receivables = new Map<string, number>();
+  /** erpCustomerId → confirmed, not yet invoiced order totals. */
+  private readonly uninvoiced = new Map<string, number>();
+  private readonly orders = new Map<string, ErpOrderRecord>();
+  private readonly orderByKey = new Map<string, string>();
+  private readonly feed: ErpChange[] = [];
+  private nextCustomer: number;
+  private nextOrder = 1;
+  private nextShipment = 1;
+  private nextInvoice = 1;
+
+  constructor(options: ErpSimulatorOptions) {
+    this.clock = options.clock;
+    this.faults = options.faults;
+    this.inventory = options.inventory;
+    this.defaultWarehouseId = options.defaultWarehouseId ?? 'WH-EAST';
+    const { data } = options;
+    for (const c of data.erpCustomers) {
+      this.customers.set(c.erpId, { ...c, addresses: c.addresses.map((a) => ({ ...a })), revision: 1 });
+      this.customerByExternalId.set(c.externalId, c.erpId);
+    }
+    this.nextCustomer = 10001 + data.erpCustomers.length;
+    for (const p of data.products) {
+      this.products.set(
+        p.sku,
+        Object.freeze({
+          sku: p.sku,
+          erpId: p.externalIds['erp'] ?? p.sku,
+          name: p.name,
+          uom: p.uom,
+          listPrice: p.listPrice,
+          active: p.active,
+        }),
+      );
+    }
+    const erpIdOfHub = new Map(data.erpCustomers.map((c) => [c.externalId, c.erpId]));
+    for (const a of data.priceAgreements) {
+      const erpId = erpIdOfHub.get(a.customerId);
+      if (!erpId) continue;
+      let bySku = this.agreements.get(erpId);
+      if (!bySku) {
+        bySku = new Map();
+        this.agreements.set(erpId, bySku);
+      }
+      const list = bySku.get(a.sku);
+      if (list) list.push(a);
+      else bySku.set(a.sku, [a]);
+    }
+    for (const r of data.receivables) {
+      this.receivables.set(r.erpCustomerId, round4((this.receivables.get(r.erpCustomerId) ?? 0) + r.amount));
+    }
+  }
+
+  // --- ErpPort -----------------------------------------------------------------------------
+
+  async findCustomerByExternalId(externalId: string): Promise<ErpCustomer | null> {
+    const g = this.faults.before('findCustomerByExternalId');
+    if (g) await g;
+    const erpId = this.customerByExternalId.get(externalId);
+    return erpId ? this.view(this.customers.get(erpId)!) : null;
+  }
+
+  async createCustomer(input: ErpCustomerInput): Promise<ErpCustomer> {
+    const g = this.faults.before('createCustomer');
+    if (g) await g;
+    const existing = this.customerByExternalId.get(input.externalId);
+    if (existing) return this.view(this.customers.get(existing)!);
+    if (!input.name.trim()) {
+      throw CrossdockError.dataQuality('Customer name is required', {
+        details: { system: this.system, field: 'name' },
+      });
+    }
+    const erpId = `C-${this.nextCustomer++}`;
+    const record: ErpCustomerRecord = {
+      erpId,
+      externalId: input.externalId,
+      name: input.name,
+      creditLimit: input.creditLimit ?? 0,
+      currency: input.currency ?? 'USD',
+      paymentTerms: input.paymentTerms ?? 'NET30',
+      taxExempt: input.taxExempt ?? false,
+      blocked: false,
+      addresses: input.addresses.map((a) => ({ ...a })),
+      revision: 1,
+    };
+    this.customers.set(erpId, record);
+    this.customerByExternalId.set(input.externalId, erpId);
+    this.faults.effect();
+    return this.view(record);
+  }
+
+  async updateCustomer(
+    erpId: string,
+    patch: Partial<Omit<ErpCustomerInput, 'externalId'>>,
+    expectedVersion?: string,
+  ): Promise<ErpCustomer> {
+    const g = this.faults.before('updateCustomer');
+    if (g) await g;
+    const record = this.requireCustomer(erpId);
+    if (expectedVersion !== undefined && expectedVersion !== String(record.revision)) {
+      throw CrossdockError.conflict(
+        `Customer ${erpId} was modified by someone else (version ${record.revision}, expected ${expectedVersion})`,
+        { details: { system: this.system, erpId, currentVersion: String(record.revision), expectedVersion } },
+      );
+    }
+    if (patch.name !== undefined) record.name = patch.name;
+    if (patch.addresses !== undefined) record.addresses = patch.addresses.map((a) => ({ ...a }));
+    if (patch.creditLimit !== undefined) record.creditLimit = patch.creditLimit;
+    if (patch.currency !== undefined) record.currency = patch.currency;
+    if (patch.paymentTerms !== undefined) record.paymentTerms = patch.paymentTerms;
+    if (patch.taxExempt !== undefined) record.taxExempt = patch.taxExempt;
+    record.revision++;
+    this.faults.effect();
+    return this.view(record);
+  }
+
+  async getCreditExposure(erpCustomerId: string): Promise<CreditExposure> {
+    const g = this.faults.before('getCreditExposure');
+    if (g) await g;
+    const c = this.requireCustomer(erpCustomerId);
+    return {
+      erpCustomerId,
+      creditLimit: c.creditLimit,
+      exposure: this.exposureOf(erpCustomerId),
+      currency: c.currency,
+      asOf: this.clock.now().toISOString(),
+    };
+  }
+
+  async getProducts(skus?: string[]): Promise<ErpProduct[]> {
+    const g = this.faults.before('getProducts');
+    if (g) await g;
+    if (!skus) return [...this.products.values()];
+    const out: ErpProduct[] = [];
+    for (const sku of skus) {
+      const p = this.products.get(sku);
+      if (p) out.push(p);
+    }
+    return out;
+  }
+
+  async getCustomerPrices(erpCustomerId: string, skus: string[]): Promise<ErpCustomerPrice[]> {
+    const g = this.faults.before('getCustomerPrices');
+    if (g) await g;
+    const c = this.requireCustomer(erpCustomerId);
+    const today = this.clock.now().toISOString().slice(0, 10);
+    const bySku = this.agreements.get(erpCustomerId);
+    const out: ErpCustomerPrice[] = [];
+    for (const sku of skus) {
+      const product = this.products.get(sku);
+      if (!product) continue;
+      let price = product.listPrice;
+      let currency = c.currency;
+      const list = bySku?.get(sku);
+      if (list) {
+        for (const a of list) {
+          if (a.validFrom <= today && a.validTo >= today) {
+            price = a.unitPrice;
+            currency = a.currency;
+            break;
+          }
+        }
+      }
+      out.push({ sku, unitPrice: price, currency });
+    }
+    return out;
+  }
+
+  async getStock(skus: string[]): Promise<ErpStock[]> {
+    const g = this.faults.before('getStock');
+    if (g) await g;
+    const out: ErpStock[] = [];
+    for (const sku of skus) {
+      for (const p of this.inventory.positions(sku)) {
+        let incoming = 0;
+        for (const r of p.inbound) incoming += r.quantity;
+        out.push({
+          sku,
+          warehouseId: p.warehouseId,
+          onHand: p.onHand,
+          forecast: round4(p.onHand - p.allocated + incoming),
+          asOf: p.asOf,
+        });
+      }
+    }
+    return out;
+  }
+
+  async createSalesOrder(input: ErpOrderInput): Promise<ErpOrderRef> {
+    const g = this.faults.before('createSalesOrder');
+    if (g) await g;
+    const seen = this.orderByKey.get(input.idempotencyKey);
+    if (seen) {
+      const o = this.orders.get(seen)!;
+      return { erpOrderId: o.erpOrderId, erpOrderNumber: o.erpOrderNumber, created: false };
+    }
+    this.requireCustomer(input.erpCustomerId);
+    if (input.lines.length === 0) {
+      throw CrossdockError.dataQuality('A sales order needs at least one line', {
+        details: { system: this.system, field: 'lines' },
+      });
+    }
+    let total = 0;
+    for (const [i, line] of input.lines.entries()) {
+      if (!this.products.has(line.sku)) {
+        throw CrossdockError.dataQuality(`Unknown product ${line.sku}`, {
+          details: { system: this.system, field: `lines[${i}].sku`, sku: line.sku },
+        });
+      }
+      if (!(line.quantity > 0)) {
+        throw CrossdockError.dataQuality(`Quantity must be positive on line ${i + 1}`, {
+          details: { system: this.system, field: `lines[${i}].quantity` },
+        });
+      }
+      total += line.quantity * line.unitPrice;
+    }
+    const n = this.nextOrder++;
+    const now = this.clock.now().toISOString();
+    const order: ErpOrderRecord = {
+      erpOrderId: String(n),
+      erpOrderNumber: `SO${String(n).padStart(5, '0')}`,
+      idempotencyKey: input.idempotencyKey,
+      hubOrderId: input.hubOrderId,
+      erpCustomerId: input.erpCustomerId,
+      poNumber: input.poNumber ?? null,
+      currency: input.currency,
+      shipTo: { ...input.shipTo },
+      requestedDate: input.requestedDate ?? null,
+      lines: input.lines.map((l) => ({
+        sku: l.sku,
+        quantity: l.quantity,
+        unitPrice: l.unitPrice,
+        warehouseId: l.warehouseId ?? null,
+      })),
+      total: round4(total),
+      state: 'quotation',
+      shipments: [],
+      invoices: [],
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.orders.set(order.erpOrderId, order);
+    this.orderByKey.set(input.idempotencyKey, order.erpOrderId);
+    this.faults.effect();
+    this.emit('order', order, 'quotation', order.erpOrderId);
+    return { erpOrderId: order.erpOrderId, erpOrderNumber: order.erpOrderNumber, created: true };
+  }
+
+  async confirmSalesOrder(erpOrderId: string): Promise<ErpOrderStatus> {
+    const g = this.faults.before('confirmSalesOrder');
+    if (g) await g;
+    const order = this.requireOrder(erpOrderId);
+    if (order.state === 'cancelled') {
+      throw CrossdockError.conflict(`Sales order ${order.erpOrderNumber} is cancelled`, {
+        details: { system: this.system, erpOrderId },
+      });
+    }
+    if (order.state !== 'draft' && order.state !== 'quotation') return this.status(order);
+    const customer = this.requireCustomer(order.erpCustomerId);
+    if (customer.blocked) {
+      throw CrossdockError.policyViolation(`Party "${customer.name}" is blocked`, {
+        owner: 'credit',
+        details: { system: this.system, erpCustomerId: customer.erpId },
+      });
+    }
+    const exposure = this.exposureOf(customer.erpId);
+    if (exposure + order.total > customer.creditLimit) {
+      throw CrossdockError.policyViolation(
+        `Party "${customer.name}" has reached their credit limit of ${customer.creditLimit.toFixed(2)} ${customer.currency}`,
+        {
+          owner: 'credit',
+          details: {
+            system: this.system,
+            erpCustomerId: customer.erpId,
+            creditLimit: customer.creditLimit,
+            exposure,
+            orderTotal: order.total,
+          },
+        },
+      );
+    }
+    order.state = 'confirmed';
+    order.updatedAt = this.clock.now().toISOString();
+    this.uninvoiced.set(customer.erpId, round4((this.uninvoiced.get(customer.erpId) ?? 0) + order.total));
+    const byWarehouse = new Map<string, { sku: string; quantity: number }[]>();
+    for (const l of order.lines) {
+      const wh = l.warehouseId ?? this.defaultWarehouseId;
+      const list = byWarehouse.get(wh);
+      if (list) list.push({ sku: l.sku, quantity: l.quantity });
+      else byWarehouse.set(wh, [{ sku: l.sku, quantity: l.quantity }]);
+    }
+    this.faults.effect();
+    this.emit('order', order, 'confirmed', order.erpOrderId);
+    for (const [warehouseId, lines] of byWarehouse) {
+      const shipment: ErpShipmentStatus = {
+        erpShipmentId: `OUT/${String(this.nextShipment++).padStart(5, '0')}`,
+        state: 'waiting',
+        warehouseId,
+        lines,
+      };
+      order.shipments.push(shipment);
+      this.emit('shipment', order, 'waiting', shipment.erpShipmentId);
+    }
+    return this.status(order);
+  }
+
+  async getSalesOrder(erpOrderId: string): Promise<ErpOrderStatus> {
+    const g = this.faults.before('getSalesOrder');
+    if (g) await g;
+    return this.status(this.requireOrder(erpOrderId));
+  }
+
+  async changesSince(since: string | null, limit = 100): Promise<ErpChangePage> {
+    const g = this.faults.before('changesSince');
+    if (g) await g;
+    const start = since === null || since === '' ? 0 : Number(since);
+    if (!Number.isInteger(start) || start < 0) {
+      throw CrossdockError.dataQuality(`Invalid change-feed watermark ${JSON.stringify(since)}`, {
+        details: { system: this.system, field: 'since' },
+      });
+    }
+    const changes = this.feed.slice(start, start + Math.max(1, limit));
+    return { changes, watermark: String(start + changes.length) };
+  }
+
+  // --- drivers for tests, demos and the HTTP inspection routes (no fault injection) ------------
+
+  /**
+   * Moves the order's shipments (or the one given) to a later state: `assigned`, `picked`,
+   * `packed`, `done` or `cancelled`; each move is one change-feed entry. A move
+   * backwards or sideways throws, as a real warehouse workflow would refuse it.
+   */
+  advanceShipment(erpOrderId: string, state: ErpShipmentState, erpShipmentId?: string): ErpOrderStatus {
+    const order = this.requireOrder(erpOrderId);
+    const targets = order.shipments.filter(
+      (s) => erpShipmentId === undefined || s.erpShipmentId === erpShipmentId,
+    );
+    if (targets.length === 0) {
+      throw CrossdockError.dataQuality(
+        `Sales order ${order.erpOrderNumber} has no shipment to advance (confirm it first)`,
+      );
+    }
+    const now = this.clock.now().toISOString();
+    for (const s of targets) {
+      if (shipmentRank[state] <= shipmentRank[s.state]) {
+        throw CrossdockError.conflict(`Shipment ${s.erpShipmentId} is ${s.state}; cannot move to ${state}`);
+      }
+      // Stock is moved by the WMS simulator (release/ship), not here: in the demo estate the
+      // WMS owns the shelves, and moving it twice would double-count allocations.
+      s.state = state;
+      this.emit('shipment', order, state, s.erpShipmentId);
+    }
+    if (order.state === 'confirmed') {
+      order.state = 'processing';
+      this.emit('order', order, 'processing', order.erpOrderId);
+    }
+    this.maybeDone(order);
+    order.updatedAt = now;
+    return this.status(order);
+  }
+
+  /**
+   * Invoices the order in full and posts the invoice: its amount moves from "confirmed,
+   * uninvoiced" to open receivables (the exposure is unchanged), and an invoice `posted`
+   * change is emitted. A second call is a no-op returning the same invoice.
+   */
+  invoiceOrder(erpOrderId: string): ErpInvoiceStatus {
+    const order = this.requireOrder(erpOrderId);
+    const existing = order.invoices.find((i) => i.state !== 'cancelled');
+    if (existing) return { ...existing };
+    if (order.state === 'draft' || order.state === 'quotation' || order.state === 'cancelled') {
+      throw CrossdockError.conflict(`Sales order ${order.erpOrderNumber} is ${order.state}; cannot invoice`);
+    }
+    const n = this.nextInvoice++;
+    const invoice: ErpInvoiceStatus = {
+      erpInvoiceId: `INV-ID-${n}`,
+      number: `INV/${String(n).padStart(6, '0')}`,
+      state: 'posted',
+      amount: order.total,
+      currency: order.currency,
+    };
+    order.invoices.push(invoice);
+    const c = order.erpCustomerId;
+    this.uninvoiced.set(c, round4((this.uninvoiced.get(c) ?? 0) - order.total));
+    this.receivables.set(c, round4((this.receivables.get(c) ?? 0) + order.total));
+    this.emit('invoice', order, 'posted', invoice.erpInvoiceId);
+    this.maybeDone(order);
+    order.updatedAt = this.clock.now().toISOString();
+    return { ...invoice };
+  }
+
+  /** Records payment of the order's invoice: receivables drop, an invoice `paid` change is emitted. */
+  payInvoice(erpOrderId: string): ErpInvoiceStatus {
+    const order = this.requireOrder(erpOrderId);
+    const invoice = order.invoices.find((i) => i.state === 'posted');
+    if (!invoice) throw CrossdockError.conflict(`Sales order ${order.erpOrderNumber} has no posted invoice`);
+    invoice.state = 'paid';
+    const c = order.erpCustomerId;
+    this.receivables.set(c, round4((this.receivables.get(c) ?? 0) - invoice.amount));
+    this.emit('invoice', order, 'paid', invoice.erpInvoiceId);
+    return { ...invoice };
+  }
+
+  /** Sets a customer's credit limit out of band (as a credit controller would in the ERP UI). */
+  setCreditLimit(erpId: string, creditLimit: number): void {
+    const c = this.requireCustomer(erpId);
+    c.creditLimit = creditLimit;
+    c.revision++;
+  }
+
+  /** The stored customer record (a copy), for tests and inspection routes. */
+  customerRecord(erpId: string): ErpCustomerRecord | null {
+    const c = this.customers.get(erpId);
+    return c ? { ...c, addresses: c.addresses.map((a) => ({ ...a })) } : null;
+  }
+
+  /** The stored customer record by the hub's id (its cross-reference), for inspection. */
+  customerRecordByExternalId(externalId: string): ErpCustomerRecord | null {
+    const erpId = this.customerByExternalId.get(externalId);
+    return erpId ? this.customerRecord(erpId) : null;
+  }
+
+  /** Reads the change feed like `changesSince` but without fault injection or call counting. */
+  peekChanges(start: number, limit: number): ErpChangePage {
+    const changes = this.feed.slice(start, start + Math.max(1, limit));
+    return { changes, watermark: String(start + changes.length) };
+  }
+
+  /** Customers in ERP id order, paged, for inspection. */
+  listCustomers(offset: number, limit: number): { items: ErpCustomer[]; total: number } {
+    const all = [...this.customers.values()];
+    return { items: all.slice(offset, offset + limit).map((c) => this.view(c)), total: all.length };
+  }
+
+  /** The stored order (a deep copy), for tests and inspection routes. */
+  orderRecord(erpOrderId: string): ErpOrderRecord | null {
+    const o = this.orders.get(erpOrderId);
+    return o ? structuredClone(o) : null;
+  }
+
+  /** The order created for an idempotency key, if any. */
+  orderByIdempotencyKey(key: string): ErpOrderRecord | null {
+    const id = this.orderByKey.get(key);
+    return id ? this.orderRecord(id) : null;
+  }
+
+  /** Orders in creation order, paged, for inspection. */
+  listOrders(offset: number, limit: number): { items: ErpOrderStatus[]; total: number } {
+    const all = [...this.orders.values()];
+    return { items: all.slice(offset, offset + limit).map((o) => this.status(o)), total: all.length };
+  }
+
+  /** Number of sales orders created (each idempotency key counts once). */
+  get orderCount(): number {
+    return this.orders.size;
+  }
+
+  /** The change feed's length (its latest watermark). */
+  get feedLength(): number {
+    return this.feed.length;
+  }
+
+  // --- internals ----------------------------------------------------------------------------
+
+  private exposureOf(erpId: string): number {
+    return round4((this.receivables.get(erpId) ?? 0) + (this.uninvoiced.get(erpId) ?? 0));
+  }
+
+  private maybeDone(order: ErpOrderRecord): void {
+    if (order.state === 'done') return;
+    const shipped =
+      order.shipments.length > 0 &&
+      order.shipments.every((s) => s.state === 'done' || s.state === 'cancelled');
+    const invoiced = order.invoices.some((i) => i.state === 'posted' || i.state === 'paid');
+    if (shipped && invoiced) {
+      order.state = 'done';
+      this.emit('order', order, 'done', order.erpOrderId);
+    }
+  }
+
+  private emit(kind: ErpChange['kind'], order: ErpOrderRecord, milestone: string, recordId: string): void {
+    this.feed.push({
+      kind,
+      erpOrderId: order.erpOrderId,
+      hubOrderId: order.hubOrderId,
+      milestone,
+      recordId,
+      at: this.clock.now().toISOString(),
+    });
+  }
+
+  private requireCustomer(erpId: string): ErpCustomerRecord {
+    const c = this.customers.get(erpId);
+    if (!c) {
+      throw CrossdockError.dataQuality(`Unknown ERP customer ${erpId}`, {
+        details: { system: this.system, erpCustomerId: erpId },
+      });
+    }
+    return c;
+  }
+
+  private requireOrder(erpOrderId: string): ErpOrderRecord {
+    const o = this.orders.get(erpOrderId);
+    if (!o) {
+      throw CrossdockError.dataQuality(`Unknown ERP sales order ${erpOrderId}`, {
+        details: { system: this.system, erpOrderId },
+      });
+    }
+    return o;
+  }
+
+  private view(c: ErpCustomerRecord): ErpCustomer {
+    return {
+      erpId: c.erpId,
+      externalId: c.externalId,
+      name: c.name,
+      creditLimit: c.creditLimit,
+      currency: c.currency,
+      addresses: c.addresses.map((a) => ({ ...a })),
+      version: String(c.revision),
+    };
+  }
+
+  private status(o: ErpOrderRecord): ErpOrderStatus {
+    return {
+      erpOrderId: o.erpOrderId,
+      erpOrderNumber: o.erpOrderNumber,
+      hubOrderId: o.hubOrderId,
+      state: o.state,
+      shipments: o.shipments.map((s) => ({ ...s, lines: s.lines.map((l) => ({ ...l })) })),
+      invoices: o.invoices.map((i) => ({ ...i })),
+    };
+  }
+}

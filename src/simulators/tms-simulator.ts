@@ -1,0 +1,156 @@
+/**
+ * TMS simulator: carrier booking behind `TmsPort`, with carrier-looking tracking numbers and
+ * tracking milestones (in transit, delivered, exception) that tests can drive.
+ *
+ * Why it refuses some bookings: carriers do not move hazmat by air under a standard service, nor
+ * ship outside their network; the hub must surface those as policy violations owned by
+ * logistics, not retry them.
+ */
+import { CrossdockError, type ShipmentEvent } from '../domain/index.js';
+import type { Clock, TmsBookingInput, TmsPort } from '../ports/index.js';
+import type { FaultInjector } from './faults.js';
+
+/** A booked shipment as the TMS stores it. */
+export interface TmsBookingRecord extends TmsBookingInput {
+  carrier: string;
+  trackingNumber: string;
+  status: 'booked' | 'in_transit' | 'delivered' | 'exception';
+  bookedAt: string;
+}
+
+/** A tracking milestone from the carrier. */
+export interface TmsMilestone extends ShipmentEvent {
+  seq: number;
+  hubOrderId: string;
+  trackingNumber: string;
+}
+
+/** Options of the TMS simulator. */
+export interface TmsSimulatorOptions {
+  clock: Clock;
+  faults: FaultInjector;
+  seed: number;
+}
+
+const served = new Set(['US', 'CA']);
+
+/** The TMS stand-in. */
+export class TmsSimulator implements TmsPort {
+  readonly system = 'tms-sim';
+  /** Fault settings and call/effect counters of this system. */
+  readonly faults: FaultInjector;
+  private readonly clock: Clock;
+  private readonly bookings = new Map<string, TmsBookingRecord>();
+  private readonly byTracking = new Map<string, TmsBookingRecord>();
+  private readonly log: TmsMilestone[] = [];
+  private counter: number;
+
+  constructor(options: TmsSimulatorOptions) {
+    this.clock = options.clock;
+    this.faults = options.faults;
+    this.counter = 100_000 + (options.seed % 10_000) * 37;
+  }
+
+  async bookShipment(
+    input: TmsBookingInput,
+  ): Promise<{ carrier: string; trackingNumber: string; duplicate: boolean }> {
+    const g = this.faults.before('bookShipment');
+    if (g) await g;
+    const seen = this.bookings.get(input.idempotencyKey);
+    if (seen) return { carrier: seen.carrier, trackingNumber: seen.trackingNumber, duplicate: true };
+    if (input.hazmat && input.shippingMethod === 'air') {
+      throw CrossdockError.policyViolation(
+        `Carrier refuses hazardous materials by air for shipment ${input.shipmentId}; choose ground or freight`,
+        {
+          owner: 'logistics',
+          details: { system: this.system, shipmentId: input.shipmentId, rule: 'hazmat_air' },
+        },
+      );
+    }
+    if (!served.has(input.destinationCountry)) {
+      throw CrossdockError.policyViolation(`No carrier service to ${input.destinationCountry}`, {
+        owner: 'logistics',
+        details: { system: this.system, field: 'destinationCountry' },
+      });
+    }
+    if (!(input.weightKg > 0)) {
+      throw CrossdockError.dataQuality('Shipment weight must be positive', {
+        details: { system: this.system, field: 'weightKg' },
+      });
+    }
+    const { carrier, trackingNumber } = this.assign(input);
+    const record: TmsBookingRecord = {
+      ...input,
+      carrier,
+      trackingNumber,
+      status: 'booked',
+      bookedAt: this.clock.now().toISOString(),
+    };
+    this.bookings.set(input.idempotencyKey, record);
+    this.byTracking.set(trackingNumber, record);
+    this.faults.effect();
+    return { carrier, trackingNumber, duplicate: false };
+  }
+
+  // --- drivers and inspection (no fault injection) ----------------------------------------
+
+  /** Emits a carrier milestone for a booked shipment (`in_transit`, `delivered`, `exception`). */
+  track(
+    trackingNumber: string,
+    type: 'in_transit' | 'delivered' | 'exception',
+    detail?: string,
+  ): TmsMilestone {
+    const b = this.byTracking.get(trackingNumber);
+    if (!b) throw CrossdockError.dataQuality(`Unknown tracking number ${trackingNumber}`);
+    b.status = type;
+    const seq = this.log.length + 1;
+    const m: TmsMilestone = {
+      id: `TMS-EV-${seq}`,
+      shipmentId: b.shipmentId,
+      type,
+      at: this.clock.now().toISOString(),
+      source: 'tms',
+      seq,
+      hubOrderId: b.hubOrderId,
+      trackingNumber,
+    };
+    if (detail !== undefined) m.detail = detail;
+    this.log.push(m);
+    return m;
+  }
+
+  /** Milestones after `seq` (0 = from the start). */
+  milestonesSince(seq: number, limit = 100): TmsMilestone[] {
+    return this.log.slice(seq, seq + limit);
+  }
+
+  /** The booking for a tracking number (a copy). */
+  booking(trackingNumber: string): TmsBookingRecord | null {
+    const b = this.byTracking.get(trackingNumber);
+    return b ? { ...b } : null;
+  }
+
+  /** Bookings in creation order, paged. */
+  listBookings(offset: number, limit: number): { items: TmsBookingRecord[]; total: number } {
+    const all = [...this.bookings.values()];
+    return { items: all.slice(offset, offset + limit).map((b) => ({ ...b })), total: all.length };
+  }
+
+  /** Number of distinct bookings. */
+  get bookingCount(): number {
+    return this.bookings.size;
+  }
+
+  private assign(input: TmsBookingInput): { carrier: string; trackingNumber: string } {
+    const n = this.counter++;
+    const method = input.shippingMethod;
+    if (method === 'freight' || (method === 'ground' && input.weightKg > 68)) {
+      return { carrier: 'XPO LTL', trackingNumber: `PRO${String(700_000_000 + n)}` };
+    }
+    if (method === 'pickup') return { carrier: 'WILL_CALL', trackingNumber: `WC-${n}` };
+    if (method === 'express') return { carrier: 'FedEx', trackingNumber: String(770_000_000_000 + n) };
+    // UPS-style: 1Z + 6-char shipper + 2-digit service + 8 digits.
+    const service = method === 'air' ? '01' : '03';
+    return { carrier: 'UPS', trackingNumber: `1Z9X8W7V${service}${String(n).padStart(8, '0')}` };
+  }
+}

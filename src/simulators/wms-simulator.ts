@@ -1,0 +1,245 @@
+/**
+ * WMS simulator: inventory per warehouse and order release behind `WmsPort`, plus the
+ * fulfillment milestones (allocated/backordered, picked, packed, shipped) a real WMS would push.
+ *
+ * Why milestones are emitted by explicit calls (`advance`): tests and demos need to drive an
+ * order through fulfillment step by step, including out-of-order and duplicate deliveries.
+ * Milestones are kept in a sequence-numbered log (`milestonesSince`) and pushed to listeners
+ * (`onMilestone`), so the hub can consume them either way.
+ */
+import { CrossdockError, type InventoryPosition, type ShipmentEvent } from '../domain/index.js';
+import type { Clock, WmsPort, WmsReleaseInput } from '../ports/index.js';
+import type { FaultInjector } from './faults.js';
+import { InventoryBook } from './inventory-book.js';
+
+/** A fulfillment milestone as the WMS reports it: a canonical ShipmentEvent plus routing keys. */
+export interface WmsMilestone extends ShipmentEvent {
+  /** Position in the WMS's milestone log (1-based, gapless). */
+  seq: number;
+  hubOrderId: string;
+  wmsOrderId: string;
+  warehouseId: string;
+}
+
+/** The WMS's stored warehouse order. */
+export interface WmsOrderRecord {
+  wmsOrderId: string;
+  idempotencyKey: string;
+  hubOrderId: string;
+  warehouseId: string;
+  shipTo: WmsReleaseInput['shipTo'];
+  shippingMethod: string;
+  lines: { sku: string; quantity: number; allocated: number; backordered: number }[];
+  status: 'released' | 'picked' | 'packed' | 'shipped' | 'cancelled';
+  createdAt: string;
+}
+
+/** Milestones `advance` accepts, in their natural order. */
+export type WmsAdvanceMilestone = 'picked' | 'packed' | 'shipped';
+
+const order: Record<WmsOrderRecord['status'], number> = {
+  released: 0,
+  picked: 1,
+  packed: 2,
+  shipped: 3,
+  cancelled: 4,
+};
+
+/** Options of the WMS simulator. */
+export interface WmsSimulatorOptions {
+  clock: Clock;
+  faults: FaultInjector;
+  inventory: InventoryBook;
+  warehouseIds: readonly string[];
+}
+
+/** The WMS stand-in. */
+export class WmsSimulator implements WmsPort {
+  readonly system = 'wms-sim';
+  /** Fault settings and call/effect counters of this system. */
+  readonly faults: FaultInjector;
+  private readonly clock: Clock;
+  private readonly inventory: InventoryBook;
+  private readonly warehouses: ReadonlySet<string>;
+  private readonly orders = new Map<string, WmsOrderRecord>();
+  private readonly byKey = new Map<string, string>();
+  private readonly log: WmsMilestone[] = [];
+  private readonly listeners = new Set<(m: WmsMilestone) => void>();
+  private nextOrder = 1;
+
+  constructor(options: WmsSimulatorOptions) {
+    this.clock = options.clock;
+    this.faults = options.faults;
+    this.inventory = options.inventory;
+    this.warehouses = new Set(options.warehouseIds);
+  }
+
+  async getInventory(skus?: string[]): Promise<InventoryPosition[]> {
+    const g = this.faults.before('getInventory');
+    if (g) await g;
+    const out: InventoryPosition[] = [];
+    for (const sku of skus ?? this.inventory.skus()) {
+      for (const p of this.inventory.positions(sku)) out.push(InventoryBook.toCanonical(p));
+    }
+    return out;
+  }
+
+  async releaseOrder(input: WmsReleaseInput): Promise<{ wmsOrderId: string; duplicate: boolean }> {
+    const g = this.faults.before('releaseOrder');
+    if (g) await g;
+    const seen = this.byKey.get(input.idempotencyKey);
+    if (seen) return { wmsOrderId: seen, duplicate: true };
+    if (!this.warehouses.has(input.warehouseId)) {
+      throw CrossdockError.dataQuality(`Unknown warehouse ${input.warehouseId}`, {
+        details: { system: this.system, field: 'warehouseId' },
+      });
+    }
+    if (input.lines.length === 0) {
+      throw CrossdockError.dataQuality('A release needs at least one line', {
+        details: { system: this.system, field: 'lines' },
+      });
+    }
+    const now = this.clock.now().toISOString();
+    const wmsOrderId = `WO-${String(this.nextOrder++).padStart(6, '0')}`;
+    const lines = input.lines.map((l) => {
+      const allocated = this.inventory.allocate(l.sku, input.warehouseId, l.quantity, now);
+      return {
+        sku: l.sku,
+        quantity: l.quantity,
+        allocated,
+        backordered: Math.round((l.quantity - allocated) * 10_000) / 10_000,
+      };
+    });
+    const record: WmsOrderRecord = {
+      wmsOrderId,
+      idempotencyKey: input.idempotencyKey,
+      hubOrderId: input.hubOrderId,
+      warehouseId: input.warehouseId,
+      shipTo: { ...input.shipTo },
+      shippingMethod: input.shippingMethod,
+      lines,
+      status: 'released',
+      createdAt: now,
+    };
+    this.orders.set(wmsOrderId, record);
+    this.byKey.set(input.idempotencyKey, wmsOrderId);
+    this.faults.effect();
+    this.emit(record, 'released');
+    const short = lines.filter((l) => l.backordered > 0);
+    this.emit(record, 'allocated', short.length === lines.length ? 'nothing allocated' : undefined);
+    if (short.length > 0)
+      this.emit(record, 'backordered', short.map((l) => `${l.sku}×${l.backordered}`).join(', '));
+    return { wmsOrderId, duplicate: false };
+  }
+
+  // --- drivers and inspection (no fault injection) ----------------------------------------
+
+  /**
+   * Moves a warehouse order forward (`picked` → `packed` → `shipped`) and emits the milestone;
+   * `shipped` issues the allocated stock. Moving backwards or repeating throws a conflict.
+   */
+  advance(wmsOrderId: string, milestone: WmsAdvanceMilestone, detail?: string): WmsMilestone {
+    const record = this.requireOrder(wmsOrderId);
+    if (order[milestone] <= order[record.status]) {
+      throw CrossdockError.conflict(
+        `Warehouse order ${wmsOrderId} is ${record.status}; cannot move to ${milestone}`,
+      );
+    }
+    record.status = milestone;
+    if (milestone === 'shipped') {
+      const now = this.clock.now().toISOString();
+      for (const l of record.lines) {
+        if (l.allocated > 0) this.inventory.issue(l.sku, record.warehouseId, l.allocated, now);
+      }
+    }
+    return this.emit(record, milestone, detail);
+  }
+
+  /**
+   * Re-emits an earlier milestone of an order as a new log entry, to simulate a late or
+   * duplicated delivery from the warehouse (the hub must not move the order backwards).
+   */
+  replayMilestone(seq: number): WmsMilestone {
+    const m = this.log[seq - 1];
+    if (!m) throw CrossdockError.dataQuality(`No WMS milestone ${seq}`);
+    const copy: WmsMilestone = { ...m, seq: this.log.length + 1 };
+    this.log.push(copy);
+    for (const l of this.listeners) l(copy);
+    return copy;
+  }
+
+  /** Milestones after `seq` (0 = from the start), up to `limit`. */
+  milestonesSince(seq: number, limit = 100): WmsMilestone[] {
+    return this.log.slice(seq, seq + limit);
+  }
+
+  /** Number of milestones emitted so far (the log's latest seq). */
+  get milestoneCount(): number {
+    return this.log.length;
+  }
+
+  /** Subscribes to milestones as they are emitted; returns the unsubscribe function. */
+  onMilestone(listener: (m: WmsMilestone) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The stored warehouse order (a copy). */
+  order(wmsOrderId: string): WmsOrderRecord | null {
+    const o = this.orders.get(wmsOrderId);
+    return o ? structuredClone(o) : null;
+  }
+
+  /** Warehouse orders of a hub order. */
+  ordersOf(hubOrderId: string): WmsOrderRecord[] {
+    return [...this.orders.values()]
+      .filter((o) => o.hubOrderId === hubOrderId)
+      .map((o) => structuredClone(o));
+  }
+
+  /** Warehouse orders in creation order, paged. */
+  listOrders(offset: number, limit: number): { items: WmsOrderRecord[]; total: number } {
+    const all = [...this.orders.values()];
+    return { items: all.slice(offset, offset + limit).map((o) => structuredClone(o)), total: all.length };
+  }
+
+  /** Canonical inventory positions, paged (for inspection routes). */
+  listInventory(offset: number, limit: number, sku?: string): { items: InventoryPosition[]; total: number } {
+    const all: InventoryPosition[] = [];
+    for (const s of sku ? [sku] : this.inventory.skus()) {
+      for (const p of this.inventory.positions(s)) all.push(InventoryBook.toCanonical(p));
+    }
+    return { items: all.slice(offset, offset + limit), total: all.length };
+  }
+
+  /** Number of warehouse orders released (each key counts once). */
+  get orderCount(): number {
+    return this.orders.size;
+  }
+
+  private requireOrder(wmsOrderId: string): WmsOrderRecord {
+    const o = this.orders.get(wmsOrderId);
+    if (!o) throw CrossdockError.dataQuality(`Unknown warehouse order ${wmsOrderId}`);
+    return o;
+  }
+
+  private emit(record: WmsOrderRecord, type: ShipmentEvent['type'], detail?: string): WmsMilestone {
+    const seq = this.log.length + 1;
+    const m: WmsMilestone = {
+      id: `WMS-EV-${seq}`,
+      shipmentId: record.wmsOrderId,
+      type,
+      at: this.clock.now().toISOString(),
+      location: record.warehouseId,
+      source: 'wms',
+      seq,
+      hubOrderId: record.hubOrderId,
+      wmsOrderId: record.wmsOrderId,
+      warehouseId: record.warehouseId,
+    };
+    if (detail !== undefined) m.detail = detail;
+    this.log.push(m);
+    for (const l of this.listeners) l(m);
+    return m;
+  }
+}
