@@ -1,0 +1,589 @@
+/**
+ * The dispatcher: outbox deliveries → subscription handlers, one worker loop per subscription.
+ *
+ * Shape of a cycle (per subscription): claim a batch of due deliveries (leased to this
+ * process), group them by key, run keys in parallel up to the destination's concurrency and
+ * each key's deliveries strictly in order, then write the outcomes back in three batched calls
+ * (complete, fail, release). Why batches: each store round trip costs far more than an
+ * in-process handler call — one claim + one complete per 500 deliveries instead of per
+ * delivery is what lets SQLite feed an in-process subscriber at tens of thousands of events/s
+ * (see bench/events.ts for the figures measured on our 2-core machine).
+ *
+ * Guarantees and why they hold:
+ * - At-least-once: a delivery is completed only after its handler resolved; a crash leaves it
+ *   leased, and the lease expiring makes it claimable again (by us after restart or by another
+ *   process). Handlers receive a stable `idempotencyKey` (subscription + event id), so the
+ *   second attempt finds the first effect instead of making a second one.
+ * - Per-key order: the Store hands out a key's deliveries only together with every earlier
+ *   undelivered one, in order; within a batch a key runs sequentially, and the first failure of
+ *   a key releases that key's later deliveries, so nothing overtakes a retry.
+ * - Graceful stop: `stop()` lets in-flight handler calls finish, writes their outcomes and
+ *   releases the leases of deliveries not started, so a restart resumes at once rather than
+ *   after the lease expires.
+ */
+import { hostname } from 'node:os';
+import { type CloudEvent, CrossdockError, toCrossdockError } from '../domain/index.js';
+import {
+  type Clock,
+  type Delivery,
+  type DeliveryFailure,
+  type Store,
+  type SubscriptionDef,
+  type SubscriptionStats,
+  systemClock,
+  type TimelineInput,
+} from '../ports/index.js';
+import { type BreakerSnapshot, CircuitBreaker } from './circuit-breaker.js';
+import {
+  countsAgainstHealth,
+  type DeliveryPolicy,
+  decideFailure,
+  errorRecord,
+  parkedException,
+  resolvePolicy,
+} from './delivery-policy.js';
+import { Semaphore, TokenBucket } from './rate-limiter.js';
+
+/** What a handler learns about the delivery it is making. */
+export interface DeliveryContext {
+  subscription: string;
+  deliveryId: string;
+  /** The event's position in the outbox: monotonic per key, usable as a CRM `sequence`. */
+  eventSeq: number;
+  /** The ordering key (event subject, usually the order id). */
+  key: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /**
+   * Pass this to the destination as its idempotency key / external id: it is the same on
+   * every retry and every redelivery after a crash, so the destination can refuse a second
+   * effect. A forced replay gets a distinct key on purpose.
+   */
+  idempotencyKey: string;
+  now: Date;
+  /** Aborted when the attempt times out or the dispatcher stops hard. */
+  signal: AbortSignal;
+}
+
+/** A destination's delivery function. Throw a CrossdockError to say retry or park. */
+export type DeliveryHandler = (event: CloudEvent, ctx: DeliveryContext) => Promise<void>;
+
+/** One subscription as registered with the dispatcher. */
+export interface SubscriptionRegistration {
+  /** Stable name (stored; never renamed): `crm-order-sync`, `customer-notifications`. */
+  name: string;
+  /** Event type prefixes received (`order.`, `shipment.milestone.v1`); empty or absent = all. */
+  types?: string[];
+  ordering?: SubscriptionDef['ordering'];
+  active?: boolean;
+  handler: DeliveryHandler;
+  policy?: Partial<DeliveryPolicy>;
+  /**
+   * Write a `delivery` entry to the order's timeline for each delivery made: what the console
+   * shows as "customer notified", and the durable record replay consults so it never repeats a
+   * customer notification unless forced.
+   */
+  recordInTimeline?: boolean;
+}
+
+/** Construction options of {@link Dispatcher}. */
+export interface DispatcherOptions {
+  store: Store;
+  clock?: Clock;
+  /** Lease owner id; default `<host>:<pid>`. Must differ between processes sharing a store. */
+  owner?: string;
+  /** Jitter source (tests pass a seeded one). */
+  random?: () => number;
+  /** Poll interval when a subscription has nothing due, in ms (default 20). */
+  idleMs?: number;
+  /** How the loops wait; defaults to real timers. Tests with a manual clock may advance it. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Failures of the loop itself (store unreachable); the loop backs off and continues. */
+  onLoopError?: (subscription: string, error: unknown) => void;
+}
+
+/** Counters of one subscription since the dispatcher started. */
+export interface SubscriptionCounters {
+  delivered: number;
+  retried: number;
+  parked: number;
+  released: number;
+}
+
+/** What `GET /api/v1/subscriptions` shows of one subscription. */
+export interface SubscriptionStatus {
+  name: string;
+  types: string[];
+  ordering: SubscriptionDef['ordering'];
+  active: boolean;
+  running: boolean;
+  breaker: BreakerSnapshot;
+  inFlight: number;
+  limits: { concurrency: number; ratePerSecond: number | null; maxAttempts: number; maxAgeMs: number };
+  counters: SubscriptionCounters;
+  lastError: Record<string, unknown> | null;
+  lastDeliveredAt: string | null;
+  /** From the store (all processes): pending, leased, parked, delivered, oldest pending. */
+  backlog: Omit<SubscriptionStats, 'name'> | null;
+  /** Age of the oldest pending delivery, in ms (the subscription's lag). */
+  lagMs: number | null;
+}
+
+interface Runtime {
+  reg: SubscriptionRegistration;
+  def: SubscriptionDef;
+  policy: DeliveryPolicy;
+  breaker: CircuitBreaker;
+  bucket: TokenBucket;
+  lanes: Semaphore;
+  counters: SubscriptionCounters;
+  lastError: Record<string, unknown> | null;
+  lastDeliveredAt: Date | null;
+  loop: Promise<void> | null;
+  wake: (() => void) | null;
+  /** Replays forced by this process: event seq → replay id (see {@link Dispatcher.forceReplay}). */
+  forced: Map<number, string>;
+}
+
+/** Result of one claim-and-deliver cycle. */
+export interface CycleResult {
+  claimed: number;
+  delivered: number;
+  retried: number;
+  parked: number;
+  released: number;
+}
+
+const emptyCycle = (): CycleResult => ({ claimed: 0, delivered: 0, retried: 0, parked: 0, released: 0 });
+
+/** Delivers outbox events to registered subscriptions; see the module comment. */
+export class Dispatcher {
+  readonly owner: string;
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly idleMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly onLoopError: (subscription: string, error: unknown) => void;
+  private readonly runtimes = new Map<string, Runtime>();
+  private stopping = false;
+  private started = false;
+  private hardStop = new AbortController();
+
+  constructor(options: DispatcherOptions) {
+    this.store = options.store;
+    this.clock = options.clock ?? systemClock;
+    this.owner = options.owner ?? `${hostname()}:${process.pid}`;
+    this.random = options.random ?? Math.random;
+    this.idleMs = options.idleMs ?? 20;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.onLoopError = options.onLoopError ?? (() => {});
+  }
+
+  /** Registers a subscription (before `init()`/`start()`); names are unique. */
+  register(reg: SubscriptionRegistration): this {
+    if (this.runtimes.has(reg.name)) throw new Error(`subscription ${reg.name} registered twice`);
+    const policy = resolvePolicy(reg.policy);
+    const def: SubscriptionDef = {
+      name: reg.name,
+      types: reg.types ?? [],
+      ordering: reg.ordering ?? 'strict',
+      active: reg.active ?? true,
+    };
+    this.runtimes.set(reg.name, {
+      reg,
+      def,
+      policy,
+      breaker: new CircuitBreaker(this.clock, policy.breaker),
+      bucket: new TokenBucket(this.clock, {
+        perSecond: policy.ratePerSecond,
+        burst: Math.max(1, policy.burst),
+      }),
+      lanes: new Semaphore(policy.concurrency),
+      counters: { delivered: 0, retried: 0, parked: 0, released: 0 },
+      lastError: null,
+      lastDeliveredAt: null,
+      loop: null,
+      wake: null,
+      forced: new Map(),
+    });
+    return this;
+  }
+
+  /** Names of registered subscriptions, in registration order. */
+  get subscriptions(): string[] {
+    return [...this.runtimes.keys()];
+  }
+
+  /** The breaker of a subscription (tests, metrics). */
+  breaker(name: string): CircuitBreaker {
+    return this.runtime(name).breaker;
+  }
+
+  /**
+   * Writes the subscription definitions to the store so commits fan events out to them.
+   * Call before the first commit whose events they must receive.
+   */
+  async init(): Promise<void> {
+    await this.store.putSubscriptions([...this.runtimes.values()].map((r) => r.def));
+  }
+
+  /** Starts one worker loop per active subscription. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    await this.init();
+    this.started = true;
+    this.stopping = false;
+    this.hardStop = new AbortController();
+    for (const rt of this.runtimes.values()) {
+      if (rt.def.active) rt.loop = this.runLoop(rt);
+    }
+  }
+
+  /**
+   * Stops the loops: in-flight calls finish (up to `graceMs`, then they are aborted), their
+   * outcomes are written, unstarted deliveries are released. Resolves when all loops ended.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
+    for (const rt of this.runtimes.values()) rt.wake?.();
+    const loops = [...this.runtimes.values()]
+      .map((r) => r.loop)
+      .filter((l): l is Promise<void> => l !== null);
+    const timer = setTimeout(() => this.hardStop.abort(), graceMs);
+    try {
+      await Promise.all(loops);
+    } finally {
+      clearTimeout(timer);
+      for (const rt of this.runtimes.values()) rt.loop = null;
+      this.started = false;
+    }
+  }
+
+  /** Cuts the idle wait short (call after a commit that appended events: lower lag). */
+  notify(name?: string): void {
+    if (name !== undefined) this.runtimes.get(name)?.wake?.();
+    else for (const rt of this.runtimes.values()) rt.wake?.();
+  }
+
+  /**
+   * One claim-and-deliver cycle for one subscription, or for all when no name is given.
+   * Tests drive the dispatcher with this and a manual clock instead of `start()`.
+   */
+  async drainOnce(name?: string): Promise<CycleResult> {
+    const total = emptyCycle();
+    const targets = name === undefined ? [...this.runtimes.values()] : [this.runtime(name)];
+    for (const rt of targets) {
+      if (!rt.def.active) continue;
+      const r = await this.cycle(rt);
+      total.claimed += r.claimed;
+      total.delivered += r.delivered;
+      total.retried += r.retried;
+      total.parked += r.parked;
+      total.released += r.released;
+    }
+    return total;
+  }
+
+  /**
+   * Marks events of one subscription as a forced replay: their deliveries get an idempotency
+   * key of their own, so a destination that deduplicates by key performs the effect again.
+   * Held in memory: if this process dies first, the redelivery uses the ordinary key and the
+   * destination deduplicates it (the safe direction: nothing repeated that was not asked for).
+   */
+  forceReplay(name: string, eventSeqs: readonly number[], replayId: string): void {
+    const rt = this.runtime(name);
+    for (const seq of eventSeqs) rt.forced.set(seq, replayId);
+  }
+
+  /** Runtime state of every subscription plus the store's backlog figures. */
+  async status(): Promise<SubscriptionStatus[]> {
+    let stats: SubscriptionStats[] = [];
+    try {
+      stats = await this.store.subscriptionStats();
+    } catch {
+      stats = [];
+    }
+    const byName = new Map(stats.map((s) => [s.name, s]));
+    const now = this.clock.now().getTime();
+    return [...this.runtimes.values()].map((rt) => {
+      const s = byName.get(rt.def.name);
+      const backlog = s
+        ? {
+            pending: s.pending,
+            leased: s.leased,
+            parked: s.parked,
+            delivered: s.delivered,
+            oldestPendingAt: s.oldestPendingAt,
+          }
+        : null;
+      return {
+        name: rt.def.name,
+        types: rt.def.types,
+        ordering: rt.def.ordering,
+        active: rt.def.active,
+        running: rt.loop !== null,
+        breaker: rt.breaker.snapshot(),
+        inFlight: rt.lanes.inFlight,
+        limits: {
+          concurrency: rt.policy.concurrency,
+          ratePerSecond: Number.isFinite(rt.policy.ratePerSecond) ? rt.policy.ratePerSecond : null,
+          maxAttempts: rt.policy.maxAttempts,
+          maxAgeMs: rt.policy.maxAgeMs,
+        },
+        counters: { ...rt.counters },
+        lastError: rt.lastError,
+        lastDeliveredAt: rt.lastDeliveredAt?.toISOString() ?? null,
+        backlog,
+        lagMs: s?.oldestPendingAt ? Math.max(0, now - Date.parse(s.oldestPendingAt)) : s ? 0 : null,
+      };
+    });
+  }
+
+  private runtime(name: string): Runtime {
+    const rt = this.runtimes.get(name);
+    if (!rt) throw new CrossdockError('data_quality', `unknown subscription ${name}`, { details: { name } });
+    return rt;
+  }
+
+  private async runLoop(rt: Runtime): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      const wait = rt.breaker.waitMs();
+      if (wait > 0) {
+        await this.idle(rt, Math.min(wait, 1_000));
+        continue;
+      }
+      try {
+        const r = await this.cycle(rt);
+        failures = 0;
+        // A full batch means more is probably due: go again at once. Otherwise wait for a
+        // notify() or the poll interval (20 ms keeps the lag p99 well under 250 ms).
+        if (r.claimed < rt.policy.batchSize) await this.idle(rt, this.idleMs);
+      } catch (err) {
+        failures++;
+        this.onLoopError(rt.def.name, err);
+        await this.idle(rt, Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
+      }
+    }
+  }
+
+  private idle(rt: Runtime, ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        rt.wake = null;
+        resolve();
+      };
+      rt.wake = finish;
+      void this.sleep(ms).then(finish);
+    });
+  }
+
+  private async cycle(rt: Runtime): Promise<CycleResult> {
+    const result = emptyCycle();
+    const { policy } = rt;
+    if (rt.breaker.waitMs() > 0) return result;
+    const batch = await this.store.claimDeliveries(rt.def.name, {
+      limit: policy.batchSize,
+      leaseMs: policy.leaseMs,
+      now: this.clock.now(),
+      owner: this.owner,
+    });
+    result.claimed = batch.length;
+    if (batch.length === 0) return result;
+
+    const byKey = new Map<string, Delivery[]>();
+    for (const d of batch) {
+      const list = byKey.get(d.key);
+      if (list) list.push(d);
+      else byKey.set(d.key, [d]);
+    }
+    const completed: Delivery[] = [];
+    const failures: DeliveryFailure[] = [];
+    const released: string[] = [];
+    const keys = [...byKey.values()];
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < keys.length) {
+        const list = keys[next++]!;
+        await this.deliverKey(rt, list, completed, failures, released);
+      }
+    };
+    const laneCount = Math.min(policy.concurrency, keys.length);
+    const lanes: Promise<void>[] = [];
+    for (let i = 0; i < laneCount; i++) lanes.push(lane());
+    await Promise.all(lanes);
+
+    // Outcomes are written completions first: a delivered event must never be retried because
+    // a later write of the same cycle failed.
+    if (completed.length > 0) {
+      await this.store.completeDeliveries(completed.map((d) => d.id));
+      if (rt.reg.recordInTimeline) await this.recordTimeline(rt, completed);
+    }
+    if (failures.length > 0) await this.store.failDeliveries(failures);
+    if (released.length > 0) await this.store.releaseDeliveries(released);
+    for (const d of completed) rt.forced.delete(d.eventSeq);
+    for (const f of failures) {
+      if (f.nextAttemptAt === null) result.parked++;
+      else result.retried++;
+    }
+    result.delivered = completed.length;
+    result.released = released.length;
+    rt.counters.delivered += result.delivered;
+    rt.counters.retried += result.retried;
+    rt.counters.parked += result.parked;
+    rt.counters.released += result.released;
+    if (completed.length > 0) rt.lastDeliveredAt = this.clock.now();
+    return result;
+  }
+
+  /** Delivers one key's deliveries in order; the first retryable failure holds the rest back. */
+  private async deliverKey(
+    rt: Runtime,
+    list: Delivery[],
+    completed: Delivery[],
+    failures: DeliveryFailure[],
+    released: string[],
+  ): Promise<void> {
+    for (let i = 0; i < list.length; i++) {
+      const d = list[i]!;
+      const holdRest = (): void => {
+        for (let j = i; j < list.length; j++) released.push(list[j]!.id);
+      };
+      if (this.stopping || !rt.breaker.tryAcquire()) return holdRest();
+      let wait = rt.bucket.take();
+      while (wait > 0) {
+        if (this.stopping) {
+          rt.breaker.onNeutral();
+          return holdRest();
+        }
+        await this.sleep(wait);
+        wait = rt.bucket.take();
+      }
+      const outcome = await this.attempt(rt, d);
+      if (outcome === 'ok') {
+        rt.breaker.onSuccess();
+        completed.push(d);
+        continue;
+      }
+      const now = this.clock.now();
+      const decision = decideFailure(d, outcome, rt.policy, now, this.random);
+      if (countsAgainstHealth(decision.error.kind)) rt.breaker.onFailure();
+      else rt.breaker.onSuccess();
+      if (decision.error.retryAfterMs !== undefined) rt.bucket.pause(decision.error.retryAfterMs);
+      const record = errorRecord(decision.error, decision.attempts, now);
+      rt.lastError = { ...record, deliveryId: d.id, eventId: d.event.id };
+      if (decision.action === 'retry') {
+        failures.push({ id: d.id, error: record, nextAttemptAt: new Date(now.getTime() + decision.delayMs) });
+        i++;
+        return holdRest();
+      }
+      failures.push({
+        id: d.id,
+        error: record,
+        nextAttemptAt: null,
+        exception: parkedException(d, decision, now, rt.policy),
+      });
+      if (rt.def.ordering === 'strict') {
+        i++;
+        return holdRest();
+      }
+    }
+  }
+
+  /** One handler call under the destination's concurrency cap and timeout. */
+  private async attempt(rt: Runtime, d: Delivery): Promise<'ok' | CrossdockError> {
+    const forcedId = rt.forced.get(d.eventSeq) ?? replayIdOf(d);
+    const ctl = new AbortController();
+    const onHardStop = (): void => ctl.abort();
+    this.hardStop.signal.addEventListener('abort', onHardStop, { once: true });
+    const ctx: DeliveryContext = {
+      subscription: rt.def.name,
+      deliveryId: d.id,
+      eventSeq: d.eventSeq,
+      key: d.key,
+      attempt: d.attempts + 1,
+      idempotencyKey: idempotencyKeyFor(rt.def.name, d.event.id, forcedId),
+      now: this.clock.now(),
+      signal: ctl.signal,
+    };
+    await rt.lanes.acquire();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const call = rt.reg.handler(d.event, ctx);
+      if (Number.isFinite(rt.policy.timeoutMs)) {
+        await Promise.race([
+          call,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => {
+              ctl.abort();
+              reject(
+                CrossdockError.transient(`delivery timed out after ${rt.policy.timeoutMs} ms`, {
+                  details: { subscription: rt.def.name, timeoutMs: rt.policy.timeoutMs },
+                }),
+              );
+            }, rt.policy.timeoutMs);
+          }),
+        ]);
+      } else {
+        await call;
+      }
+      return 'ok';
+    } catch (err) {
+      return toCrossdockError(err);
+    } finally {
+      if (timer) clearTimeout(timer);
+      this.hardStop.signal.removeEventListener('abort', onHardStop);
+      rt.lanes.release();
+    }
+  }
+
+  private async recordTimeline(rt: Runtime, delivered: Delivery[]): Promise<void> {
+    const at = this.clock.now().toISOString();
+    const timeline: TimelineInput[] = delivered.map((d) => ({
+      orderId: d.key,
+      at,
+      kind: 'delivery',
+      name: rt.def.name,
+      system: rt.def.name,
+      outcome: 'delivered',
+      durationMs: null,
+      summary: {
+        eventId: d.event.id,
+        eventType: d.event.type,
+        deliveryId: d.id,
+        idempotencyKey: idempotencyKeyFor(
+          rt.def.name,
+          d.event.id,
+          rt.forced.get(d.eventSeq) ?? replayIdOf(d),
+        ),
+      },
+      correlationId: d.event.traceparent ?? d.event.id,
+    }));
+    try {
+      await this.store.commit({ timeline });
+    } catch (err) {
+      // The effect happened and the delivery is complete; a missing timeline line only weakens
+      // the replay guard, which the destination's own idempotency still backs up.
+      this.onLoopError(rt.def.name, err);
+    }
+  }
+}
+
+/**
+ * The outbound idempotency key: subscription + event id, so every retry and every redelivery
+ * after a crash carries the same key. A forced replay appends its replay id.
+ */
+export function idempotencyKeyFor(subscription: string, eventId: string, replayId?: string): string {
+  return replayId ? `${subscription}:${eventId}:replay:${replayId}` : `${subscription}:${eventId}`;
+}
+
+/** A store that records forced replays on the delivery (see the report) exposes `replayId`. */
+function replayIdOf(d: Delivery): string | undefined {
+  const v = (d as Delivery & { replayId?: unknown }).replayId;
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}

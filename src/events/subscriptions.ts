@@ -1,0 +1,208 @@
+/**
+ * The built-in subscriptions: the destinations every Crossdock installation feeds.
+ *
+ * Why each looks the way it does:
+ * - `crm-order-sync` upserts the order's status by hub order id with the event's outbox seq as
+ *   `sequence`, so the CRM itself ignores a stale update; strict ordering anyway, because a
+ *   parked status update must be fixed before later ones are meaningful.
+ * - `crm-activity-timeline` adds one activity per event (idempotent by key). Skip-parked: one
+ *   bad activity must not freeze an order's timeline.
+ * - `customer-notifications` sends what a customer must hear about (accepted, held, shipped,
+ *   delivered, cancelled, invoiced), idempotent by key, recorded in the order timeline so a
+ *   replay never repeats one unless forced.
+ * - `warehouse-planning` releases accepted orders to the WMS, one release per allocated
+ *   warehouse, keyed by order and warehouse.
+ * - `analytics-export` appends every event to a JSON-lines sink, idempotent by event id.
+ */
+import { CrossdockError, type EventData } from '../domain/index.js';
+import type { CrmPort, NotificationPort, Store, WmsPort } from '../ports/index.js';
+import type { AnalyticsSink } from './analytics-sink.js';
+import type { DeliveryPolicy } from './delivery-policy.js';
+import type { SubscriptionRegistration } from './dispatcher.js';
+
+/** Stable subscription names (stored in the outbox tables; never renamed). */
+export const subscriptionNames = {
+  crmOrderSync: 'crm-order-sync',
+  crmActivityTimeline: 'crm-activity-timeline',
+  customerNotifications: 'customer-notifications',
+  warehousePlanning: 'warehouse-planning',
+  analyticsExport: 'analytics-export',
+} as const;
+
+/** The ports and sinks the built-in subscriptions deliver to. */
+export interface StandardSubscriptionDeps {
+  crm: CrmPort;
+  notifications: NotificationPort;
+  wms: WmsPort;
+  /** The hub's store: warehouse planning reads the order's allocations and ship-to. */
+  store: Store;
+  analytics: AnalyticsSink;
+  /** Per-subscription policy overrides (vendor rate limits, concurrency). */
+  policies?: Partial<Record<string, Partial<DeliveryPolicy>>>;
+}
+
+type OrderRefData = EventData<'order.accepted.v1'> | EventData<'shipment.milestone.v1'>;
+
+/** Fields every catalogue event carries (`orderRef`), read defensively. */
+function orderRef(data: Record<string, unknown>): {
+  state: string;
+  customerStatus: string;
+  customerId: string | null;
+} {
+  const d = data as Partial<OrderRefData>;
+  return {
+    state: String(d.state ?? ''),
+    customerStatus: String(d.customerStatus ?? ''),
+    customerId: typeof d.customerId === 'string' ? d.customerId : null,
+  };
+}
+
+/** Human subject line of a CRM activity. */
+function activitySubject(type: string, data: Record<string, unknown>): string {
+  const base = type.replace(/\.v\d+$/, '');
+  if (base === 'shipment.milestone') return `Shipment ${String(data.milestone ?? '')}`;
+  return base
+    .split(/[._]/)
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join(' ');
+}
+
+/** Which events a customer hears about, and with which template (null = nothing to send). */
+export function notificationTemplate(type: string, data: Record<string, unknown>): string | null {
+  switch (type) {
+    case 'order.accepted.v1':
+      return 'order-confirmation';
+    case 'order.held.v1':
+      return 'order-on-hold';
+    case 'order.rejected.v1':
+      return 'order-rejected';
+    case 'order.cancelled.v1':
+      return 'order-cancelled';
+    case 'invoice.issued.v1':
+      return 'invoice-issued';
+    case 'shipment.milestone.v1': {
+      const m = data.milestone;
+      if (m === 'shipped') return 'shipment-shipped';
+      if (m === 'delivered') return 'shipment-delivered';
+      if (m === 'exception') return 'shipment-delayed';
+      return null;
+    }
+    default:
+      return null;
+  }
+}
+
+/** The five built-in subscriptions, ready for `dispatcher.register`. */
+export function standardSubscriptions(deps: StandardSubscriptionDeps): SubscriptionRegistration[] {
+  const policy = (name: string): Partial<DeliveryPolicy> => deps.policies?.[name] ?? {};
+  return [
+    {
+      name: subscriptionNames.crmOrderSync,
+      types: ['order.', 'shipment.', 'invoice.'],
+      ordering: 'strict',
+      policy: policy(subscriptionNames.crmOrderSync),
+      handler: async (event, ctx) => {
+        const ref = orderRef(event.data);
+        const erp = event.data.erpOrderNumber;
+        await deps.crm.upsertOrderStatus({
+          hubOrderId: event.subject,
+          status: ref.customerStatus,
+          state: ref.state,
+          ...(typeof erp === 'string' || erp === null ? { erpOrderNumber: erp } : {}),
+          sequence: ctx.eventSeq,
+          idempotencyKey: ctx.idempotencyKey,
+        });
+      },
+    },
+    {
+      name: subscriptionNames.crmActivityTimeline,
+      types: ['order.', 'shipment.', 'invoice.'],
+      ordering: 'skip_parked',
+      policy: policy(subscriptionNames.crmActivityTimeline),
+      handler: async (event, ctx) => {
+        const ref = orderRef(event.data);
+        await deps.crm.addActivity({
+          hubOrderId: event.subject,
+          subject: activitySubject(event.type, event.data),
+          body: `${event.type}: order is ${ref.state} (${ref.customerStatus})`,
+          occurredAt: event.time,
+          idempotencyKey: ctx.idempotencyKey,
+        });
+      },
+    },
+    {
+      name: subscriptionNames.customerNotifications,
+      types: [
+        'order.accepted.',
+        'order.held.',
+        'order.rejected.',
+        'order.cancelled.',
+        'shipment.milestone.',
+        'invoice.issued.',
+      ],
+      ordering: 'skip_parked',
+      recordInTimeline: true,
+      policy: policy(subscriptionNames.customerNotifications),
+      handler: async (event, ctx) => {
+        const template = notificationTemplate(event.type, event.data);
+        if (template === null) return;
+        const { customerId } = orderRef(event.data);
+        if (customerId === null) {
+          throw CrossdockError.dataQuality('cannot notify: order has no customer', {
+            owner: 'customer_service',
+            details: { orderId: event.subject, eventType: event.type },
+          });
+        }
+        await deps.notifications.send({
+          idempotencyKey: ctx.idempotencyKey,
+          customerId,
+          orderId: event.subject,
+          template,
+          data: event.data,
+        });
+      },
+    },
+    {
+      name: subscriptionNames.warehousePlanning,
+      types: ['order.accepted.'],
+      ordering: 'strict',
+      policy: policy(subscriptionNames.warehousePlanning),
+      handler: async (event, ctx) => {
+        const order = await deps.store.getOrder(event.subject);
+        if (!order) {
+          throw CrossdockError.dataQuality('accepted order not found in the hub', {
+            details: { orderId: event.subject },
+          });
+        }
+        const byWarehouse = new Map<string, { sku: string; quantity: number }[]>();
+        for (const line of order.lines) {
+          for (const a of line.allocations) {
+            if (a.quantity <= 0) continue;
+            const list = byWarehouse.get(a.warehouseId) ?? [];
+            list.push({ sku: line.sku, quantity: a.quantity });
+            byWarehouse.set(a.warehouseId, list);
+          }
+        }
+        for (const [warehouseId, lines] of byWarehouse) {
+          await deps.wms.releaseOrder({
+            idempotencyKey: `${ctx.idempotencyKey}:${warehouseId}`,
+            hubOrderId: order.id,
+            warehouseId,
+            shipTo: order.shipTo,
+            shippingMethod: order.shippingMethod,
+            lines,
+          });
+        }
+      },
+    },
+    {
+      name: subscriptionNames.analyticsExport,
+      types: [],
+      ordering: 'skip_parked',
+      policy: { concurrency: 64, ...policy(subscriptionNames.analyticsExport) },
+      handler: async (event) => {
+        await deps.analytics.append(event);
+      },
+    },
+  ];
+}
