@@ -1,0 +1,311 @@
+/**
+ * API keys: `Authorization: Bearer <secret>` with scopes per client system.
+ *
+ * Why this shape: the hub serves thousands of requests per second on two cores, so a request
+ * costs one sha256 of the presented secret and one `Map` lookup; the store is asked only when
+ * a key is not cached (or its entry expired), and concurrent misses for one key share one
+ * query. Secrets are stored only as sha256 (`ApiKeyRecord.secretHash`) and are never kept in
+ * the cache or logged; a revoked key stops working within `cacheTtlMs`.
+ * A secret has 256 bits of entropy, so an unsalted fast hash is enough (no password KDF).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import { toCrossdockError } from '../../domain/index.js';
+import type { ApiKeyRecord, Store } from '../../ports/index.js';
+import { httpProblem, problemTypes, sendProblem } from '../problem.js';
+
+/** Scopes a key can hold; `admin` implies every other scope. */
+export const apiScopes = ['orders:write', 'orders:read', 'ops:read', 'ops:write', 'admin'] as const;
+/** One API scope. */
+export type ApiScope = (typeof apiScopes)[number];
+
+/** The authenticated client of a request, as exposed on `request.principal`. */
+export interface Principal {
+  keyId: string;
+  name: string;
+  scopes: readonly string[];
+  /** Requests per second allowed; 0 = the server default. */
+  rateLimit: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by `apiKeyAuth`; `null` on public routes (health, console files). */
+    principal: Principal | null;
+  }
+}
+
+/** Whether a principal holds a scope; `admin` holds all. */
+export function hasScope(principal: Principal, scope: ApiScope): boolean {
+  return principal.scopes.includes('admin') || principal.scopes.includes(scope);
+}
+
+/** sha256 (hex) of a secret: the only form in which secrets are stored or cached. */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+const base62Alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** `length` uniformly random base62 chars (rejection sampling, no modulo bias). */
+export function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    const bytes = randomBytes(length * 2);
+    for (let i = 0; i < bytes.length && out.length < length; i++) {
+      const b = bytes[i]!;
+      if (b < 248) out += base62Alphabet[b % 62];
+    }
+  }
+  return out;
+}
+
+/** Input of {@link createApiKey}. */
+export interface CreateApiKeyInput {
+  name: string;
+  scopes: readonly ApiScope[];
+  /** Requests per second; 0 (default) = the server default. */
+  rateLimit?: number;
+  /** Use this secret instead of generating one (bootstrap from the environment). */
+  secret?: string;
+  /** Use this id instead of generating one. */
+  id?: string;
+  now?: Date;
+}
+
+/**
+ * Makes a new key: the record to store (hash only) and the secret to hand out once. Secrets
+ * look like `cdk_<id>_<43 base62 chars>` (~256 bits), so a leaked one is recognisable by
+ * secret scanners and names its key id without a lookup.
+ */
+export function createApiKey(input: CreateApiKeyInput): { record: ApiKeyRecord; secret: string } {
+  if (input.name.trim() === '') throw new TypeError('An API key needs a name.');
+  for (const scope of input.scopes) {
+    if (!(apiScopes as readonly string[]).includes(scope)) throw new TypeError(`Unknown API scope: ${scope}`);
+  }
+  const rateLimit = input.rateLimit ?? 0;
+  if (!Number.isFinite(rateLimit) || rateLimit < 0) throw new TypeError('rateLimit must be >= 0.');
+  const id = input.id ?? randomBase62(12);
+  const secret = input.secret ?? `cdk_${id}_${randomBase62(43)}`;
+  const record: ApiKeyRecord = {
+    id,
+    name: input.name,
+    secretHash: hashSecret(secret),
+    scopes: [...input.scopes],
+    rateLimit,
+    createdAt: (input.now ?? new Date()).toISOString(),
+    revokedAt: null,
+  };
+  return { record, secret };
+}
+
+/** What {@link ensureBootstrapKey} did. */
+export type BootstrapResult =
+  | { created: false }
+  | {
+      created: true;
+      record: ApiKeyRecord;
+      /** `env`: the secret came from `CROSSDOCK_BOOTSTRAP_KEY`; `generated`: print `secret` once. */
+      source: 'env' | 'generated';
+      /** The generated secret (the only time it exists in clear); `null` when from the environment. */
+      secret: string | null;
+    };
+
+/** The id of the first admin key; fixed so two processes starting at once write one key. */
+export const bootstrapKeyId = 'bootstrap';
+
+/**
+ * First start only (no key stored yet): creates the admin key, from
+ * `CROSSDOCK_BOOTSTRAP_KEY=<secret>` when set, else with a generated secret that the CLI
+ * prints once. Later starts do nothing, whatever the environment says.
+ */
+export async function ensureBootstrapKey(
+  store: Pick<Store, 'countApiKeys' | 'putApiKey'>,
+  env: Record<string, string | undefined> = process.env,
+  now: Date = new Date(),
+): Promise<BootstrapResult> {
+  if ((await store.countApiKeys()) > 0) return { created: false };
+  const fromEnv = env['CROSSDOCK_BOOTSTRAP_KEY']?.trim();
+  const { record, secret } = createApiKey({
+    id: bootstrapKeyId,
+    name: 'bootstrap admin',
+    scopes: ['admin'],
+    now,
+    ...(fromEnv ? { secret: fromEnv } : {}),
+  });
+  await store.putApiKey(record);
+  return fromEnv
+    ? { created: true, record, source: 'env', secret: null }
+    : { created: true, record, source: 'generated', secret };
+}
+
+/** Extracts the token of `Authorization: Bearer <token>` (scheme case-insensitive), else `null`. */
+export function bearerToken(header: string | undefined): string | null {
+  if (header === undefined || header.length < 8) return null;
+  if (header.charCodeAt(6) !== 32 || header.slice(0, 6).toLowerCase() !== 'bearer') return null;
+  const token = header.slice(7).trim();
+  return token === '' ? null : token;
+}
+
+/** Options of {@link apiKeyAuth}. */
+export interface ApiKeyAuthOptions {
+  store: Pick<Store, 'findApiKeyByHash'>;
+  /** How long a lookup (hit or miss) is trusted; a revoked key stops working within it. Default 30 s. */
+  cacheTtlMs?: number;
+  /** URL prefixes served without a key. Default: `/health/`, `/console/`. */
+  publicPrefixes?: readonly string[];
+  /** Exact paths served without a key (the console's entry points). Default: `/`, `/console`, `/favicon.ico`. */
+  publicPaths?: readonly string[];
+  /** Bound on cached entries (unknown secrets are cached too, against floods). Default 10,000. */
+  maxCacheEntries?: number;
+  /** Clock in ms, for tests. */
+  now?: () => number;
+}
+
+interface CacheEntry {
+  principal: Principal | null;
+  expiresAt: number;
+}
+
+function principalOf(record: ApiKeyRecord | null): Principal | null {
+  if (record === null || record.revokedAt !== null) return null;
+  return { keyId: record.id, name: record.name, scopes: record.scopes, rateLimit: record.rateLimit };
+}
+
+function unauthorized(reply: FastifyReply, detail: string, invalid: boolean): void {
+  reply.header(
+    'www-authenticate',
+    invalid ? 'Bearer realm="crossdock", error="invalid_token"' : 'Bearer realm="crossdock"',
+  );
+  sendProblem(reply, httpProblem(401, detail, problemTypes.unauthorized));
+}
+
+/**
+ * The `onRequest` hook authenticating `Authorization: Bearer <key>`: sets `request.principal`
+ * or answers 401 (with `WWW-Authenticate: Bearer`). Public prefixes pass with
+ * `principal = null`. Register after `traceContext` and before `rateLimit`.
+ */
+export function apiKeyAuth(options: ApiKeyAuthOptions) {
+  const store = options.store;
+  const ttl = options.cacheTtlMs ?? 30_000;
+  const maxEntries = options.maxCacheEntries ?? 10_000;
+  const prefixes = options.publicPrefixes ?? ['/health/', '/console/'];
+  const paths = new Set(options.publicPaths ?? ['/', '/console', '/favicon.ico']);
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, CacheEntry>();
+  const pending = new Map<string, Promise<Principal | null>>();
+
+  function isPublic(url: string): boolean {
+    for (const prefix of prefixes) if (url.startsWith(prefix)) return true;
+    if (paths.size === 0) return false;
+    const q = url.indexOf('?');
+    return paths.has(q === -1 ? url : url.slice(0, q));
+  }
+
+  function lookup(hash: string): Promise<Principal | null> {
+    let promise = pending.get(hash);
+    if (promise === undefined) {
+      promise = store.findApiKeyByHash(hash).then(
+        (record) => {
+          pending.delete(hash);
+          const principal = principalOf(record);
+          if (cache.size >= maxEntries) cache.clear();
+          cache.set(hash, { principal, expiresAt: now() + ttl });
+          return principal;
+        },
+        (err: unknown) => {
+          pending.delete(hash);
+          throw err;
+        },
+      );
+      pending.set(hash, promise);
+    }
+    return promise;
+  }
+
+  function accept(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+    p: Principal | null,
+  ) {
+    if (p === null) {
+      unauthorized(reply, 'The API key is not valid.', true);
+      return;
+    }
+    request.principal = p;
+    done();
+  }
+
+  return function apiKeyAuthHook(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+  ) {
+    if (isPublic(request.url)) {
+      done();
+      return;
+    }
+    const header = request.headers.authorization;
+    const secret = bearerToken(header);
+    if (secret === null) {
+      unauthorized(
+        reply,
+        header === undefined
+          ? 'This endpoint needs an API key: Authorization: Bearer <key>.'
+          : 'The Authorization header must use the Bearer scheme.',
+        false,
+      );
+      return;
+    }
+    const hash = hashSecret(secret);
+    const entry = cache.get(hash);
+    if (entry !== undefined && entry.expiresAt > now()) {
+      accept(request, reply, done, entry.principal);
+      return;
+    }
+    lookup(hash).then(
+      (principal) => accept(request, reply, done, principal),
+      (err: unknown) => done(toCrossdockError(err)),
+    );
+  };
+}
+
+/**
+ * A route-level hook demanding a scope: 401 without a principal, 403 without the scope
+ * (`admin` implies all). Use as `{ onRequest: requireScope('orders:write') }` so the check
+ * runs before the body is read, or as a `preHandler`.
+ */
+export function requireScope(scope: ApiScope) {
+  if (!(apiScopes as readonly string[]).includes(scope)) throw new TypeError(`Unknown API scope: ${scope}`);
+  const hook = function requireScopeHook(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+  ): void {
+    const principal = request.principal;
+    if (principal === null || principal === undefined) {
+      unauthorized(reply, 'This endpoint needs an API key: Authorization: Bearer <key>.', false);
+      return;
+    }
+    if (!hasScope(principal, scope)) {
+      sendProblem(
+        reply,
+        httpProblem(403, `The API key "${principal.name}" lacks the scope ${scope}.`, problemTypes.forbidden),
+      );
+      return;
+    }
+    done();
+  };
+  Object.defineProperty(hook, 'name', { value: `requireScope(${scope})` });
+  return hook;
+}
+
+/** The request's principal, for handlers behind `requireScope` (throws if auth did not run). */
+export function requirePrincipal(request: FastifyRequest): Principal {
+  const principal = request.principal;
+  if (principal === null || principal === undefined) {
+    throw new Error('No principal on this request: is the route behind apiKeyAuth and requireScope?');
+  }
+  return principal;
+}
