@@ -1,0 +1,56 @@
+import { describe, expect, test } from 'vitest';
+import { Semaphore, TokenBucket } from './rate-limiter.js';
+
+function clock(): { now: () => Date; advance: (ms: number) => void } {
+  let ms = 0;
+  return { now: () => new Date(ms), advance: (d) => void (ms += d) };
+}
+
+describe('TokenBucket', () => {
+  test('The bucket lets a burst through, then one call per interval', () => {
+    const c = clock();
+    const b = new TokenBucket(c, { perSecond: 10, burst: 3 });
+    expect([b.take(), b.take(), b.take()]).toEqual([0, 0, 0]);
+    expect(b.take()).toBe(100);
+    c.advance(100);
+    expect(b.take()).toBe(0);
+    expect(b.take()).toBeGreaterThan(0);
+  });
+
+  test('A Retry-After pause holds every caller back for that long', () => {
+    const c = clock();
+    const b = new TokenBucket(c, { perSecond: 100, burst: 100 });
+    b.pause(2_000);
+    expect(b.take()).toBeGreaterThanOrEqual(2_000);
+    c.advance(2_010);
+    expect(b.take()).toBe(0);
+  });
+
+  test('An infinite rate never waits', () => {
+    const b = new TokenBucket(clock(), { perSecond: Number.POSITIVE_INFINITY, burst: 1 });
+    for (let i = 0; i < 1000; i++) expect(b.take()).toBe(0);
+  });
+});
+
+describe('Semaphore', () => {
+  test('No more than the limit run at once and waiters are served in order', async () => {
+    const s = new Semaphore(2);
+    let active = 0;
+    let peak = 0;
+    const order: number[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        await s.acquire();
+        active++;
+        peak = Math.max(peak, active);
+        await new Promise((r) => setTimeout(r, 2));
+        order.push(i);
+        active--;
+        s.release();
+      }),
+    );
+    expect(peak).toBe(2);
+    expect(order).toHaveLength(8);
+    expect(s.inFlight).toBe(0);
+  });
+});
