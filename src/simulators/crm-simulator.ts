@@ -11,7 +11,7 @@ import { CrossdockError } from '../domain/index.js';
 import type { Clock, CrmAccount, CrmActivity, CrmOrderStatusUpdate, CrmPort } from '../ports/index.js';
 import type { DemoDataSet } from './demo-data.js';
 import type { FaultInjector } from './faults.js';
-import { salesforceId } from './random.js';
+import { salesforceId, salesforceId18 } from './random.js';
 
 /** The CRM's stored order-status record (a custom object keyed by the hub order id). */
 export interface CrmOrderStatusRecord {
@@ -67,7 +67,7 @@ export class CrmSimulator implements CrmPort {
   async getAccount(crmId: string): Promise<CrmAccount | null> {
     const g = this.faults.before('getAccount');
     if (g) await g;
-    const a = this.accounts.get(crmId) ?? this.accounts.get(crmId.slice(0, 15));
+    const a = this.accounts.get(salesforceId18(crmId));
     return a ? { ...a, addresses: a.addresses.map((x) => ({ ...x })) } : null;
   }
 
@@ -141,7 +141,7 @@ export class CrmSimulator implements CrmPort {
 
   /** The stored account, by 18- or 15-char id, without counting a port call. */
   account(crmId: string): CrmAccount | null {
-    const a = this.accounts.get(crmId) ?? this.findBy15(crmId);
+    const a = this.accounts.get(salesforceId18(crmId));
     return a ? { ...a, addresses: a.addresses.map((x) => ({ ...x })) } : null;
   }
 
@@ -183,11 +183,5 @@ export class CrmSimulator implements CrmPort {
   /** Number of distinct activities stored (duplicates never count). */
   get activityCount(): number {
     return this.activitiesByKey.size;
-  }
-
-  private findBy15(id: string): CrmAccount | undefined {
-    if (id.length !== 15) return undefined;
-    for (const [k, v] of this.accounts) if (k.startsWith(id)) return v;
-    return undefined;
   }
 }

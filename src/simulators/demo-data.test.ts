@@ -30,7 +30,9 @@ describe('demo data set', () => {
     expect(inactive).toBeGreaterThanOrEqual(3);
     expect(blocked).toBeGreaterThanOrEqual(2);
     expect(inactive + blocked).toBeLessThan(data.customers.length * 0.1);
-    expect(new Set(data.customers.flatMap((c) => c.addresses.map((a) => a.country)))).toEqual(new Set(['US', 'CA']));
+    expect(new Set(data.customers.flatMap((c) => c.addresses.map((a) => a.country)))).toEqual(
+      new Set(['US', 'CA']),
+    );
     for (const c of data.customers) {
       expect(c.addresses.some((a) => a.kind === 'billing')).toBe(true);
       expect(c.addresses.some((a) => a.kind === 'shipping')).toBe(true);
@@ -81,7 +83,9 @@ describe('demo data set', () => {
   test('stock is uneven across three warehouses, with SKUs out of stock everywhere awaiting inbound receipts', () => {
     const bySku = new Map<string, InventoryPosition[]>();
     for (const p of data.inventory) bySku.set(p.sku, [...(bySku.get(p.sku) ?? []), p]);
-    expect(new Set(data.inventory.map((p) => p.warehouseId))).toEqual(new Set(['WH-EAST', 'WH-CENTRAL', 'WH-WEST']));
+    expect(new Set(data.inventory.map((p) => p.warehouseId))).toEqual(
+      new Set(['WH-EAST', 'WH-CENTRAL', 'WH-WEST']),
+    );
     const single = [...bySku.values()].filter((l) => l.length === 1).length;
     expect(single / data.products.length).toBeGreaterThan(0.1);
     const outEverywhere = [...bySku.values()].filter((l) => l.every((p) => p.onHand === 0));
@@ -91,7 +95,8 @@ describe('demo data set', () => {
       expect(inbound.length).toBeGreaterThan(0);
       for (const r of inbound) expect(r.eta > today).toBe(true);
     }
-    for (const p of data.inventory) expect(p.available).toBe(Math.max(0, Math.round((p.onHand - p.allocated) * 1e4) / 1e4));
+    for (const p of data.inventory)
+      expect(p.available).toBe(Math.max(0, Math.round((p.onHand - p.allocated) * 1e4) / 1e4));
   });
 
   test('contract agreements straddle today: most valid, some expired, some not yet started', () => {
@@ -107,7 +112,8 @@ describe('demo data set', () => {
 
   test('demo picks find each trait and the records really have it', () => {
     const picks = demoPicks(data);
-    const open = (id: string) => data.receivables.filter((r) => r.customerId === id).reduce((s, r) => s + r.amount, 0);
+    const open = (id: string) =>
+      data.receivables.filter((r) => r.customerId === id).reduce((s, r) => s + r.amount, 0);
     expect(picks.inPolicy.customer.status).toBe('active');
     expect(picks.inPolicy.lines.length).toBeGreaterThanOrEqual(3);
     for (const l of picks.inPolicy.lines) {
@@ -119,7 +125,9 @@ describe('demo data set', () => {
     expect(picks.inactive.status).toBe('inactive');
     expect(picks.blocked.status).toBe('blocked');
     expect(picks.hazmat.hazmat).not.toBeNull();
-    expect(data.inventory.filter((p) => p.sku === picks.outOfStock.sku).every((p) => p.onHand === 0)).toBe(true);
+    expect(data.inventory.filter((p) => p.sku === picks.outOfStock.sku).every((p) => p.onHand === 0)).toBe(
+      true,
+    );
     expect(data.inventory.filter((p) => p.sku === picks.singleWarehouse.product.sku)).toHaveLength(1);
     expect(['KG', 'M']).toContain(picks.fractional.uom);
     expect(picks.expiredAgreement.validTo < today).toBe(true);

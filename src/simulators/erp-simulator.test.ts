@@ -6,7 +6,12 @@ import { createSimulators } from './index.js';
 const clock = { now: () => new Date('2025-06-15T12:00:00Z') };
 const setup = () => createSimulators({ seed: 42, clock });
 
-function orderFor(sims: ReturnType<typeof setup>, key: string, erpCustomerId: string, quantity = 2): ErpOrderInput {
+function orderFor(
+  sims: ReturnType<typeof setup>,
+  key: string,
+  erpCustomerId: string,
+  quantity = 2,
+): ErpOrderInput {
   const line = sims.picks.inPolicy.lines[0]!;
   return {
     idempotencyKey: key,
@@ -71,7 +76,11 @@ describe('ERP simulator', () => {
     const [price] = await erp.getCustomerPrices(erpId, [agreed.sku]);
     expect(price?.unitPrice).toBe(agreed.unitPrice);
     const stillValid = data.priceAgreements.some(
-      (a) => a.customerId === expired.customerId && a.sku === expired.sku && a.validTo >= data.today && a.validFrom <= data.today,
+      (a) =>
+        a.customerId === expired.customerId &&
+        a.sku === expired.sku &&
+        a.validTo >= data.today &&
+        a.validFrom <= data.today,
     );
     if (!stillValid) {
       const [listed] = await erp.getCustomerPrices(expiredCustomer.externalIds['erp']!, [expired.sku]);
@@ -93,7 +102,9 @@ describe('ERP simulator', () => {
   test('credit exposure counts open receivables plus confirmed uninvoiced orders, and invoicing moves not adds it', async () => {
     const sims = setup();
     const erpId = sims.picks.inPolicy.customer.externalIds['erp']!;
-    const open = sims.data.receivables.filter((r) => r.erpCustomerId === erpId).reduce((s, r) => s + r.amount, 0);
+    const open = sims.data.receivables
+      .filter((r) => r.erpCustomerId === erpId)
+      .reduce((s, r) => s + r.amount, 0);
     const before = await sims.erp.getCreditExposure(erpId);
     expect(before.exposure).toBeCloseTo(open, 2);
     const ref = await sims.erp.createSalesOrder(orderFor(sims, 'exp-1', erpId, 10));
@@ -141,7 +152,8 @@ describe('ERP simulator', () => {
       'order:confirmed',
       'shipment:waiting',
     ]);
-    for (const state of ['assigned', 'picked', 'packed', 'done'] as const) sims.erp.advanceShipment(ref.erpOrderId, state);
+    for (const state of ['assigned', 'picked', 'packed', 'done'] as const)
+      sims.erp.advanceShipment(ref.erpOrderId, state);
     sims.erp.invoiceOrder(ref.erpOrderId);
     const next = await sims.erp.changesSince(first.watermark, 3);
     expect(next.changes.map((c) => `${c.kind}:${c.milestone}`)).toEqual([

@@ -73,15 +73,23 @@ export function salesforceId(keyPrefix: string, counter: number): string {
     body = base62[n % 62]! + body;
     n = Math.floor(n / 62);
   }
-  const id15 = `${keyPrefix.slice(0, 3).padEnd(3, '0')}Dn0${body}`;
+  return salesforceId18(`${keyPrefix.slice(0, 3).padEnd(3, '0')}Dn0${body}`);
+}
+
+/**
+ * Converts a 15-character (case-sensitive) Salesforce id to the 18-character form by appending
+ * Salesforce's case checksum; an 18-character id is returned unchanged.
+ */
+export function salesforceId18(id: string): string {
+  if (id.length !== 15) return id;
   let suffix = '';
   for (let chunk = 0; chunk < 3; chunk++) {
     let bits = 0;
     for (let i = 0; i < 5; i++) {
-      const c = id15.charCodeAt(chunk * 5 + i);
+      const c = id.charCodeAt(chunk * 5 + i);
       if (c >= 65 && c <= 90) bits |= 1 << i;
     }
     suffix += sfChecksumChars[bits];
   }
-  return id15 + suffix;
+  return id + suffix;
 }
