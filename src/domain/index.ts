@@ -4,3 +4,4 @@ export * from './json-schema.js';
 export * from './order.js';
 export * from './order-state.js';
 export * from './schemas.js';
+export * from './ids.js';

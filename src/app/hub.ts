@@ -1,0 +1,113 @@
+/**
+ * The composition root: config in, a running hub out. The only place that knows which
+ * concrete store, connectors and simulators exist; everything else sees ports.
+ */
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { buildHttpApp } from '../http/app.js';
+import { createMetrics, ensureBootstrapKey, type HttpMetrics, loggerOptions } from '../http/middleware/index.js';
+import type { Clock, CrmPort, ErpPort, Store } from '../ports/index.js';
+import { systemClock } from '../ports/index.js';
+import { createSimulators, registerSimulatorRoutes, type Simulators } from '../simulators/index.js';
+import { createStore } from '../storage/index.js';
+import { CreditExposureCache, QuoteToOrder } from '../workflows/index.js';
+import type { CrossdockConfig } from './config.js';
+import { demoWarehouseRegions, loadDemoMasterData } from './master-data.js';
+import { version } from './version.js';
+
+export interface Hub {
+  config: CrossdockConfig;
+  store: Store;
+  sims: Simulators | null;
+  erp: ErpPort;
+  crm: CrmPort;
+  workflow: QuoteToOrder;
+  app: FastifyInstance;
+  logger: Logger;
+  metrics: HttpMetrics;
+  /** The secret of a bootstrap key created on this start (print it once), if any. */
+  createdBootstrapSecret: string | null;
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface CreateHubOptions {
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export async function createHub(config: CrossdockConfig, options: CreateHubOptions = {}): Promise<Hub> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? pino(loggerOptions({ level: config.logLevel }));
+  const store = await createStore({
+    ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
+    dataDir: config.dataDir,
+    synchronous: config.sqliteSynchronous,
+  });
+  const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
+  try {
+    await store.migrate();
+    const sims = config.simulators.enabled ? createSimulators({ seed: config.simulators.seed, clock }) : null;
+    if (!sims) throw new Error('simulators are disabled and no CRM connector is configured');
+    const erp: ErpPort = sims.erp;
+    const crm: CrmPort = sims.crm;
+    await loadDemoMasterData(store, sims.data);
+
+    const policies = {
+      ...config.policies,
+      warehouses:
+        config.policies.warehouses.length > 0
+          ? config.policies.warehouses
+          : sims.data.warehouses.map((w) => ({ id: w.id, serves: demoWarehouseRegions[w.id] ?? [w.region] })),
+    };
+    const workflow = new QuoteToOrder({ store, erp, crm, clock, policies, credit: new CreditExposureCache(erp, clock) });
+
+    const metrics = createMetrics();
+    const app = await buildHttpApp({
+      store,
+      workflow,
+      clock,
+      logger,
+      metrics,
+      version,
+      defaultRateLimit: config.defaultRateLimit,
+      bodyLimitBytes: config.bodyLimitBytes,
+      extraRoutes: [(a) => registerSimulatorRoutes(a, sims)],
+    });
+    cleanups.unshift(() => app.close());
+
+    const boot = await ensureBootstrapKey(store, { CROSSDOCK_BOOTSTRAP_KEY: config.bootstrapKey }, clock.now());
+    const createdBootstrapSecret = boot.created ? boot.secret : null;
+
+    // Finish orders whose ERP step did not complete (crash, outage, 202): at start, then often.
+    const resume = () => workflow.resumePending().catch((err) => logger.warn({ err: String(err) }, 'resume failed'));
+    if (config.workers) {
+      await resume();
+      const timer = setInterval(resume, 2000);
+      timer.unref();
+      cleanups.unshift(() => clearInterval(timer));
+    }
+
+    return {
+      config,
+      store,
+      sims,
+      erp,
+      crm,
+      workflow,
+      app,
+      logger,
+      metrics,
+      createdBootstrapSecret,
+      async listen() {
+        return app.listen({ host: config.host, port: config.port });
+      },
+      async close() {
+        for (const c of cleanups) await c();
+      },
+    };
+  } catch (err) {
+    for (const c of cleanups) await Promise.resolve(c()).catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,1 @@
+export async function runOrdersBench(_o: unknown): Promise<unknown> { throw new Error('todo'); }

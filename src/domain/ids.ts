@@ -1,0 +1,42 @@
+/**
+ * Identifiers. Order ids sort by creation time (Crockford base32 of the millisecond time,
+ * then randomness) so keyset paging and "latest orders" need no extra index; an order
+ * submitted with an Idempotency-Key gets an id derived from the client and key, so a repeat —
+ * even one racing the first in another process — lands on the same order.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+
+const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+function base32(bytes: Uint8Array, chars: number): string {
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const b of bytes) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5 && out.length < chars) {
+      out += alphabet[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    value &= (1 << bits) - 1;
+  }
+  return out;
+}
+
+/** A time-ordered id: 10 chars of milliseconds, 16 of randomness. */
+export function timeOrderedId(prefix: string, now = Date.now()): string {
+  let t = now;
+  let time = '';
+  for (let i = 0; i < 10; i++) {
+    time = alphabet[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  return `${prefix}_${time}${base32(randomBytes(10), 16)}`;
+}
+
+/** The order id for an Idempotency-Key of a client: the same pair always gives the same id. */
+export function orderIdForIdempotencyKey(scope: string, key: string): string {
+  const digest = createHash('sha256').update(scope).update('\n').update(key).digest();
+  return `ord_k${base32(digest, 25)}`;
+}

@@ -1,0 +1,53 @@
+/**
+ * The HTTP application: governance (trace → auth → rate limit → idempotency, problem+json),
+ * the process API, the operations API, health, metrics, OpenAPI, and the simulators' routes.
+ * Built without listening, so tests call it in-process with `app.inject()`.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Clock, Store } from '../ports/index.js';
+import type { QuoteToOrder } from '../workflows/index.js';
+import { type Governance, type HttpMetrics, ordersGauge, registerGovernance, traceGenReqId } from './middleware/index.js';
+import { registerAvailabilityRoutes } from './routes/availability.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerOpenApiRoute } from './routes/openapi.js';
+import { registerOrderRoutes } from './routes/orders.js';
+
+export interface HttpAppDeps {
+  store: Store;
+  workflow: QuoteToOrder;
+  clock: Clock;
+  logger: FastifyBaseLogger;
+  metrics: HttpMetrics;
+  version: string;
+  defaultRateLimit: number;
+  bodyLimitBytes: number;
+  /** Extra route registrations (simulators, operations API) from the composition root. */
+  extraRoutes?: ((app: FastifyInstance, governance: Governance) => void)[];
+}
+
+export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: deps.bodyLimitBytes,
+    genReqId: traceGenReqId(),
+    requestIdLogLabel: 'correlationId',
+    requestIdHeader: false,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+  });
+  const governance = registerGovernance(app, {
+    store: deps.store,
+    metrics: deps.metrics,
+    defaultRateLimit: deps.defaultRateLimit,
+    bodyLimit: deps.bodyLimitBytes,
+  });
+  // Orders by state and hold reason, read from the store at scrape time (never stale).
+  deps.metrics.registry.registerMetric(ordersGauge(deps.store));
+
+  registerHealthRoutes(app, { store: deps.store });
+  registerOpenApiRoute(app, deps.version);
+  registerOrderRoutes(app, { store: deps.store, workflow: deps.workflow, governance });
+  registerAvailabilityRoutes(app, { store: deps.store, clock: deps.clock });
+  for (const register of deps.extraRoutes ?? []) register(app, governance);
+  return app;
+}

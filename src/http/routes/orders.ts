@@ -1,0 +1,95 @@
+/**
+ * The process API for orders: submit for quote-to-order, read the canonical order and its
+ * cross-system timeline, list orders by state or hold reason.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import {
+  CrossdockError,
+  OrderState,
+  OrderSubmission,
+  orderIdForIdempotencyKey,
+  timeOrderedId,
+} from '../../domain/index.js';
+import type { Store } from '../../ports/index.js';
+import type { QuoteToOrder } from '../../workflows/index.js';
+import { type Governance, requireScope } from '../middleware/index.js';
+import { httpProblem, ProblemError, problemTypes } from '../problem.js';
+
+export interface OrderRoutesDeps {
+  store: Store;
+  workflow: QuoteToOrder;
+  governance: Governance;
+}
+
+const ListQuery = z.object({
+  state: z.union([OrderState, z.array(OrderState)]).optional(),
+  customerId: z.string().min(1).optional(),
+  holdReason: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  after: z.string().min(1).optional(),
+});
+
+const IdParams = z.object({ id: z.string().min(1).max(64) });
+
+export function registerOrderRoutes(app: FastifyInstance, deps: OrderRoutesDeps): void {
+  app.post('/api/v1/orders', { preHandler: [requireScope('orders:write'), deps.governance.idempotency] }, async (request, reply) => {
+    const submission = OrderSubmission.parse(request.body);
+    const idem = request.idempotency ?? undefined;
+    const orderId = idem ? orderIdForIdempotencyKey(idem.scope, idem.key) : timeOrderedId('ord');
+    const trace = request.trace;
+    try {
+      const result = await deps.workflow.submit({
+        orderId,
+        correlationId: trace?.traceId ?? orderId,
+        ...(trace?.traceparent ? { traceparent: trace.traceparent } : {}),
+        submission,
+        ...(idem ? { idempotency: idem } : {}),
+      });
+      reply.header('location', result.decision.links.self);
+      if (result.existing) reply.header('crossdock-existing-order', 'true');
+      return reply.code(result.httpStatus).send(result.decision);
+    } catch (err) {
+      const fields = err instanceof CrossdockError ? err.details['fields'] : undefined;
+      if (err instanceof CrossdockError && err.kind === 'data_quality' && Array.isArray(fields)) {
+        throw new ProblemError({
+          type: problemTypes.validation,
+          title: 'Invalid order',
+          status: 422,
+          detail: err.message,
+          errors: fields as { field: string; message: string }[],
+        });
+      }
+      throw err;
+    }
+  });
+
+  app.get('/api/v1/orders', { preHandler: requireScope('orders:read') }, async (request) => {
+    const q = ListQuery.parse(request.query);
+    const states = q.state === undefined ? undefined : Array.isArray(q.state) ? q.state : [q.state];
+    const orders = await deps.store.listOrders({
+      ...(states ? { states } : {}),
+      ...(q.customerId ? { customerId: q.customerId } : {}),
+      ...(q.holdReason ? { holdReason: q.holdReason } : {}),
+      ...(q.after ? { afterId: q.after } : {}),
+      limit: q.limit,
+    });
+    const last = orders.at(-1);
+    return { items: orders, next: orders.length === q.limit && last ? last.id : null };
+  });
+
+  app.get('/api/v1/orders/:id', { preHandler: requireScope('orders:read') }, async (request) => {
+    const { id } = IdParams.parse(request.params);
+    const order = await deps.store.getOrder(id);
+    if (!order) throw new ProblemError(httpProblem(404, `order ${id} not found`, problemTypes.notFound));
+    return order;
+  });
+
+  app.get('/api/v1/orders/:id/timeline', { preHandler: requireScope('orders:read') }, async (request) => {
+    const { id } = IdParams.parse(request.params);
+    const order = await deps.store.getOrder(id);
+    if (!order) throw new ProblemError(httpProblem(404, `order ${id} not found`, problemTypes.notFound));
+    const entries = await deps.store.getTimeline(id);
+    return { orderId: id, state: order.state, customerStatus: order.customerStatus, correlationId: order.correlationId, entries };
+  });
+}
