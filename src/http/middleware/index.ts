@@ -8,7 +8,12 @@
  * call keeps the composition root from getting that order wrong.
  */
 import type { IncomingMessage } from 'node:http';
-import type { FastifyBaseLogger, FastifyInstance, FastifyServerOptions } from 'fastify';
+import {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
 import type { Store } from '../../ports/index.js';
 import { problemErrorHandler, problemNotFoundHandler } from '../problem.js';
 import { type ApiScope, apiKeyAuth, requireScope } from './auth.js';
@@ -72,11 +77,18 @@ export function governanceServerOptions(options: GovernanceServerOptions = {}): 
   return {
     logger: loggerOptions(logging),
     genReqId: traceGenReqId(),
-    requestIdLogLabel: 'correlationId',
     requestIdHeader: false,
     bodyLimit: options.bodyLimit ?? defaultBodyLimit,
-    disableRequestLogging: options.requestLogging === false,
+    logController: correlationLogController(options.requestLogging === false),
   };
+}
+
+/**
+ * Fastify's log controller labelling the request id `correlationId` (the trace id, with
+ * `traceGenReqId`). For apps that pass their own Fastify options.
+ */
+export function correlationLogController(disableRequestLogging = false): LogController {
+  return new LogController({ requestIdLogLabel: 'correlationId', disableRequestLogging });
 }
 
 /** Options of {@link registerGovernance}. */
