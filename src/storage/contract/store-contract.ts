@@ -1,0 +1,782 @@
+/**
+ * The storage contract suite: written once, run against every backend (SQLite in memory and on
+ * file, PostgreSQL). A backend is correct when this passes; nothing here mocks the database.
+ */
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { CrossdockError } from '../../domain/index.js';
+import type { CommitResult, Delivery, Store } from '../../ports/index.js';
+import {
+  agreement,
+  customer,
+  deliveryException,
+  event,
+  order,
+  position,
+  product,
+  timeline,
+} from './fixtures.js';
+
+/** How the suite gets stores of one backend. */
+export interface StoreHarness {
+  /** A fresh, migrated, empty store. */
+  open(): Promise<Store>;
+  /** A second connection (another "process") to the same database as `store`, if the backend has one. */
+  openPeer?(store: Store): Promise<Store>;
+  /** fast-check runs for the property tests (each run opens a store). */
+  propertyRuns?: number;
+}
+
+const audit = (action: string, target: string) => ({
+  actor: 'ops@example.com',
+  action,
+  target,
+  detail: { via: 'test' },
+  at: '2025-01-15T12:00:00.000Z',
+});
+
+const later = (ms = 1) => new Date(Date.now() + ms);
+const claim = (store: Store, subscription: string, limit = 100, owner = 'w1', now = later(5)) =>
+  store.claimDeliveries(subscription, { limit, leaseMs: 30_000, now, owner });
+
+async function expectKind(p: Promise<unknown>, kind: CrossdockError['kind']): Promise<CrossdockError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(CrossdockError);
+  expect((err as CrossdockError).kind).toBe(kind);
+  return err as CrossdockError;
+}
+
+function committedSeqs(r: CommitResult): number[] {
+  if (r.status !== 'committed') throw new Error('expected committed');
+  return r.eventSeqs;
+}
+
+/** Registers the contract suite for one backend. */
+export function storeContract(name: string, harness: StoreHarness): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    const extra: Store[] = [];
+    beforeEach(async () => {
+      store = await harness.open();
+    });
+    afterEach(async () => {
+      for (const s of extra.splice(0)) await s.close();
+      await store.close();
+    });
+
+    async function withPeer(): Promise<Store> {
+      if (!harness.openPeer) return store;
+      const peer = await harness.openPeer(store);
+      extra.push(peer);
+      return peer;
+    }
+
+    async function subscribe(...subs: [string, string[], ('strict' | 'skip_parked')?, boolean?][]) {
+      await store.putSubscriptions(
+        subs.map(([n, types, ordering, active]) => ({
+          name: n,
+          types,
+          ordering: ordering ?? 'strict',
+          active: active ?? true,
+        })),
+      );
+    }
+
+    async function emit(subject: string, n = 1, type?: string): Promise<number[]> {
+      const events = Array.from({ length: n }, () => event(subject, type));
+      return committedSeqs(await store.commit({ events }));
+    }
+
+    describe('migrations', () => {
+      test('Migrating an up-to-date database applies nothing and ready() reports the latest version', async () => {
+        expect(await store.migrate()).toEqual([]);
+        const r = await store.ready();
+        expect(r.ok).toBe(true);
+        expect(r.schemaVersion).toBe(r.latestVersion);
+        expect(r.latestVersion).toBeGreaterThanOrEqual(1);
+      });
+    });
+
+    describe('master data', () => {
+      test('Customers round-trip and are found by any of their external ids', async () => {
+        const c = customer('c1');
+        await store.upsertCustomers([c, customer('c2')]);
+        expect(await store.getCustomer('c1')).toEqual(c);
+        expect(await store.findCustomerByExternalId('erp', 'erp-c2')).toMatchObject({ id: 'c2' });
+        expect(await store.getCustomer('nope')).toBeNull();
+        await store.upsertCustomers([{ ...c, name: 'Renamed', externalIds: { crm: 'crm-new' } }]);
+        expect(await store.findCustomerByExternalId('crm', 'crm-c1')).toBeNull();
+        expect(await store.findCustomerByExternalId('crm', 'crm-new')).toMatchObject({ name: 'Renamed' });
+      });
+
+      test('Products and price agreements round-trip, agreements filtered by validity date', async () => {
+        await store.upsertProducts([product('A'), product('B', { listPrice: 3.25 })]);
+        const products = await store.getProducts(['A', 'B', 'missing']);
+        expect([...products.keys()].sort()).toEqual(['A', 'B']);
+        expect(products.get('B')?.listPrice).toBe(3.25);
+        await store.upsertPriceAgreements([
+          agreement('p1', 'c1', 'A'),
+          agreement('p2', 'c1', 'B', { validFrom: '2026-01-01', validTo: '2026-12-31' }),
+          agreement('p3', 'c2', 'A'),
+        ]);
+        expect((await store.getPriceAgreements('c1', ['A', 'B'], '2025-06-01')).map((a) => a.id)).toEqual([
+          'p1',
+        ]);
+        expect((await store.getPriceAgreements('c1', ['A', 'B'], '2026-01-01')).map((a) => a.id)).toEqual([
+          'p2',
+        ]);
+        expect(await store.getPriceAgreements('c1', ['A'], '2025-12-31')).toHaveLength(1);
+        expect(await store.getPriceAgreements('c1', [], '2025-06-01')).toEqual([]);
+      });
+
+      test('An inventory upsert replaces on-hand and allocated but keeps the hub reservation', async () => {
+        await store.upsertInventoryPositions([position('A', 'W1', 10, 2), position('A', 'W2', 4)]);
+        await store.commit({ inventory: [{ sku: 'A', warehouseId: 'W1', reservedDelta: 3 }] });
+        await store.upsertInventoryPositions([position('A', 'W1', 20, 5)]);
+        const inv = await store.getInventory(['A']);
+        expect(inv.map((p) => [p.warehouseId, p.onHand, p.allocated, p.reserved, p.available])).toEqual([
+          ['W1', 20, 5, 3, 12],
+          ['W2', 4, 0, 0, 4],
+        ]);
+        expect(inv[0]?.inbound).toEqual([{ quantity: 5, eta: '2025-02-01' }]);
+        await store.upsertInventoryPositions([position('A', 'W1', 4, 3)]);
+        expect((await store.getInventory(['A']))[0]).toMatchObject({ reserved: 3, available: 0 });
+      });
+
+      test('API keys round-trip, are found by secret hash and counted', async () => {
+        expect(await store.countApiKeys()).toBe(0);
+        const key = {
+          id: 'k1',
+          name: 'crm',
+          secretHash: 'h1',
+          scopes: ['orders:write'],
+          rateLimit: 50,
+          createdAt: '2025-01-01T00:00:00.000Z',
+          revokedAt: null,
+        };
+        await store.putApiKey(key);
+        await store.putApiKey({ ...key, id: 'k2', secretHash: 'h2' });
+        expect(await store.findApiKeyByHash('h1')).toEqual(key);
+        expect(await store.findApiKeyByHash('zz')).toBeNull();
+        await store.putApiKey({ ...key, revokedAt: '2025-02-01T00:00:00.000Z' });
+        expect((await store.findApiKeyByHash('h1'))?.revokedAt).toBe('2025-02-01T00:00:00.000Z');
+        expect((await store.listApiKeys()).map((k) => k.id)).toEqual(['k1', 'k2']);
+        expect(await store.countApiKeys()).toBe(2);
+      });
+    });
+
+    describe('commit', () => {
+      test('A commit writes the order, journal, timeline with increasing seq, events and idempotency record', async () => {
+        await subscribe(['crm', []]);
+        const o = order('o1');
+        const r = await store.commit({
+          order: { next: o, expectedVersion: null },
+          customers: [customer('c1')],
+          journal: [
+            {
+              orderId: 'o1',
+              step: 'validate-customer',
+              status: 'completed',
+              attempt: 1,
+              output: { ok: true },
+              error: null,
+              at: o.createdAt,
+              durationMs: 2,
+            },
+          ],
+          timeline: [timeline('o1', 'a'), timeline('o1', 'b')],
+          events: [event('o1', 'order.accepted.v1'), event('o1')],
+          idempotency: {
+            scope: 'k1',
+            key: 'idem-1',
+            requestHash: 'h',
+            responseStatus: 201,
+            responseBody: { id: 'o1' },
+            createdAt: o.createdAt,
+          },
+          audit: [audit('order.create', 'o1')],
+        });
+        expect(r.status).toBe('committed');
+        const seqs = committedSeqs(r);
+        expect(seqs).toHaveLength(2);
+        expect(seqs[1]).toBeGreaterThan(seqs[0]!);
+        expect(await store.getOrder('o1')).toEqual(o);
+        expect(await store.getCustomer('c1')).not.toBeNull();
+        expect((await store.getJournal('o1')).map((j) => j.step)).toEqual(['validate-customer']);
+        await store.commit({ timeline: [timeline('o1', 'c')] });
+        expect((await store.getTimeline('o1')).map((t) => [t.seq, t.name])).toEqual([
+          [1, 'a'],
+          [2, 'b'],
+          [3, 'c'],
+        ]);
+        expect(await store.getIdempotency('k1', 'idem-1')).toMatchObject({
+          responseStatus: 201,
+          responseBody: { id: 'o1' },
+        });
+        expect(await store.getIdempotency('k2', 'idem-1')).toBeNull();
+        expect((await store.listAudit(10))[0]).toMatchObject({ action: 'order.create', target: 'o1' });
+        expect((await store.readEvents({ limit: 10 })).map((e) => e.seq)).toEqual(seqs);
+      });
+
+      test('Orders are listed by state, customer and hold reason with keyset paging, and counted', async () => {
+        const held = {
+          reason: 'credit' as const,
+          owner: 'credit',
+          detail: 'over limit',
+          data: {},
+          openedAt: '2025-01-15T10:00:00.000Z',
+          resolvedAt: null,
+        };
+        for (let i = 0; i < 5; i++) {
+          const o = order(`o${i}`, {
+            createdAt: `2025-01-15T10:00:0${i}.000Z`,
+            customerId: i % 2 === 0 ? 'c1' : 'c2',
+            ...(i === 3 ? { state: 'on_hold' as const, holds: [held] } : {}),
+          });
+          await store.commit({ order: { next: o, expectedVersion: null } });
+        }
+        expect((await store.listOrders({})).map((o) => o.id)).toEqual(['o0', 'o1', 'o2', 'o3', 'o4']);
+        expect((await store.listOrders({ limit: 2, afterId: 'o1' })).map((o) => o.id)).toEqual(['o2', 'o3']);
+        expect((await store.listOrders({ customerId: 'c1' })).map((o) => o.id)).toEqual(['o0', 'o2', 'o4']);
+        expect((await store.listOrders({ states: ['on_hold'] })).map((o) => o.id)).toEqual(['o3']);
+        expect((await store.listOrders({ holdReason: 'credit' })).map((o) => o.id)).toEqual(['o3']);
+        expect(await store.countOrders()).toEqual([
+          { state: 'on_hold', holdReason: 'credit', count: 1 },
+          { state: 'received', holdReason: null, count: 4 },
+        ]);
+      });
+
+      test('A conflicting unit writes nothing: order, timeline, outbox, deliveries and inventory stay unchanged', async () => {
+        await subscribe(['crm', []]);
+        await store.upsertInventoryPositions([position('A', 'W1', 5)]);
+        const o = order('o1');
+        await store.commit({
+          order: { next: o, expectedVersion: null },
+          timeline: [timeline('o1', 'created')],
+          events: [event('o1')],
+          inventory: [{ sku: 'A', warehouseId: 'W1', reservedDelta: 2 }],
+        });
+        const before = {
+          order: await store.getOrder('o1'),
+          timeline: await store.getTimeline('o1'),
+          events: await store.readEvents({ limit: 100 }),
+          stats: await store.subscriptionStats(),
+          inventory: await store.getInventory(['A']),
+        };
+        await expectKind(
+          store.commit({
+            order: { next: { ...o, version: 2, state: 'accepted' }, expectedVersion: 1 },
+            timeline: [timeline('o1', 'accepted')],
+            events: [event('o1', 'order.accepted.v1')],
+            journal: [
+              {
+                orderId: 'o1',
+                step: 's',
+                status: 'completed',
+                attempt: 1,
+                output: {},
+                error: null,
+                at: o.createdAt,
+                durationMs: 1,
+              },
+            ],
+            customers: [customer('c9')],
+            inventory: [
+              { sku: 'A', warehouseId: 'W1', reservedDelta: 1 },
+              { sku: 'A', warehouseId: 'W1', reservedDelta: 5 },
+            ],
+          }),
+          'conflict',
+        );
+        expect(await store.getOrder('o1')).toEqual(before.order);
+        expect(await store.getTimeline('o1')).toEqual(before.timeline);
+        expect(await store.readEvents({ limit: 100 })).toEqual(before.events);
+        expect(await store.subscriptionStats()).toEqual(before.stats);
+        expect(await store.getInventory(['A'])).toEqual(before.inventory);
+        expect(await store.getJournal('o1')).toEqual([]);
+        expect(await store.getCustomer('c9')).toBeNull();
+      });
+
+      test('An update from a stale version is refused as a conflict, and inserting an existing id too', async () => {
+        const o = order('o1');
+        await store.commit({ order: { next: o, expectedVersion: null } });
+        await store.commit({
+          order: { next: { ...o, version: 2, state: 'validating' }, expectedVersion: 1 },
+        });
+        await expectKind(
+          store.commit({ order: { next: { ...o, version: 2, state: 'accepted' }, expectedVersion: 1 } }),
+          'conflict',
+        );
+        await expectKind(store.commit({ order: { next: o, expectedVersion: null } }), 'conflict');
+        await expectKind(
+          store.commit({ order: { next: { ...order('ghost'), version: 2 }, expectedVersion: 1 } }),
+          'conflict',
+        );
+        expect((await store.getOrder('o1'))?.state).toBe('validating');
+      });
+
+      test('A reservation beyond availability is refused while one up to it and a release succeed', async () => {
+        await store.upsertInventoryPositions([position('A', 'W1', 10, 3)]);
+        const reserve = (n: number) =>
+          store.commit({ inventory: [{ sku: 'A', warehouseId: 'W1', reservedDelta: n }] });
+        await expectKind(reserve(8), 'conflict');
+        await reserve(7);
+        expect((await store.getInventory(['A']))[0]).toMatchObject({ reserved: 7, available: 0 });
+        await expectKind(reserve(1), 'conflict');
+        await reserve(-2);
+        expect((await store.getInventory(['A']))[0]).toMatchObject({ reserved: 5, available: 2 });
+        await expectKind(reserve(-6), 'conflict');
+        await expectKind(
+          store.commit({ inventory: [{ sku: 'Z', warehouseId: 'W1', reservedDelta: 1 }] }),
+          'conflict',
+        );
+      });
+
+      test('A second idempotency record with the same scope and key is a conflict', async () => {
+        const rec = {
+          scope: 'k1',
+          key: 'same',
+          requestHash: 'h',
+          responseStatus: 201,
+          responseBody: {},
+          createdAt: '2025-01-15T10:00:00.000Z',
+        };
+        await store.commit({ idempotency: rec });
+        await expectKind(
+          store.commit({ idempotency: rec, order: { next: order('o1'), expectedVersion: null } }),
+          'conflict',
+        );
+        expect(await store.getOrder('o1')).toBeNull();
+        await store.commit({ idempotency: { ...rec, scope: 'k2' } });
+      });
+
+      test('An inbound message seen before is reported duplicate and applies nothing', async () => {
+        const first = await store.commit({
+          inbound: { source: 'wms', id: 'm1' },
+          timeline: [timeline('o1', 'first')],
+        });
+        expect(first.status).toBe('committed');
+        const again = await store.commit({
+          inbound: { source: 'wms', id: 'm1' },
+          order: { next: order('o1'), expectedVersion: null },
+          timeline: [timeline('o1', 'second')],
+          events: [event('o1')],
+        });
+        expect(again).toEqual({ status: 'duplicate' });
+        expect(await store.getOrder('o1')).toBeNull();
+        expect((await store.getTimeline('o1')).map((t) => t.name)).toEqual(['first']);
+        expect(await store.readEvents({ limit: 10 })).toEqual([]);
+        expect((await store.commit({ inbound: { source: 'erp', id: 'm1' } })).status).toBe('committed');
+      });
+
+      test('A duplicate event id is a typed conflict, never a raw driver error', async () => {
+        const e = event('o1');
+        await store.commit({ events: [e] });
+        await expectKind(store.commit({ events: [e] }), 'conflict');
+      });
+
+      test('Two hundred concurrent commits with some conflicts each resolve to the right outcome', async () => {
+        await subscribe(['crm', ['order.']]);
+        await store.upsertInventoryPositions([position('A', 'W1', 150)]);
+        await store.commit({ order: { next: order('shared'), expectedVersion: null } });
+        const units = Array.from({ length: 200 }, (_, i) => {
+          if (i % 50 === 7) return store.commit({ order: { next: order('shared'), expectedVersion: null } });
+          if (i % 50 === 8) {
+            return store.commit({ order: { next: { ...order('shared'), version: 5 }, expectedVersion: 4 } });
+          }
+          return store.commit({
+            order: { next: order(`o${i}`), expectedVersion: null },
+            timeline: [timeline(`o${i}`, 'created')],
+            events: [event(`o${i}`, 'order.accepted.v1')],
+            inventory: [{ sku: 'A', warehouseId: 'W1', reservedDelta: 1 }],
+          });
+        });
+        const results = await Promise.allSettled(units);
+        const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [i] : []));
+        const expectedConflicts = results.map((_, i) => i).filter((i) => i % 50 === 7 || i % 50 === 8);
+        const okOrders = results.length - expectedConflicts.length;
+        // 192 reservations against 150 available: exactly 42 of the order units are refused.
+        expect(failed.length).toBe(expectedConflicts.length + (okOrders - 150));
+        for (const i of expectedConflicts) expect(failed).toContain(i);
+        for (const r of results) {
+          if (r.status === 'rejected') expect((r.reason as CrossdockError).kind).toBe('conflict');
+        }
+        const committed = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+        const seqs = results.flatMap((r) => (r.status === 'fulfilled' ? committedSeqs(r.value) : []));
+        expect(new Set(seqs).size).toBe(150);
+        expect((await store.getInventory(['A']))[0]).toMatchObject({ reserved: 150, available: 0 });
+        expect((await store.subscriptionStats())[0]).toMatchObject({ pending: 150 });
+        for (const i of failed) {
+          if (!expectedConflicts.includes(i)) expect(await store.getOrder(`o${i}`)).toBeNull();
+        }
+        expect(committed.length).toBe(150);
+        for (const i of committed) expect((await store.getTimeline(`o${i}`)).length).toBe(1);
+      });
+    });
+
+    describe('event backbone', () => {
+      test('Events fan out to each active subscription whose type prefixes match, empty meaning all', async () => {
+        await subscribe(
+          ['all', []],
+          ['orders', ['order.']],
+          ['ships', ['shipment.milestone.v1']],
+          ['off', [], 'strict', false],
+        );
+        await store.commit({
+          events: [event('o1', 'order.accepted.v1'), event('o1', 'shipment.milestone.v1')],
+        });
+        await store.commit({ events: [event('o2', 'invoice.issued.v1')] });
+        const stats = Object.fromEntries((await store.subscriptionStats()).map((s) => [s.name, s.pending]));
+        expect(stats).toEqual({ all: 3, orders: 1, ships: 1, off: 0 });
+        const subs = await store.listSubscriptions();
+        expect(subs.find((s) => s.name === 'off')).toEqual({
+          name: 'off',
+          types: [],
+          ordering: 'strict',
+          active: false,
+        });
+        const claimed = await claim(store, 'ships');
+        expect(claimed.map((d) => d.event.type)).toEqual(['shipment.milestone.v1']);
+        expect(claimed[0]).toMatchObject({ subscription: 'ships', key: 'o1', attempts: 0, firstError: null });
+      });
+
+      test('Claims return deliveries in seq order and never a later delivery of a key whose head is leased', async () => {
+        await subscribe(['crm', []]);
+        const k1 = await emit('k1', 3);
+        const k2 = await emit('k2', 2);
+        const first = await claim(store, 'crm', 1, 'w1');
+        expect(first.map((d) => d.eventSeq)).toEqual([k1[0]]);
+        const second = await claim(store, 'crm', 10, 'w2');
+        expect(second.map((d) => d.eventSeq)).toEqual(k2);
+        expect(await claim(store, 'crm', 10, 'w3')).toEqual([]);
+        const stats = (await store.subscriptionStats())[0];
+        expect(stats).toMatchObject({ pending: 2, leased: 3 });
+        const afterLease = await claim(store, 'crm', 10, 'w4', later(60_000));
+        expect(afterLease.map((d) => d.eventSeq)).toEqual([...k1, ...k2]);
+      });
+
+      test('A batch takes a key only as a prefix: completing the head lets the rest of the key go', async () => {
+        await subscribe(['crm', []]);
+        const k1 = await emit('k1', 3);
+        const batch = await claim(store, 'crm', 2);
+        expect(batch.map((d) => d.eventSeq)).toEqual(k1.slice(0, 2));
+        await store.completeDeliveries(batch.map((d) => d.id));
+        const rest = await claim(store, 'crm', 10);
+        expect(rest.map((d) => d.eventSeq)).toEqual([k1[2]]);
+        await store.completeDeliveries(rest.map((d) => d.id));
+        expect((await store.subscriptionStats())[0]).toMatchObject({ pending: 0, leased: 0, delivered: 3 });
+      });
+
+      test('Released deliveries can be claimed again at once', async () => {
+        await subscribe(['crm', []]);
+        await emit('k1', 2);
+        const batch = await claim(store, 'crm', 10, 'w1');
+        await store.releaseDeliveries(batch.map((d) => d.id));
+        expect((await claim(store, 'crm', 10, 'w2')).map((d) => d.id)).toEqual(batch.map((d) => d.id));
+      });
+
+      test('A failed delivery is retried on schedule, keeping its first error and counting attempts', async () => {
+        await subscribe(['crm', []]);
+        const k1 = await emit('k1', 2);
+        const k2 = await emit('k2', 1);
+        const [head] = await claim(store, 'crm', 1);
+        const retryAt = later(60_000);
+        await store.failDeliveries([
+          { id: head!.id, error: { message: 'timeout 1' }, nextAttemptAt: retryAt },
+        ]);
+        expect((await claim(store, 'crm', 10)).map((d) => d.eventSeq)).toEqual(k2);
+        const [again] = await claim(store, 'crm', 10, 'w2', new Date(retryAt.getTime() + 1));
+        expect(again).toMatchObject({ id: head!.id, attempts: 1, firstError: { message: 'timeout 1' } });
+        await store.failDeliveries([
+          { id: head!.id, error: { message: 'timeout 2' }, nextAttemptAt: new Date(0) },
+        ]);
+        const [third] = await claim(store, 'crm', 1, 'w3', new Date(retryAt.getTime() + 2));
+        expect(third).toMatchObject({
+          eventSeq: k1[0],
+          attempts: 2,
+          firstError: { message: 'timeout 1' },
+          lastError: { message: 'timeout 2' },
+        });
+      });
+
+      test('Parking a delivery opens its exception in the same call and blocks its key only under strict ordering', async () => {
+        await subscribe(['strict', []], ['loose', [], 'skip_parked']);
+        const k1 = await emit('k1', 3);
+        const k2 = await emit('k2', 1);
+        for (const sub of ['strict', 'loose']) {
+          const [head] = await claim(store, sub, 1);
+          expect(head?.eventSeq).toBe(k1[0]);
+          await store.failDeliveries([
+            {
+              id: head!.id,
+              error: { message: 'bad payload' },
+              nextAttemptAt: null,
+              exception: deliveryException(`x-${sub}`, head!.id, sub),
+            },
+          ]);
+        }
+        expect((await claim(store, 'strict', 10)).map((d) => d.eventSeq)).toEqual(k2);
+        expect((await claim(store, 'loose', 10)).map((d) => d.eventSeq)).toEqual([k1[1], k1[2], ...k2]);
+        const stats = Object.fromEntries((await store.subscriptionStats()).map((s) => [s.name, s.parked]));
+        expect(stats).toEqual({ loose: 1, strict: 1 });
+        const open = await store.listExceptions({ status: 'open', subscription: 'strict' });
+        expect(open.map((e) => e.id)).toEqual(['x-strict']);
+        expect(open[0]).toMatchObject({
+          kind: 'data_quality',
+          owner: 'integration',
+          firstError: { message: 'rejected by destination' },
+        });
+        await expectKind(store.failDeliveries([{ id: '1', error: {}, nextAttemptAt: null }]), 'data_quality');
+      });
+
+      test('Retrying an exception makes its parked delivery due now and writes the audit row', async () => {
+        await subscribe(['crm', []]);
+        const k1 = await emit('k1', 2);
+        const [head] = await claim(store, 'crm', 1);
+        await store.failDeliveries([
+          {
+            id: head!.id,
+            error: { m: 1 },
+            nextAttemptAt: null,
+            exception: deliveryException('x1', head!.id, 'crm'),
+          },
+        ]);
+        expect(await claim(store, 'crm', 10)).toEqual([]);
+        const rec = await store.actOnException(
+          'x1',
+          'retry',
+          audit('exception.retry', 'x1'),
+          'fixed mapping',
+        );
+        expect(rec).toMatchObject({ id: 'x1', status: 'retried', note: 'fixed mapping' });
+        expect(await store.getException('x1')).toMatchObject({ status: 'retried', note: 'fixed mapping' });
+        expect((await claim(store, 'crm', 10)).map((d) => d.eventSeq)).toEqual(k1);
+        expect((await store.listAudit(5))[0]).toMatchObject({ action: 'exception.retry', target: 'x1' });
+        await expectKind(store.actOnException('x1', 'resolve', audit('exception.resolve', 'x1')), 'conflict');
+        await expectKind(
+          store.actOnException('nope', 'retry', audit('exception.retry', 'nope')),
+          'data_quality',
+        );
+      });
+
+      test('Resolving or discarding an exception closes it, drops the parked delivery and audits the action', async () => {
+        await subscribe(['crm', []]);
+        const k1 = await emit('k1', 1);
+        const k2 = await emit('k2', 1);
+        const ids: string[] = [];
+        for (const d of await claim(store, 'crm', 10)) {
+          ids.push(d.id);
+          await store.failDeliveries([
+            {
+              id: d.id,
+              error: { m: 1 },
+              nextAttemptAt: null,
+              exception: deliveryException(`x-${d.key}`, d.id, 'crm'),
+            },
+          ]);
+        }
+        expect(ids).toHaveLength(2);
+        await store.actOnException('x-k1', 'resolve', audit('exception.resolve', 'x-k1'));
+        await store.actOnException('x-k2', 'discard', audit('exception.discard', 'x-k2'), 'obsolete');
+        expect((await store.listExceptions({ status: 'resolved' })).map((e) => e.id)).toEqual(['x-k1']);
+        expect((await store.listExceptions({ status: 'discarded' }))[0]).toMatchObject({
+          id: 'x-k2',
+          note: 'obsolete',
+        });
+        expect((await store.subscriptionStats())[0]).toMatchObject({ parked: 0, pending: 0 });
+        expect((await store.listAudit(10)).map((a) => a.action)).toEqual([
+          'exception.discard',
+          'exception.resolve',
+        ]);
+        expect(k1.length + k2.length).toBe(2);
+      });
+
+      test('Replay reads events by seq, time and type and re-enqueues them without doubling live deliveries', async () => {
+        await subscribe(['crm', ['order.']], ['late', ['order.']]);
+        const a = committedSeqs(
+          await store.commit({ events: [event('o1', 'order.accepted.v1', '2025-01-01T00:00:00.000Z')] }),
+        );
+        const b = committedSeqs(
+          await store.commit({ events: [event('o1', 'shipment.milestone.v1', '2025-01-02T00:00:00+02:00')] }),
+        );
+        const c = committedSeqs(
+          await store.commit({
+            events: [event('o2', 'order.status_changed.v1', '2025-01-03T00:00:00.000Z')],
+          }),
+        );
+        const all = await store.readEvents({ limit: 10 });
+        expect(all.map((e) => e.seq)).toEqual([...a, ...b, ...c]);
+        expect(all[1]?.event.type).toBe('shipment.milestone.v1');
+        expect((await store.readEvents({ fromSeq: b[0]!, limit: 10 })).map((e) => e.seq)).toEqual([
+          ...b,
+          ...c,
+        ]);
+        expect((await store.readEvents({ limit: 1 })).map((e) => e.seq)).toEqual(a);
+        expect(
+          (
+            await store.readEvents({
+              fromTime: '2025-01-01T12:00:00Z',
+              toTime: '2025-01-02T23:00:00Z',
+              limit: 10,
+            })
+          ).map((e) => e.seq),
+        ).toEqual(b);
+        expect((await store.readEvents({ types: ['order.status_'], limit: 10 })).map((e) => e.seq)).toEqual(
+          c,
+        );
+        const batch = await claim(store, 'crm', 10);
+        await store.completeDeliveries(batch.map((d) => d.id));
+        expect(await store.enqueueDeliveries('crm', [...a, ...b, ...c])).toBe(3);
+        expect(await store.enqueueDeliveries('late', [...a, ...c])).toBe(0);
+        expect((await claim(store, 'crm', 10)).map((d) => d.eventSeq)).toEqual([...a, ...b, ...c]);
+        await expectKind(store.enqueueDeliveries('nope', a), 'data_quality');
+      });
+
+      test('Concurrent claimers never get the same delivery and every key is delivered in order', async () => {
+        await subscribe(['crm', []]);
+        for (let i = 0; i < 10; i++) {
+          await store.commit({
+            events: Array.from({ length: 20 }, (_, j) => event(`k${(i * 20 + j) % 13}`)),
+          });
+        }
+        const peer = await withPeer();
+        const delivered: Delivery[] = [];
+        const seen = new Set<string>();
+        const worker = async (s: Store, owner: string) => {
+          for (let idle = 0; idle < 5; ) {
+            const batch = await s.claimDeliveries('crm', { limit: 7, leaseMs: 60_000, now: later(5), owner });
+            if (batch.length === 0) {
+              idle++;
+              await new Promise((r) => setTimeout(r, 2));
+              continue;
+            }
+            idle = 0;
+            for (const d of batch) {
+              expect(seen.has(d.id)).toBe(false);
+              seen.add(d.id);
+              delivered.push(d);
+            }
+            await s.completeDeliveries(batch.map((d) => d.id));
+          }
+        };
+        await Promise.all([worker(store, 'a'), worker(peer, 'b'), worker(store, 'c'), worker(peer, 'd')]);
+        expect(delivered).toHaveLength(200);
+        const lastByKey = new Map<string, number>();
+        for (const d of delivered) {
+          expect(d.eventSeq).toBeGreaterThan(lastByKey.get(d.key) ?? 0);
+          lastByKey.set(d.key, d.eventSeq);
+        }
+        expect((await store.subscriptionStats())[0]).toMatchObject({ pending: 0, delivered: 200 });
+      });
+
+      test('Any sequence of claims, completions, failures and releases delivers each key in seq order', async () => {
+        type Action =
+          | { kind: 'claim'; limit: number; owner: number }
+          | { kind: 'complete' | 'release'; pick: number }
+          | { kind: 'fail'; pick: number; park: boolean; delayMs: number }
+          | { kind: 'tick'; ms: number }
+          | { kind: 'retry' };
+        const action: fc.Arbitrary<Action> = fc.oneof(
+          fc.record({
+            kind: fc.constant('claim' as const),
+            limit: fc.integer({ min: 1, max: 6 }),
+            owner: fc.integer({ min: 0, max: 2 }),
+          }),
+          fc.record({ kind: fc.constantFrom('complete' as const, 'release' as const), pick: fc.nat() }),
+          fc.record({
+            kind: fc.constant('fail' as const),
+            pick: fc.nat(),
+            park: fc.boolean(),
+            delayMs: fc.integer({ min: 0, max: 3_000 }),
+          }),
+          fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 40_000 }) }),
+          fc.record({ kind: fc.constant('retry' as const) }),
+        );
+        const scenario = fc.record({
+          keys: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 12 }),
+          ordering: fc.constantFrom('strict' as const, 'skip_parked' as const),
+          actions: fc.array(action, { minLength: 1, maxLength: 30 }),
+        });
+        let first = true;
+        await fc.assert(
+          fc.asyncProperty(scenario, async ({ keys, ordering, actions }) => {
+            const s = first ? store : await harness.open();
+            first = false;
+            try {
+              await s.putSubscriptions([{ name: 'sub', types: [], ordering, active: true }]);
+              const seqs = committedSeqs(await s.commit({ events: keys.map((k) => event(`k${k}`)) }));
+              const keyOf = new Map(seqs.map((q, i) => [q, `k${keys[i]}`]));
+              let now = Date.now() + 10;
+              const held = new Map<string, Delivery>();
+              const done = new Set<number>();
+              const parked = new Set<number>();
+              let exceptionN = 0;
+              const pickHeld = (n: number) => [...held.values()][n % held.size];
+              for (const a of actions) {
+                if (a.kind === 'tick') now += a.ms;
+                else if (a.kind === 'claim') {
+                  const batch = await s.claimDeliveries('sub', {
+                    limit: a.limit,
+                    leaseMs: 30_000,
+                    now: new Date(now),
+                    owner: `o${a.owner}`,
+                  });
+                  for (const d of batch) {
+                    // every earlier undelivered delivery of the key is in this batch, before it
+                    for (const q of seqs) {
+                      if (q >= d.eventSeq || keyOf.get(q) !== d.key || done.has(q)) continue;
+                      if (ordering === 'skip_parked' && parked.has(q)) continue;
+                      expect(batch.some((b) => b.eventSeq === q && batch.indexOf(b) < batch.indexOf(d))).toBe(
+                        true,
+                      );
+                    }
+                    held.set(d.id, d);
+                  }
+                } else if (a.kind === 'retry') {
+                  const open = await s.listExceptions({ status: 'open' });
+                  if (open[0]) {
+                    await s.actOnException(open[0].id, 'retry', audit('exception.retry', open[0].id));
+                    parked.delete(Number(open[0].eventId));
+                  }
+                } else if (held.size > 0) {
+                  const d = pickHeld(a.pick)!;
+                  held.delete(d.id);
+                  if (a.kind === 'complete') {
+                    await s.completeDeliveries([d.id]);
+                    done.add(d.eventSeq);
+                  } else if (a.kind === 'release') {
+                    await s.releaseDeliveries([d.id]);
+                  } else if (a.kind === 'fail' && a.park) {
+                    exceptionN++;
+                    await s.failDeliveries([
+                      {
+                        id: d.id,
+                        error: { n: exceptionN },
+                        nextAttemptAt: null,
+                        exception: {
+                          ...deliveryException(`x${exceptionN}`, d.id, 'sub'),
+                          eventId: String(d.eventSeq),
+                        },
+                      },
+                    ]);
+                    parked.add(d.eventSeq);
+                  } else if (a.kind === 'fail') {
+                    await s.failDeliveries([
+                      { id: d.id, error: {}, nextAttemptAt: new Date(now + a.delayMs) },
+                    ]);
+                  }
+                }
+              }
+            } finally {
+              if (s !== store) await s.close();
+            }
+          }),
+          { numRuns: harness.propertyRuns ?? 40 },
+        );
+      });
+    });
+  });
+}

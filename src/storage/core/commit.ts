@@ -1,0 +1,244 @@
+/**
+ * `commit(unit)`: everything one decision writes, as one transaction body shared by both backends.
+ *
+ * Checks that can refuse the unit (inbound dedupe, order version, idempotency key, inventory) run
+ * first, so a refused unit does as little work as possible before its rollback. The caller wraps
+ * this in a transaction (PostgreSQL) or a savepoint inside a group commit (SQLite); throwing here
+ * is what makes "nothing written" true.
+ */
+import { CrossdockError, type SalesOrder } from '../../domain/index.js';
+import type { CommitResult, CommitUnit, ExceptionInput, SubscriptionDef } from '../../ports/index.js';
+import { upsertCustomers } from './master-data.js';
+import { all, get, num, parseJson, run, type Txn } from './sql.js';
+
+/** Per-transaction memo shared by the units of one group commit. */
+export interface CommitContext {
+  /** Active subscriptions, read once per transaction. */
+  subscriptions?: { name: string; types: string[] }[];
+}
+
+/** Whether an event type passes a subscription's prefix filter (empty = everything). */
+export function matchesTypes(types: readonly string[], type: string): boolean {
+  return types.length === 0 || types.some((prefix) => type.startsWith(prefix));
+}
+
+/** The reason of the first open hold: the indexed column behind "orders held for credit". */
+export function holdReasonOf(order: SalesOrder): string | null {
+  const open = (order.holds ?? []).find((h) => h.resolvedAt === null || h.resolvedAt === undefined);
+  return open ? open.reason : null;
+}
+
+function* activeSubscriptions(ctx: CommitContext): Txn<{ name: string; types: string[] }[]> {
+  if (!ctx.subscriptions) {
+    const rows = yield* all('SELECT name, types FROM subscriptions WHERE active = 1 ORDER BY name');
+    ctx.subscriptions = rows.map((r) => ({ name: String(r.name), types: parseJson<string[]>(r.types) }));
+  }
+  return ctx.subscriptions;
+}
+
+/** Inserts or re-opens an exception (a delivery parked again re-opens its exception). */
+export function* putException(e: ExceptionInput, nowIso: string): Txn<void> {
+  const error = JSON.stringify(e.error);
+  yield* run(
+    "INSERT INTO exceptions (id, kind, owner, source, subscription, delivery_id, event_id, order_id, status, attempts, first_error, last_error, note, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, NULL, ?, ?) ON CONFLICT (id) DO UPDATE SET status = 'open', attempts = excluded.attempts, last_error = excluded.last_error, updated_at = excluded.updated_at",
+    [
+      e.id,
+      e.kind,
+      e.owner,
+      e.source,
+      e.subscription,
+      e.deliveryId,
+      e.eventId,
+      e.orderId,
+      e.attempts,
+      error,
+      error,
+      nowIso,
+      nowIso,
+    ],
+  );
+}
+
+/** Appends one audit row. */
+export function* putAudit(a: {
+  actor: string;
+  action: string;
+  target: string;
+  detail: unknown;
+  at: string;
+}): Txn<void> {
+  yield* run('INSERT INTO audit_log (actor, action, target, detail, at) VALUES (?, ?, ?, ?, ?)', [
+    a.actor,
+    a.action,
+    a.target,
+    JSON.stringify(a.detail),
+    a.at,
+  ]);
+}
+
+/** The transaction body of one commit unit. */
+export function* commitUnit(unit: CommitUnit, now: Date, ctx: CommitContext): Txn<CommitResult> {
+  const nowIso = now.toISOString();
+  const nowMs = now.getTime();
+
+  if (unit.inbound) {
+    const inserted = yield* run(
+      'INSERT INTO inbound_messages (source, id, received_at) VALUES (?, ?, ?) ON CONFLICT (source, id) DO NOTHING',
+      [unit.inbound.source, unit.inbound.id, nowIso],
+    );
+    if (inserted === 0) return { status: 'duplicate' };
+  }
+
+  if (unit.order) {
+    const { next, expectedVersion } = unit.order;
+    const doc = JSON.stringify(next);
+    const hold = holdReasonOf(next);
+    if (expectedVersion === null) {
+      const inserted = yield* run(
+        'INSERT INTO orders (id, version, state, customer_id, hold_reason, created_at, updated_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+        [next.id, next.version, next.state, next.customerId, hold, next.createdAt, next.updatedAt, doc],
+      );
+      if (inserted === 0) {
+        throw CrossdockError.conflict(`order ${next.id} already exists`, { details: { orderId: next.id } });
+      }
+    } else {
+      if (next.version <= expectedVersion) {
+        throw CrossdockError.dataQuality(
+          `order ${next.id}: next.version must be greater than expectedVersion`,
+          {
+            owner: 'integration',
+            details: { orderId: next.id, version: next.version, expectedVersion },
+          },
+        );
+      }
+      const updated = yield* run(
+        'UPDATE orders SET version = ?, state = ?, customer_id = ?, hold_reason = ?, updated_at = ?, doc = ? WHERE id = ? AND version = ?',
+        [next.version, next.state, next.customerId, hold, next.updatedAt, doc, next.id, expectedVersion],
+      );
+      if (updated === 0) {
+        throw CrossdockError.conflict(`order ${next.id} is not at version ${expectedVersion}`, {
+          details: { orderId: next.id, expectedVersion },
+        });
+      }
+    }
+  }
+
+  if (unit.idempotency) {
+    const i = unit.idempotency;
+    const inserted = yield* run(
+      'INSERT INTO idempotency (scope, key, request_hash, response_status, response_body, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING',
+      [i.scope, i.key, i.requestHash, i.responseStatus, JSON.stringify(i.responseBody ?? null), i.createdAt],
+    );
+    if (inserted === 0) {
+      throw CrossdockError.conflict(`idempotency key ${i.key} already used`, {
+        details: { scope: i.scope, key: i.key },
+      });
+    }
+  }
+
+  for (const delta of unit.inventory ?? []) {
+    const changed = yield* run(
+      // A release (delta <= 0) only has to keep reserved >= 0; a reservation must keep available >= 0.
+      'UPDATE inventory_positions SET reserved = reserved + ? WHERE sku = ? AND warehouse_id = ? AND reserved + ? >= 0 AND (reserved + ? <= reserved OR on_hand - allocated - reserved - ? >= 0)',
+      [
+        delta.reservedDelta,
+        delta.sku,
+        delta.warehouseId,
+        delta.reservedDelta,
+        delta.reservedDelta,
+        delta.reservedDelta,
+      ],
+    );
+    if (changed === 0) {
+      throw CrossdockError.conflict(
+        `inventory ${delta.sku}@${delta.warehouseId} cannot take ${delta.reservedDelta}`,
+        {
+          owner: 'inventory',
+          details: { sku: delta.sku, warehouseId: delta.warehouseId, reservedDelta: delta.reservedDelta },
+        },
+      );
+    }
+  }
+
+  if (unit.customers?.length) yield* upsertCustomers(unit.customers);
+
+  for (const j of unit.journal ?? []) {
+    yield* run(
+      'INSERT INTO step_journal (order_id, step, status, attempt, output, error, at, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      [
+        j.orderId,
+        j.step,
+        j.status,
+        j.attempt,
+        JSON.stringify(j.output),
+        j.error === null ? null : JSON.stringify(j.error),
+        j.at,
+        j.durationMs,
+      ],
+    );
+  }
+
+  if (unit.timeline?.length) {
+    const nextSeq = new Map<string, number>();
+    for (const t of unit.timeline) {
+      let seq = nextSeq.get(t.orderId);
+      if (seq === undefined) {
+        const row = yield* get('SELECT COALESCE(MAX(seq), 0) AS s FROM timeline WHERE order_id = ?', [
+          t.orderId,
+        ]);
+        seq = num(row?.s ?? 0) + 1;
+      }
+      nextSeq.set(t.orderId, seq + 1);
+      yield* run(
+        'INSERT INTO timeline (order_id, seq, at, kind, name, system, outcome, duration_ms, summary, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        [
+          t.orderId,
+          seq,
+          t.at,
+          t.kind,
+          t.name,
+          t.system,
+          t.outcome,
+          t.durationMs,
+          JSON.stringify(t.summary),
+          t.correlationId,
+        ],
+      );
+    }
+  }
+
+  const eventSeqs: number[] = [];
+  if (unit.events?.length) {
+    const subs = yield* activeSubscriptions(ctx);
+    for (const e of unit.events) {
+      const row = yield* get(
+        'INSERT INTO outbox (event_id, type, subject, time, time_ms, payload) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq',
+        [e.id, e.type, e.subject, e.time, Date.parse(e.time), JSON.stringify(e)],
+      );
+      const seq = num(row?.seq);
+      eventSeqs.push(seq);
+      for (const s of subs) {
+        if (!matchesTypes(s.types, e.type)) continue;
+        yield* run(
+          "INSERT INTO deliveries (subscription, event_seq, key, status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, 'pending', 0, ?, ?)",
+          [s.name, seq, e.subject, nowMs, nowIso],
+        );
+      }
+    }
+  }
+
+  for (const e of unit.exceptions ?? []) yield* putException(e, nowIso);
+  for (const a of unit.audit ?? []) yield* putAudit(a);
+
+  return { status: 'committed', eventSeqs };
+}
+
+/** Active flag and types of one subscription, as stored. */
+export function subscriptionFromRow(r: Record<string, unknown>): SubscriptionDef {
+  return {
+    name: String(r.name),
+    types: parseJson<string[]>(r.types),
+    ordering: r.ordering === 'skip_parked' ? 'skip_parked' : 'strict',
+    active: num(r.active) === 1,
+  };
+}

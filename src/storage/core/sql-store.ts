@@ -1,0 +1,180 @@
+/**
+ * The `Store` implementation shared by both backends: every method is one generator from the
+ * core run by the backend's driver, either as a plain read or inside one transaction.
+ */
+import type {
+  Customer,
+  InventoryPosition,
+  PriceAgreement,
+  Product,
+  SalesOrder,
+  TimelineEntry,
+} from '../../domain/index.js';
+import type {
+  ApiKeyRecord,
+  AuditInput,
+  Backend,
+  ClaimOptions,
+  Clock,
+  CommitResult,
+  CommitUnit,
+  Delivery,
+  DeliveryFailure,
+  ExceptionFilter,
+  ExceptionRecord,
+  IdempotencyRecord,
+  JournalEntry,
+  OrderListFilter,
+  Store,
+  StoredEvent,
+  SubscriptionDef,
+  SubscriptionStats,
+} from '../../ports/index.js';
+import { commitUnit } from './commit.js';
+import * as deliveries from './deliveries.js';
+import * as exceptions from './exceptions.js';
+import * as governance from './governance.js';
+import * as master from './master-data.js';
+import * as orders from './orders.js';
+import type { Dialect, Txn } from './sql.js';
+
+/** Base of `SqliteStore` and `PostgresStore`: they supply the driver, this supplies the logic. */
+export abstract class SqlStore implements Store {
+  abstract readonly backend: Backend;
+  protected abstract readonly dialect: Dialect;
+  protected readonly clock: Clock;
+
+  protected constructor(clock: Clock) {
+    this.clock = clock;
+  }
+
+  /** Runs a read-only operation (no transaction needed). */
+  protected abstract read<T>(txn: () => Txn<T>): Promise<T>;
+  /** Runs an operation as one transaction. */
+  protected abstract write<T>(txn: () => Txn<T>): Promise<T>;
+
+  abstract migrate(): Promise<number[]>;
+  abstract ready(): Promise<{ ok: boolean; schemaVersion: number; latestVersion: number }>;
+  abstract close(): Promise<void>;
+
+  commit(unit: CommitUnit): Promise<CommitResult> {
+    const now = this.clock.now();
+    return this.write(() => commitUnit(unit, now, {}));
+  }
+
+  upsertCustomers(customers: Customer[]): Promise<void> {
+    return this.write(() => master.upsertCustomers(customers));
+  }
+  getCustomer(id: string): Promise<Customer | null> {
+    return this.read(() => master.getCustomer(id));
+  }
+  findCustomerByExternalId(system: string, externalId: string): Promise<Customer | null> {
+    return this.read(() => master.findCustomerByExternalId(system, externalId));
+  }
+  upsertProducts(products: Product[]): Promise<void> {
+    return this.write(() => master.upsertProducts(products));
+  }
+  getProducts(skus: string[]): Promise<Map<string, Product>> {
+    return this.read(() => master.getProducts(this.dialect, skus));
+  }
+  upsertPriceAgreements(agreements: PriceAgreement[]): Promise<void> {
+    return this.write(() => master.upsertPriceAgreements(agreements));
+  }
+  getPriceAgreements(customerId: string, skus: string[], onDate: string): Promise<PriceAgreement[]> {
+    return this.read(() => master.getPriceAgreements(this.dialect, customerId, skus, onDate));
+  }
+  upsertInventoryPositions(positions: InventoryPosition[]): Promise<void> {
+    return this.write(() => master.upsertInventoryPositions(positions));
+  }
+  getInventory(skus: string[]): Promise<InventoryPosition[]> {
+    return this.read(() => master.getInventory(this.dialect, skus));
+  }
+
+  getOrder(id: string): Promise<SalesOrder | null> {
+    return this.read(() => orders.getOrder(id));
+  }
+  listOrders(filter: OrderListFilter): Promise<SalesOrder[]> {
+    return this.read(() => orders.listOrders(this.dialect, filter));
+  }
+  countOrders(): Promise<{ state: string; holdReason: string | null; count: number }[]> {
+    return this.read(() => orders.countOrders());
+  }
+  getTimeline(orderId: string): Promise<TimelineEntry[]> {
+    return this.read(() => orders.getTimeline(orderId));
+  }
+  getJournal(orderId: string): Promise<JournalEntry[]> {
+    return this.read(() => orders.getJournal(orderId));
+  }
+  getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | null> {
+    return this.read(() => orders.getIdempotency(scope, key));
+  }
+
+  putApiKey(key: ApiKeyRecord): Promise<void> {
+    return this.write(() => governance.putApiKey(key));
+  }
+  findApiKeyByHash(secretHash: string): Promise<ApiKeyRecord | null> {
+    return this.read(() => governance.findApiKeyByHash(secretHash));
+  }
+  listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.read(() => governance.listApiKeys());
+  }
+  countApiKeys(): Promise<number> {
+    return this.read(() => governance.countApiKeys());
+  }
+
+  putSubscriptions(subs: SubscriptionDef[]): Promise<void> {
+    return this.write(() => deliveries.putSubscriptions(subs));
+  }
+  listSubscriptions(): Promise<SubscriptionDef[]> {
+    return this.read(() => deliveries.listSubscriptions());
+  }
+  claimDeliveries(subscription: string, options: ClaimOptions): Promise<Delivery[]> {
+    return this.write(() => deliveries.claimDeliveries(this.dialect, subscription, options));
+  }
+  completeDeliveries(ids: string[]): Promise<void> {
+    return this.write(() => deliveries.completeDeliveries(this.dialect, ids));
+  }
+  failDeliveries(failures: DeliveryFailure[]): Promise<void> {
+    const now = this.clock.now();
+    return this.write(() => deliveries.failDeliveries(failures, now));
+  }
+  releaseDeliveries(ids: string[]): Promise<void> {
+    return this.write(() => deliveries.releaseDeliveries(this.dialect, ids));
+  }
+  subscriptionStats(): Promise<SubscriptionStats[]> {
+    const now = this.clock.now();
+    return this.read(() => deliveries.subscriptionStats(now));
+  }
+  readEvents(options: {
+    fromSeq?: number;
+    fromTime?: string;
+    toTime?: string;
+    limit: number;
+    types?: string[];
+  }): Promise<StoredEvent[]> {
+    return this.read(() => deliveries.readEvents(options));
+  }
+  enqueueDeliveries(subscription: string, eventSeqs: number[]): Promise<number> {
+    const now = this.clock.now();
+    return this.write(() => deliveries.enqueueDeliveries(this.dialect, subscription, eventSeqs, now));
+  }
+
+  listExceptions(filter: ExceptionFilter): Promise<ExceptionRecord[]> {
+    return this.read(() => exceptions.listExceptions(filter));
+  }
+  getException(id: string): Promise<ExceptionRecord | null> {
+    return this.read(() => exceptions.getException(id));
+  }
+  actOnException(
+    id: string,
+    action: 'retry' | 'resolve' | 'discard',
+    audit: AuditInput,
+    note?: string,
+  ): Promise<ExceptionRecord> {
+    const now = this.clock.now();
+    return this.write(() => exceptions.actOnException(this.dialect, id, action, audit, note, now));
+  }
+  listAudit(limit: number): Promise<(AuditInput & { id: number })[]> {
+    return this.read(() => governance.listAudit(limit));
+  }
+}

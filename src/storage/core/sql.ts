@@ -1,0 +1,97 @@
+/**
+ * The tiny driver abstraction under the shared SQL core.
+ *
+ * Why generators: better-sqlite3 is synchronous and `pg` is not. Every store operation is written
+ * once as a generator that *yields* SQL operations and receives their results; the SQLite store
+ * drives it synchronously (so it can run inside a savepoint of a group commit), the PostgreSQL
+ * store drives it with `await`. One body of SQL logic, two drivers, no copy-pasted stores.
+ */
+import type { Backend } from '../../ports/index.js';
+
+/** A bound parameter: drivers receive only these (no booleans, no undefined). */
+export type Param = string | number | null | readonly (string | number)[];
+
+/** A row as drivers return it; mappers narrow it. */
+export type Row = Record<string, unknown>;
+
+/** One SQL operation yielded by the core: `all` rows, the first row (`get`), or `run` (changed rows). */
+export interface Op {
+  kind: 'all' | 'get' | 'run';
+  sql: string;
+  params: readonly Param[];
+}
+
+/** A store operation: a generator of SQL operations returning `T`. */
+export type Txn<T> = Generator<Op, T, unknown>;
+
+/** Yields a query and returns all its rows. */
+export function* all(sql: string, params: readonly Param[] = []): Txn<Row[]> {
+  return (yield { kind: 'all', sql, params }) as Row[];
+}
+
+/** Yields a query and returns its first row, if any. */
+export function* get(sql: string, params: readonly Param[] = []): Txn<Row | undefined> {
+  return (yield { kind: 'get', sql, params }) as Row | undefined;
+}
+
+/** Yields a statement and returns how many rows it changed. */
+export function* run(sql: string, params: readonly Param[] = []): Txn<number> {
+  return (yield { kind: 'run', sql, params }) as number;
+}
+
+/** What differs between the two SQL dialects as far as the shared core is concerned. */
+export interface Dialect {
+  readonly name: Backend;
+  /** `col IN (<list>)` taking ONE parameter, so the statement text (and its cache slot) is fixed. */
+  inList(column: string): string;
+  /** Encodes a list for `inList`. */
+  list(values: readonly (string | number)[]): Param;
+  /** Appended to claim scans: row locks that other claimers skip (PostgreSQL only). */
+  readonly skipLocked: string;
+  /** Appended to read-then-write selects inside a transaction (PostgreSQL only). */
+  readonly forUpdate: string;
+}
+
+/** SQLite: lists travel as one JSON text expanded by `json_each`; one writer, so no row locks. */
+export const sqliteDialect: Dialect = {
+  name: 'sqlite',
+  inList: (column) => `${column} IN (SELECT value FROM json_each(?))`,
+  list: (values) => JSON.stringify(values),
+  skipLocked: '',
+  forUpdate: '',
+};
+
+/** PostgreSQL: lists travel as arrays (`= ANY($n)`); claims lock rows and skip locked ones. */
+export const postgresDialect: Dialect = {
+  name: 'postgres',
+  inList: (column) => `${column} = ANY(?)`,
+  list: (values) => values,
+  skipLocked: ' FOR UPDATE SKIP LOCKED',
+  forUpdate: ' FOR UPDATE',
+};
+
+/** Converts `?` placeholders to PostgreSQL's `$1…$n` (our SQL never has `?` inside literals). */
+export function toDollarParams(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+/** Reads a JSON text column (tolerates drivers that already parsed it). */
+export function parseJson<T>(value: unknown): T {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}
+
+/** Reads a nullable JSON text column. */
+export function parseJsonOrNull<T>(value: unknown): T | null {
+  return value === null || value === undefined ? null : parseJson<T>(value);
+}
+
+/** Reads a nullable text column. */
+export function textOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+/** Reads a numeric column (`pg` returns bigint and numeric as strings). */
+export function num(value: unknown): number {
+  return typeof value === 'number' ? value : Number(value);
+}

@@ -1,0 +1,6 @@
+/** SQLite migrations in version order; add a file and append it here, never edit an applied one. */
+import type { Migration } from '../../core/migration.js';
+import { migration0001 } from './0001-init.js';
+
+/** Every SQLite migration, ascending. */
+export const sqliteMigrations: readonly Migration[] = [migration0001];
