@@ -23,7 +23,7 @@ function build(): { app: FastifyInstance; sims: Simulators } {
   return { app, sims };
 }
 
-/** The shape of a JSON value: object keys (sorted) and value types, recursively. */
+/** The top-level keys of a JSON object, sorted (a shape fingerprint). */
 function keysOf(value: unknown): string[] {
   return value && typeof value === 'object' ? Object.keys(value).sort() : [];
 }

@@ -273,11 +273,8 @@ export function registerSimulatorRoutes(app: FastifyInstance, sims: SimSet): voi
   );
 
   // --- WMS, TMS, notifications ------------------------------------------------------------------
-  app.get('/sim/wms/inventory', async (req, reply) => {
-    const sku =
-      typeof (req.query as Record<string, unknown>)['sku'] === 'string'
-        ? String((req.query as Record<string, unknown>)['sku'])
-        : undefined;
+  app.get<{ Querystring: { sku?: string } }>('/sim/wms/inventory', async (req, reply) => {
+    const sku = typeof req.query.sku === 'string' ? req.query.sku : undefined;
     return page(reply, req.query, (o, l) => wms.listInventory(o, l, sku));
   });
   app.get('/sim/wms/orders', async (req, reply) => page(reply, req.query, (o, l) => wms.listOrders(o, l)));
