@@ -42,7 +42,8 @@ export function fromTrytonError(method: string, error: unknown): CrossdockError 
       return CrossdockError.conflict('record was modified in Tryton since it was read', { details });
     case 'AccessError':
       return CrossdockError.policyViolation(list[0] ?? 'access denied by Tryton', {
-        owner: 'integration',
+        // Credit limits are writable only by Tryton's credit group: the credit team owns them.
+        owner: /credit limit/i.test(list[0] ?? '') ? 'credit' : 'integration',
         details: { ...details, reason: 'access' },
       });
     case 'LoginException':

@@ -52,13 +52,15 @@ export class TrytonRpcClient {
   private session: Promise<Session> | null = null;
   private nextId = 1;
   private readonly endpoint: string;
+  private readonly rootEndpoint: string;
   private readonly timeoutMs: number;
   private readonly limiter: ConcurrencyLimiter;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
 
   constructor(private readonly options: TrytonClientOptions) {
-    this.endpoint = `${options.url.replace(/\/+$/, '')}/${encodeURIComponent(options.database)}/`;
+    this.rootEndpoint = `${options.url.replace(/\/+$/, '')}/`;
+    this.endpoint = `${this.rootEndpoint}${encodeURIComponent(options.database)}/`;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.limiter = new ConcurrencyLimiter({
       maxConcurrency: options.maxConcurrency ?? 4,
@@ -141,7 +143,7 @@ export class TrytonRpcClient {
 
   /** The server version, without logging in (readiness probe). */
   async version(): Promise<string> {
-    return String(await this.send('common.server.version', [], undefined));
+    return String(await this.send('common.server.version', [], undefined, this.rootEndpoint));
   }
 
   /** Drops the session (the next call logs in again) and releases the connection pool. */
@@ -202,7 +204,12 @@ export class TrytonRpcClient {
     return { header, context };
   }
 
-  private send(method: string, params: TrytonValue[], authorization: string | undefined): Promise<TrytonValue> {
+  private send(
+    method: string,
+    params: TrytonValue[],
+    authorization: string | undefined,
+    endpoint = this.endpoint,
+  ): Promise<TrytonValue> {
     return this.limiter.run(async () => {
       const id = this.nextId++;
       const body = JSON.stringify({ id, method, params });
@@ -210,7 +217,7 @@ export class TrytonRpcClient {
       if (authorization) headers['authorization'] = authorization;
       let response: Dispatcher.ResponseData;
       try {
-        response = await request(this.endpoint, {
+        response = await request(endpoint, {
           method: 'POST',
           body,
           headers,
