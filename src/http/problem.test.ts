@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterEach, describe, expect, test } from 'vitest';
 import { z } from 'zod';
@@ -43,7 +43,7 @@ function captureLogs(): { lines: string[]; stream: Writable } {
 function build(options: { bodyLimit?: number; logs?: Writable } = {}): FastifyInstance {
   const instance = Fastify({
     bodyLimit: options.bodyLimit ?? 256 * 1024,
-    ...(options.logs ? { loggerInstance: pino({ level: 'info' }, options.logs) } : {}),
+    ...(options.logs ? { loggerInstance: pino({ level: 'info' }, options.logs) as FastifyBaseLogger } : {}),
   });
   instance.addHook('onRequest', traceContext());
   instance.setErrorHandler(problemErrorHandler());

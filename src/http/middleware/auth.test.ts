@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { Store } from '../../ports/index.js';
@@ -29,7 +29,9 @@ afterEach(async () => {
 });
 
 function build(options: Partial<ApiKeyAuthOptions> = {}, logs?: Writable): FastifyInstance {
-  const instance = Fastify(logs ? { loggerInstance: pino(loggerOptions({ level: 'info' }), logs) } : {});
+  const instance = Fastify(
+    logs ? { loggerInstance: pino(loggerOptions({ level: 'info' }), logs) as FastifyBaseLogger } : {},
+  );
   instance.decorateRequest('principal', null);
   instance.addHook('onRequest', apiKeyAuth({ store, ...options }));
   instance.setErrorHandler(problemErrorHandler());

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { pino } from 'pino';
 import { afterEach, describe, expect, test } from 'vitest';
 import { problemErrorHandler, problemNotFoundHandler } from '../problem.js';
@@ -18,7 +18,7 @@ function build(logs?: Writable): FastifyInstance {
   const instance = Fastify({
     genReqId: traceGenReqId(),
     logController: new LogController({ requestIdLogLabel: 'correlationId' }),
-    ...(logs ? { loggerInstance: pino({ level: 'info' }, logs) } : {}),
+    ...(logs ? { loggerInstance: pino({ level: 'info' }, logs) as FastifyBaseLogger } : {}),
   });
   instance.addHook('onRequest', traceContext());
   instance.setErrorHandler(problemErrorHandler());
@@ -139,7 +139,7 @@ describe('traceContext', () => {
         cb();
       },
     });
-    app = Fastify({ loggerInstance: pino({ level: 'info' }, stream) });
+    app = Fastify({ loggerInstance: pino({ level: 'info' }, stream) as FastifyBaseLogger });
     app.addHook('onRequest', traceContext());
     app.get('/log', async (request) => {
       request.log.info('inside');
