@@ -174,6 +174,7 @@ describe('problemErrorHandler', () => {
     });
     expect(res.statusCode).toBe(415);
     expect(res.json().type).toBe(problemTypes.unsupportedMediaType);
+    expect(res.json().detail).toContain('application/xml');
   });
 
   test('An unknown route is answered with a 404 problem.', async () => {

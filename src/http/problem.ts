@@ -275,7 +275,7 @@ export function httpProblem(status: number, detail?: string, type?: string): Pro
   return problem;
 }
 
-function problemFromFastifyError(err: FastifyError): Problem | null {
+function problemFromFastifyError(err: FastifyError, request: FastifyRequest): Problem | null {
   switch (err.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -290,7 +290,7 @@ function problemFromFastifyError(err: FastifyError): Problem | null {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return httpProblem(
         415,
-        `Content-Type ${JSON.stringify(String(err.message.split(': ')[1] ?? ''))} is not supported; send application/json.`,
+        `Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')} is not supported; send application/json.`,
         problemTypes.unsupportedMediaType,
       );
     default:
@@ -348,7 +348,7 @@ export function problemErrorHandler(options: ProblemErrorHandlerOptions = {}) {
       if (Array.isArray(fastifyError.validation)) {
         return sendProblem(reply, problemFromAjv(fastifyError.validation, fastifyError.validationContext));
       }
-      const problem = problemFromFastifyError(fastifyError);
+      const problem = problemFromFastifyError(fastifyError, request);
       if (problem !== null) return sendProblem(reply, problem);
     }
     (logger ?? request.log).error({ err: error, correlationId: request.id }, 'unhandled error');

@@ -55,8 +55,9 @@ export function logLevelFrom(options: LoggingOptions = {}): string {
 /**
  * pino options for Fastify's `logger` (or for `pino(options, stream)` passed as
  * `loggerInstance`): JSON lines, level from the environment, secrets redacted. The
- * `correlationId` on every request line comes from Fastify's `requestIdLogLabel:
- * 'correlationId'` with the trace id as request id (see `governanceServerOptions`).
+ * `correlationId` on every request line comes from Fastify's log controller labelling the
+ * request id `correlationId`, with the trace id as request id (see `governanceServerOptions`
+ * and `correlationLogController`).
  */
 export function loggerOptions(options: LoggingOptions = {}): LoggerOptions {
   return {
