@@ -37,7 +37,14 @@ export const CrossdockConfig = z.object({
   /** Requests per second per API client unless its key says otherwise. */
   defaultRateLimit: z.number().int().positive().default(10_000),
   bodyLimitBytes: z.number().int().positive().default(256 * 1024),
-  simulators: z.object({ seed: z.number().int().default(42), enabled: z.boolean().default(true) }).default({ seed: 42, enabled: true }),
+  simulators: z
+    .object({
+      seed: z.number().int().default(42),
+      enabled: z.boolean().default(true),
+      /** Scales every simulated ERP credit limit; benchmarks raise it so load is not all credit holds. */
+      creditLimitMultiplier: z.number().positive().default(1),
+    })
+    .default({ seed: 42, enabled: true, creditLimitMultiplier: 1 }),
   erp: ErpConfig.default({ kind: 'simulator' }),
   policies: QuoteToOrderPolicies.default(defaultPolicies),
   /** Event dispatch in this process (off for API-only processes in a cluster). */

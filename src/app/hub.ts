@@ -49,6 +49,9 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
     await store.migrate();
     const sims = config.simulators.enabled ? createSimulators({ seed: config.simulators.seed, clock }) : null;
     if (!sims) throw new Error('simulators are disabled and no CRM connector is configured');
+    if (config.simulators.creditLimitMultiplier !== 1) {
+      for (const c of sims.data.erpCustomers) sims.erp.setCreditLimit(c.erpId, c.creditLimit * config.simulators.creditLimitMultiplier);
+    }
     const erp: ErpPort = sims.erp;
     const crm: CrmPort = sims.crm;
     await loadDemoMasterData(store, sims.data);

@@ -1,1 +1,237 @@
-export async function runOrdersBench(_o: unknown): Promise<unknown> { throw new Error('todo'); }
+/**
+ * `crossdock bench orders`: quote-to-order over HTTP against the simulators, embedded SQLite
+ * (or PostgreSQL), with the load generator (autocannon) in this process and the hub in a child
+ * process — two processes sharing the 2-core machine, as in production with a co-located proxy.
+ *
+ * Phase 1 finds the sustained rate (closed loop, N connections); phase 2 offers 80 % of it
+ * (open loop) and reports the latency a client sees below saturation. Afterwards the hub's own
+ * records are checked: every 2xx must be an order in the store (`lost`), and the simulated ERP
+ * must hold exactly one order per accepted hub order (`duplicates`).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { DemoOrderGenerator } from '../app/demo-orders.js';
+import { generateDemoData } from '../simulators/index.js';
+import type { BenchOptions } from './index.js';
+import { type BenchResult, progressLine, sparkline } from './report.js';
+
+const secret = 'bench-admin-secret-0123456789abcdef';
+const seed = 42;
+
+interface RunStats {
+  requests: number;
+  ok2xx: number;
+  non2xx: number;
+  errors: number;
+  p50: number;
+  p99: number;
+  perSecond: number;
+  seconds: number;
+  perSecondSeries: number[];
+}
+
+export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'crossdock-bench-'));
+  const duration = opts.duration ?? 20;
+  const connections = opts.connections ?? 16;
+  let databaseUrl: string | undefined;
+  if (opts.backend === 'postgres') databaseUrl = await freshPostgresDatabase('crossdock_bench');
+  const config = {
+    port: 0,
+    dataDir: dir,
+    logLevel: 'warn',
+    bootstrapKey: secret,
+    defaultRateLimit: 1_000_000,
+    simulators: { seed, creditLimitMultiplier: 10_000 },
+    ...(databaseUrl ? { databaseUrl } : {}),
+  };
+  writeFileSync(join(dir, 'bench.config.json'), JSON.stringify(config));
+  const profileDir = process.env['CROSSDOCK_BENCH_PROFILE_DIR'];
+  const { child, url } = await startHub(join(dir, 'bench.config.json'), profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+  let rssMax = 0;
+  const rssTimer = setInterval(() => {
+    void sampleRss(url).then((mb) => {
+      rssMax = Math.max(rssMax, mb);
+    });
+  }, 1000);
+  try {
+    const data = generateDemoData({ seed, clock: { now: () => new Date() } });
+    const generator = new DemoOrderGenerator(data, { seed: 11, holdShare: 0 });
+    log(`hub up at ${url}; warming up (3 s)`);
+    const warmup = await load(url, generator, { connections, duration: 3 });
+    log(`phase 1: closed loop, ${connections} connections, ${duration} s`);
+    const max = await load(url, generator, { connections, duration });
+    const target = Math.max(1, Math.floor(max.perSecond * 0.8));
+    log(`phase 2: open loop at 80 % = ${target}/s, ${Math.min(duration, 15)} s`);
+    const at80 = await load(url, generator, { connections: connections * 4, duration: Math.min(duration, 15), overallRate: target });
+    await settle(url);
+    const check = await verify(url);
+    const total2xx = warmup.ok2xx + max.ok2xx + at80.ok2xx;
+    log(`\nthroughput per second (phase 1): ${sparkline(max.perSecondSeries)}  max ${Math.max(...max.perSecondSeries)}/s`);
+    log(`orders in store: ${check.orders} (${JSON.stringify(check.byState)}); ERP orders ${check.erpOrders}`);
+    return {
+      scenario: 'orders',
+      backend: opts.backend,
+      count: max.requests,
+      seconds: max.seconds,
+      perSecond: Math.round(max.perSecond),
+      p50Ms: max.p50,
+      p99Ms: max.p99,
+      errors: max.errors + max.non2xx + at80.errors + at80.non2xx,
+      lost: Math.max(0, total2xx - check.orders),
+      duplicates: Math.max(0, check.erpOrders - check.acceptedOrders),
+      rssMb: Math.round(rssMax),
+      connections,
+      at80Pct: { perSecond: Math.round(at80.perSecond), p50Ms: at80.p50, p99Ms: at80.p99, offered: target, errors: at80.errors + at80.non2xx },
+      byState: check.byState,
+      durability: 'sqlite synchronous=FULL, group commit',
+    };
+  } finally {
+    clearInterval(rssTimer);
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  function log(line: string) {
+    process.stderr.write(`${line}\n`);
+  }
+
+  async function load(
+    target: string,
+    gen: DemoOrderGenerator,
+    o: { connections: number; duration: number; overallRate?: number },
+  ): Promise<RunStats> {
+    const series: number[] = [];
+    let thisSecond = 0;
+    let done = 0;
+    const started = Date.now();
+    const ticker = setInterval(() => {
+      series.push(thisSecond);
+      thisSecond = 0;
+      process.stderr.write(`\r${progressLine((Date.now() - started) / 1000, o.duration, done, series.at(-1) ?? 0)}`);
+    }, 1000);
+    const result = await new Promise<autocannon.Result>((resolve, reject) => {
+      const instance = autocannon(
+        {
+          url: target,
+          connections: o.connections,
+          duration: o.duration,
+          ...(o.overallRate ? { overallRate: o.overallRate } : {}),
+          requests: [
+            {
+              method: 'POST',
+              path: '/api/v1/orders',
+              setupRequest: (req) => ({
+                ...req,
+                headers: {
+                  authorization: `Bearer ${secret}`,
+                  'content-type': 'application/json',
+                  'idempotency-key': crypto.randomUUID(),
+                },
+                body: JSON.stringify(gen.next()),
+              }),
+            },
+          ],
+        },
+        (err, res) => (err ? reject(err) : resolve(res)),
+      );
+      instance.on('response', () => {
+        thisSecond++;
+        done++;
+      });
+    });
+    clearInterval(ticker);
+    process.stderr.write('\n');
+    const seconds = result.duration;
+    return {
+      requests: result.requests.total,
+      ok2xx: result['2xx'],
+      non2xx: result.non2xx,
+      errors: result.errors + result.timeouts,
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      perSecond: result['2xx'] / seconds,
+      seconds,
+      perSecondSeries: series,
+    };
+  }
+}
+
+/** Starts `crossdock start` as a child; `nodeArgs` (e.g. `--cpu-prof`) profile the hub itself. */
+async function startHub(configFile: string, nodeArgs: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const cli = fileURLToPath(new URL('../app/cli.js', import.meta.url));
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'start', '--config', configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('hub did not start within 60 s')), 60_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      const m = /listening on (http:\/\/[^\s]+)/.exec(buf);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`hub exited with ${code}`)));
+  });
+  child.stdout!.resume();
+  return { child, url };
+}
+
+async function sampleRss(url: string): Promise<number> {
+  const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${secret}` } }).catch(() => null);
+  if (!res?.ok) return 0;
+  const m = /crossdock_process_resident_memory_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)/.exec(await res.text());
+  return m ? Number(m[1]) / 1024 / 1024 : 0;
+}
+
+/** Wait until no order is left waiting for its ERP step (202s finish behind). */
+async function settle(url: string): Promise<void> {
+  for (let i = 0; i < 60; i++) {
+    const states = await orderStates(url);
+    if (!states['validating']) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function orderStates(url: string): Promise<Record<string, number>> {
+  const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${secret}` } });
+  const text = await res.text();
+  const byState: Record<string, number> = {};
+  for (const m of text.matchAll(/^crossdock_orders\{state="([^"]+)",hold_reason="[^"]*"\} (\d+)/gm)) {
+    byState[m[1]!] = (byState[m[1]!] ?? 0) + Number(m[2]);
+  }
+  return byState;
+}
+
+async function verify(url: string) {
+  const byState = await orderStates(url);
+  const orders = Object.values(byState).reduce((a, b) => a + b, 0);
+  const acceptedOrders = (byState['accepted'] ?? 0) + (byState['backordered'] ?? 0);
+  const erp = await fetch(`${url}/sim/erp/orders?limit=1`, { headers: { authorization: `Bearer ${secret}` } });
+  const erpOrders = ((await erp.json()) as { total: number }).total;
+  return {
+    byState,
+    orders,
+    acceptedOrders,
+    erpOrders,
+  };
+}
+
+async function freshPostgresDatabase(name: string): Promise<string> {
+  const admin = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return `postgres://postgres@127.0.0.1:5432/${name}`;
+}

@@ -3,7 +3,7 @@
  * the process API, the operations API, health, metrics, OpenAPI, and the simulators' routes.
  * Built without listening, so tests call it in-process with `app.inject()`.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Clock, Store } from '../ports/index.js';
 import type { QuoteToOrder } from '../workflows/index.js';
 import { type Governance, type HttpMetrics, ordersGauge, registerGovernance, traceGenReqId } from './middleware/index.js';
@@ -30,9 +30,8 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     loggerInstance: deps.logger,
     bodyLimit: deps.bodyLimitBytes,
     genReqId: traceGenReqId(),
-    requestIdLogLabel: 'correlationId',
     requestIdHeader: false,
-    disableRequestLogging: true,
+    logController: new LogController({ requestIdLogLabel: 'correlationId', disableRequestLogging: true }),
     return503OnClosing: true,
   });
   const governance = registerGovernance(app, {
