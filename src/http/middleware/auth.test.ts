@@ -221,6 +221,19 @@ describe('apiKeyAuth', () => {
     expect((await app.inject({ method: 'GET', url: '/api/v1/orders/o-1', headers })).statusCode).toBe(401);
   });
 
+  test('When the key store is unreachable the request gets a 503 problem with Retry-After, not a 500.', async () => {
+    const failing = { findApiKeyByHash: () => Promise.reject(new Error('SQLITE_BUSY: database is locked')) };
+    app = build({ store: failing });
+    const res = await app.inject({
+      method: 'GET',
+      url: '/api/v1/orders/o-1',
+      headers: { authorization: 'Bearer cdk_a_b' },
+    });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.body).not.toContain('SQLITE_BUSY');
+  });
+
   test('The secret never appears in a log line, even when a handler logs all headers.', async () => {
     const { secret } = await addKey(['orders:write']);
     const lines: string[] = [];
