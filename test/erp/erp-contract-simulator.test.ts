@@ -12,7 +12,9 @@ erpPortContract('ERP simulator', async () => {
   if (!seed || !overSeed) throw new Error('simulator demo data lacks the ERP customers of its picks');
   const lines = picks.inPolicy.lines;
   const warehouseId = lines[0]?.warehouseId ?? 'WH-EAST';
-  const skusInStock = [...new Set(lines.filter((l) => l.warehouseId === warehouseId).map((l) => l.sku))].slice(0, 2);
+  const skusInStock = [
+    ...new Set(lines.filter((l) => l.warehouseId === warehouseId).map((l) => l.sku)),
+  ].slice(0, 2);
   const shipTo: Address = seed.addresses.find((a) => a.kind === 'shipping') ?? (seed.addresses[0] as Address);
   return {
     port: erp,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTrytonErp, type TrytonErp, TrytonRpcClient } from '../../src/connectors/tryton/index.js';
 import { CrossdockError } from '../../src/domain/errors.js';
-import { createTrytonErp, TrytonRpcClient, type TrytonErp } from '../../src/connectors/tryton/index.js';
 import type { ErpOrderInput } from '../../src/ports/erp.js';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 import { makeTrytonHarness, type TrytonHarness } from './tryton-harness.js';
@@ -94,7 +94,10 @@ describe('Tryton connector under failure', () => {
     expect(['confirmed', 'processing']).toContain(status.state);
     expect(status.shipments).toHaveLength(1);
 
-    const refused = await port.createSalesOrder({ ...orderInput(), erpCustomerId: h.overLimitCustomer.erpId });
+    const refused = await port.createSalesOrder({
+      ...orderInput(),
+      erpCustomerId: h.overLimitCustomer.erpId,
+    });
     proxy.fault = { mode: 'drop-after-response', marker: 'model.sale.sale.confirm', times: 1 };
     const err = await port.confirmSalesOrder(refused.erpOrderId).catch((e: unknown) => e);
     expect((err as CrossdockError).kind).toBe('policy_violation');
@@ -116,10 +119,14 @@ describe('Tryton connector under failure', () => {
   });
 
   it('logs in again after the server forgets its sessions (HTTP 401) and carries on', async () => {
-    const port = createTrytonErp(h.server.erpConfig({ retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 50 } }));
+    const port = createTrytonErp(
+      h.server.erpConfig({ retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 50 } }),
+    );
     viaProxy.push(port);
     expect(await port.findCustomerByExternalId(h.inCreditCustomer.externalId)).not.toBeNull();
     await h.server.reset();
-    expect((await port.findCustomerByExternalId(h.inCreditCustomer.externalId))?.erpId).toBe(h.inCreditCustomer.erpId);
+    expect((await port.findCustomerByExternalId(h.inCreditCustomer.externalId))?.erpId).toBe(
+      h.inCreditCustomer.erpId,
+    );
   });
 });

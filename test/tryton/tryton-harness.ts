@@ -9,8 +9,8 @@ import type { ErpContractHarness, FaultyErp } from '../../src/connectors/contrac
 import {
   createTrytonErp,
   startTrytonServer,
-  TrytonFulfillment,
   type TrytonErp,
+  TrytonFulfillment,
   type TrytonServerHandle,
 } from '../../src/connectors/tryton/index.js';
 import { startFaultProxy } from './fault-proxy.js';
@@ -38,14 +38,24 @@ export async function makeTrytonHarness(): Promise<TrytonHarness> {
     skusInStock: inStock.slice(0, 2),
     warehouseId: m.warehouse.code,
     currency: m.company.currency,
-    shipTo: { kind: 'shipping', line1: '1 Main Street', city: 'Springfield', postalCode: '62701', country: 'US' },
+    shipTo: {
+      kind: 'shipping',
+      line1: '1 Main Street',
+      city: 'Springfield',
+      postalCode: '62701',
+      country: 'US',
+    },
     advanceFulfillment: (erpOrderId) => fulfillment.advanceShipments(erpOrderId, 'done'),
     issueInvoices: (erpOrderId) => fulfillment.postInvoices(erpOrderId),
     timingOutPort: async (): Promise<FaultyErp> => {
       const proxy = await startFaultProxy(server.port);
       proxy.fault = { mode: 'stall' };
       const faulty = createTrytonErp(
-        server.erpConfig({ url: proxy.url, timeoutMs: 500, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } }),
+        server.erpConfig({
+          url: proxy.url,
+          timeoutMs: 500,
+          retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
+        }),
       );
       return {
         port: faulty,
@@ -64,7 +74,10 @@ export async function makeTrytonHarness(): Promise<TrytonHarness> {
         });
       });
       const faulty = createTrytonErp(
-        server.erpConfig({ url: `http://127.0.0.1:${closedPort}`, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } }),
+        server.erpConfig({
+          url: `http://127.0.0.1:${closedPort}`,
+          retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
+        }),
       );
       return { port: faulty, dispose: () => faulty.close() };
     },

@@ -125,12 +125,18 @@ export function erpPortContract(name: string, makeHarness: () => Promise<ErpCont
         const updated = await h.port.updateCustomer(created.erpId, { name: 'After Rename' }, created.version);
         expect(updated.name).toBe('After Rename');
         expect(updated.version).not.toBe(created.version);
-        await expectKind(h.port.updateCustomer(created.erpId, { name: 'Lost Update' }, created.version), 'conflict');
+        await expectKind(
+          h.port.updateCustomer(created.erpId, { name: 'Lost Update' }, created.version),
+          'conflict',
+        );
         expect((await h.port.findCustomerByExternalId(created.externalId))?.name).toBe('After Rename');
       });
 
       it('refuses a customer without a name as data_quality', async () => {
-        await expectKind(h.port.createCustomer({ externalId: unique('cust'), name: '', addresses: [h.shipTo] }), 'data_quality');
+        await expectKind(
+          h.port.createCustomer({ externalId: unique('cust'), name: '', addresses: [h.shipTo] }),
+          'data_quality',
+        );
       });
 
       it('reads credit limit and exposure in the ERP currency', async () => {
@@ -191,7 +197,11 @@ export function erpPortContract(name: string, makeHarness: () => Promise<ErpCont
 
       it('runs concurrent creates with one key into exactly one ERP order', async () => {
         const input = order();
-        const refs = await Promise.all([h.port.createSalesOrder(input), h.port.createSalesOrder(input), h.port.createSalesOrder(input)]);
+        const refs = await Promise.all([
+          h.port.createSalesOrder(input),
+          h.port.createSalesOrder(input),
+          h.port.createSalesOrder(input),
+        ]);
         expect(new Set(refs.map((r) => r.erpOrderId)).size).toBe(1);
         expect(refs.filter((r) => r.created)).toHaveLength(1);
       });
@@ -257,11 +267,15 @@ export function erpPortContract(name: string, makeHarness: () => Promise<ErpCont
 
       it('refuses an order with a missing SKU or an unknown SKU as data_quality', async () => {
         await expectKind(
-          h.port.createSalesOrder(order({ lines: [{ sku: '', quantity: 1, unitPrice: 1, warehouseId: h.warehouseId }] })),
+          h.port.createSalesOrder(
+            order({ lines: [{ sku: '', quantity: 1, unitPrice: 1, warehouseId: h.warehouseId }] }),
+          ),
           'data_quality',
         );
         await expectKind(
-          h.port.createSalesOrder(order({ lines: [{ sku: unique('NO-SUCH-SKU'), quantity: 1, unitPrice: 1 }] })),
+          h.port.createSalesOrder(
+            order({ lines: [{ sku: unique('NO-SUCH-SKU'), quantity: 1, unitPrice: 1 }] }),
+          ),
           'data_quality',
         );
       });
@@ -281,7 +295,10 @@ export function erpPortContract(name: string, makeHarness: () => Promise<ErpCont
       it('reports refused connections as downstream_outage', async () => {
         const faulty = await h.refusingPort();
         try {
-          const err = await expectKind(faulty.port.findCustomerByExternalId(h.inCreditCustomer.externalId), 'downstream_outage');
+          const err = await expectKind(
+            faulty.port.findCustomerByExternalId(h.inCreditCustomer.externalId),
+            'downstream_outage',
+          );
           expect(err.retryable).toBe(true);
         } finally {
           await faulty.dispose();

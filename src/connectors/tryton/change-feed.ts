@@ -11,7 +11,13 @@
  * create_date) because Tryton cannot order by `COALESCE(write_date, create_date)`.
  */
 import type { ErpChange, ErpChangePage } from '../../ports/erp.js';
-import { hubOrderIdFromComment, recordVersion, toInvoiceState, toOrderState, toShipmentState } from './mapping.js';
+import {
+  hubOrderIdFromComment,
+  recordVersion,
+  toInvoiceState,
+  toOrderState,
+  toShipmentState,
+} from './mapping.js';
 import type { TrytonDomain, TrytonRpcClient } from './rpc-client.js';
 import { TrytonDateTime, type TrytonRecord, type TrytonValue } from './values.js';
 
@@ -26,7 +32,12 @@ interface FeedModel {
 const feedModels: FeedModel[] = [
   { model: 'sale.sale', kind: 'order', extraDomain: [], milestone: toOrderState },
   { model: 'stock.shipment.out', kind: 'shipment', extraDomain: [], milestone: toShipmentState },
-  { model: 'account.invoice', kind: 'invoice', extraDomain: [['type', '=', 'out']], milestone: toInvoiceState },
+  {
+    model: 'account.invoice',
+    kind: 'invoice',
+    extraDomain: [['type', '=', 'out']],
+    milestone: toInvoiceState,
+  },
 ];
 
 interface Cursor {
@@ -61,11 +72,22 @@ function afterDomain(field: string, cursor: Cursor, index: number): TrytonDomain
   const ts = new TrytonDateTime(cursor.ts);
   if (index < cursor.model) return [[field, '>', ts]];
   if (index > cursor.model) return [[field, '>=', ts]];
-  return ['OR', [[field, '>', ts]], [[field, '=', ts], ['id', '>', cursor.id]]];
+  return [
+    'OR',
+    [[field, '>', ts]],
+    [
+      [field, '=', ts],
+      ['id', '>', cursor.id],
+    ],
+  ];
 }
 
 /** Reads up to `limit` changes after `since`, oldest first. */
-export async function readChanges(client: TrytonRpcClient, since: string | null, limit: number): Promise<ErpChangePage> {
+export async function readChanges(
+  client: TrytonRpcClient,
+  since: string | null,
+  limit: number,
+): Promise<ErpChangePage> {
   const cursor = decodeWatermark(since);
   const candidates: { cursor: Cursor; model: FeedModel; record: TrytonRecord }[] = [];
   const fields = ['id', 'state', 'write_date', 'create_date'];
@@ -74,24 +96,46 @@ export async function readChanges(client: TrytonRpcClient, since: string | null,
       feed.model,
       [...feed.extraDomain, ['write_date', '!=', null], afterDomain('write_date', cursor, index)],
       fields,
-      { limit, order: [['write_date', 'ASC'], ['id', 'ASC']] },
+      {
+        limit,
+        order: [
+          ['write_date', 'ASC'],
+          ['id', 'ASC'],
+        ],
+      },
     );
     const fresh = await client.searchRead(
       feed.model,
       [...feed.extraDomain, ['write_date', '=', null], afterDomain('create_date', cursor, index)],
       fields,
-      { limit, order: [['create_date', 'ASC'], ['id', 'ASC']] },
+      {
+        limit,
+        order: [
+          ['create_date', 'ASC'],
+          ['id', 'ASC'],
+        ],
+      },
     );
     for (const record of [...written, ...fresh]) {
-      candidates.push({ cursor: { ts: recordVersion(record), model: index, id: record.id }, model: feed, record });
+      candidates.push({
+        cursor: { ts: recordVersion(record), model: index, id: record.id },
+        model: feed,
+        record,
+      });
     }
   }
   candidates.sort((a, b) => compare(a.cursor, b.cursor));
   const page = candidates.filter((c) => compare(c.cursor, cursor) > 0).slice(0, limit);
-  const saleOf = await salesFor(client, page.map((c) => ({ model: c.model.model, id: c.record.id })));
+  const saleOf = await salesFor(
+    client,
+    page.map((c) => ({ model: c.model.model, id: c.record.id })),
+  );
   const changes: ErpChange[] = [];
   for (const c of page) {
-    const sale = c.model.model === 'sale.sale' ? saleOf.self.get(c.record.id) : saleOf.byRecord.get(`${c.model.model},${c.record.id}`);
+    const sale =
+      c.model.model === 'sale.sale'
+        ? saleOf.self.get(c.record.id)
+        : saleOf.byRecord.get(`${c.model.model},${c.record.id}`);
     // Shipments and invoices not born from a sale (manual ones) carry no order to update.
     if (!sale) continue;
     changes.push({
@@ -131,7 +175,8 @@ async function salesFor(
   for (const sale of sales) {
     const ref = { id: sale.id, hubOrderId: hubOrderIdFromComment(sale['comment']) };
     self.set(sale.id, ref);
-    for (const s of (sale['shipments'] as number[] | null) ?? []) byRecord.set(`stock.shipment.out,${s}`, ref);
+    for (const s of (sale['shipments'] as number[] | null) ?? [])
+      byRecord.set(`stock.shipment.out,${s}`, ref);
     for (const i of (sale['invoices'] as number[] | null) ?? []) byRecord.set(`account.invoice,${i}`, ref);
   }
   return { self, byRecord };

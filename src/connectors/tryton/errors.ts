@@ -23,7 +23,10 @@ export function fromTrytonError(method: string, error: unknown): CrossdockError 
       const text = `${message} ${description}`;
       const vendor = { ...details, vendorMessage: message, vendorDescription: description };
       if (/credit limit/i.test(text)) {
-        return CrossdockError.policyViolation(message, { owner: 'credit', details: { ...vendor, reason: 'credit_limit' } });
+        return CrossdockError.policyViolation(message, {
+          owner: 'credit',
+          details: { ...vendor, reason: 'credit_limit' },
+        });
       }
       if (/must be unique|already exists/i.test(text)) {
         return CrossdockError.conflict(message, { details: vendor });
@@ -72,7 +75,10 @@ export function fromHttpStatus(method: string, status: number, retryAfterMs?: nu
     return CrossdockError.downstreamOutage(`Tryton unavailable (HTTP ${status})`, { details, retryAfterMs });
   }
   if (status === 403) {
-    return CrossdockError.downstreamOutage('Tryton refused the integration credentials', { retryable: false, details });
+    return CrossdockError.downstreamOutage('Tryton refused the integration credentials', {
+      retryable: false,
+      details,
+    });
   }
   if (status >= 500) return CrossdockError.transient(`Tryton failed (HTTP ${status})`, { details });
   return CrossdockError.dataQuality(`Tryton rejected the request shape (HTTP ${status})`, {
@@ -82,7 +88,12 @@ export function fromHttpStatus(method: string, status: number, retryAfterMs?: nu
 }
 
 const refusedCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
-const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+const timeoutCodes = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ETIMEDOUT',
+]);
 
 function codeOf(err: unknown): string | undefined {
   let current: unknown = err;

@@ -10,7 +10,14 @@ import { CrossdockError } from '../../domain/errors.js';
 import type { ErpShipmentState } from '../../ports/erp.js';
 import { relatedIds } from './mapping.js';
 import type { TrytonRpcClient } from './rpc-client.js';
-import { assignShipment, packShipment, pickShipment, postInvoice, pressGuarded, shipShipment } from './workflow.js';
+import {
+  assignShipment,
+  packShipment,
+  pickShipment,
+  postInvoice,
+  pressGuarded,
+  shipShipment,
+} from './workflow.js';
 
 /** How far to take the shipments of an order. */
 export type FulfillmentTarget = Extract<ErpShipmentState, 'assigned' | 'picked' | 'packed' | 'done'>;
@@ -29,7 +36,8 @@ export class TrytonFulfillment {
   /** Advances every open customer shipment of the sale to `target`; throws if stock is short. */
   async advanceShipments(erpOrderId: string, target: FulfillmentTarget = 'done'): Promise<void> {
     const sale = (await this.client.read('sale.sale', [Number(erpOrderId)], ['shipments']))[0];
-    if (!sale) throw CrossdockError.dataQuality(`sale ${erpOrderId} not found`, { details: { system: 'tryton' } });
+    if (!sale)
+      throw CrossdockError.dataQuality(`sale ${erpOrderId} not found`, { details: { system: 'tryton' } });
     for (const shipmentId of relatedIds(sale, 'shipments')) {
       for (const step of steps) {
         const outcome = await pressGuarded(this.client, step.button, shipmentId);
@@ -47,7 +55,8 @@ export class TrytonFulfillment {
   /** Posts the sale's draft invoices (numbers them and books the receivable). */
   async postInvoices(erpOrderId: string): Promise<void> {
     const sale = (await this.client.read('sale.sale', [Number(erpOrderId)], ['invoices']))[0];
-    if (!sale) throw CrossdockError.dataQuality(`sale ${erpOrderId} not found`, { details: { system: 'tryton' } });
+    if (!sale)
+      throw CrossdockError.dataQuality(`sale ${erpOrderId} not found`, { details: { system: 'tryton' } });
     for (const invoiceId of relatedIds(sale, 'invoices')) {
       await pressGuarded(this.client, postInvoice, invoiceId);
     }

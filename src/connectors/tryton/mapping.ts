@@ -43,9 +43,28 @@ export function hubOrderIdFromComment(comment: TrytonValue | undefined): string 
 }
 
 /** The party fields read for a customer. */
-export const partyFields = ['id', 'code', 'name', 'credit_limit_amount', 'addresses', 'write_date', 'create_date'];
+export const partyFields = [
+  'id',
+  'code',
+  'name',
+  'credit_limit_amount',
+  'addresses',
+  'write_date',
+  'create_date',
+];
 /** The address fields read for a customer. */
-export const addressFields = ['id', 'party', 'party_name', 'street', 'city', 'postal_code', 'country.code', 'invoice', 'delivery', 'active'];
+export const addressFields = [
+  'id',
+  'party',
+  'party_name',
+  'street',
+  'city',
+  'postal_code',
+  'country.code',
+  'invoice',
+  'delivery',
+  'active',
+];
 
 /** Tryton's `write_date ?? create_date` with microseconds: the record's version and feed clock. */
 export function recordVersion(record: TrytonRecord): string {
@@ -84,7 +103,11 @@ export function toAddress(record: TrytonRecord): Address {
 }
 
 /** Canonical Address → party.address values (country resolved by the caller). */
-export function fromAddress(address: Address, countryId: number, invoice: boolean): Record<string, TrytonValue> {
+export function fromAddress(
+  address: Address,
+  countryId: number,
+  invoice: boolean,
+): Record<string, TrytonValue> {
   return {
     street: address.line2 ? `${address.line1}\n${address.line2}` : address.line1,
     city: address.city,

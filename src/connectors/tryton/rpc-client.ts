@@ -113,13 +113,22 @@ export class TrytonRpcClient {
   }
 
   /** `read` of known ids; missing ids make Tryton raise, so callers search first. */
-  async read(model: string, ids: number[], fields: string[], context: TrytonContext = {}): Promise<TrytonRecord[]> {
+  async read(
+    model: string,
+    ids: number[],
+    fields: string[],
+    context: TrytonContext = {},
+  ): Promise<TrytonRecord[]> {
     if (ids.length === 0) return [];
     return this.model<TrytonRecord[]>(model, 'read', [ids, fields], context);
   }
 
   /** `create` of one record; returns its id. */
-  async create(model: string, values: Record<string, TrytonValue>, context: TrytonContext = {}): Promise<number> {
+  async create(
+    model: string,
+    values: Record<string, TrytonValue>,
+    context: TrytonContext = {},
+  ): Promise<number> {
     const ids = await this.model<number[]>(model, 'create', [[values]], context);
     const id = ids[0];
     if (typeof id !== 'number') throw CrossdockError.transient(`Tryton create on ${model} returned no id`);
@@ -137,7 +146,12 @@ export class TrytonRpcClient {
   }
 
   /** A workflow button (`quote`, `confirm`, `assign_try`, …) on `ids`; returns its raw result. */
-  async button(model: string, name: string, ids: number[], context: TrytonContext = {}): Promise<TrytonValue> {
+  async button(
+    model: string,
+    name: string,
+    ids: number[],
+    context: TrytonContext = {},
+  ): Promise<TrytonValue> {
     return this.model(model, name, [ids], context);
   }
 
@@ -188,7 +202,11 @@ export class TrytonRpcClient {
 
   private async login(): Promise<Session> {
     const { username, password } = this.options;
-    const result = await this.send('common.db.login', [username, { password }, this.options.language ?? 'en'], undefined);
+    const result = await this.send(
+      'common.db.login',
+      [username, { password }, this.options.language ?? 'en'],
+      undefined,
+    );
     if (!Array.isArray(result) || typeof result[0] !== 'number' || typeof result[1] !== 'string') {
       throw CrossdockError.downstreamOutage('Tryton rejected the integration credentials', {
         retryable: false,
@@ -238,7 +256,11 @@ export class TrytonRpcClient {
       if (response.statusCode === 401) throw new SessionExpired();
       if (response.statusCode !== 200) {
         const retryAfter = Number(response.headers['retry-after']);
-        throw fromHttpStatus(method, response.statusCode, Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined);
+        throw fromHttpStatus(
+          method,
+          response.statusCode,
+          Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined,
+        );
       }
       let parsed: { id?: unknown; result?: TrytonValue; error?: unknown };
       try {

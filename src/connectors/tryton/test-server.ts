@@ -92,7 +92,8 @@ async function freePort(): Promise<number> {
 
 /** Installs if needed, prepares the database once, starts trytond; throws loudly on failure. */
 export async function startTrytonServer(options: StartTrytonServerOptions = {}): Promise<TrytonServerHandle> {
-  const stateDir = options.stateDir ?? process.env['CROSSDOCK_TRYTON_HOME'] ?? join(tmpdir(), 'crossdock-tryton');
+  const stateDir =
+    options.stateDir ?? process.env['CROSSDOCK_TRYTON_HOME'] ?? join(tmpdir(), 'crossdock-tryton');
   const scripts = repoScriptsDir();
   const started = Date.now();
   let prepared: string;
@@ -107,7 +108,9 @@ export async function startTrytonServer(options: StartTrytonServerOptions = {}):
     const e = err as { stderr?: string; message: string };
     throw new Error(`Tryton could not be installed or prepared: ${e.message}\n${e.stderr ?? ''}`);
   }
-  const prepareSeconds = Number((await readFile(join(prepared, 'build-seconds'), 'utf8').catch(() => '0')).trim());
+  const prepareSeconds = Number(
+    (await readFile(join(prepared, 'build-seconds'), 'utf8').catch(() => '0')).trim(),
+  );
   const builtNow = Date.now() - started > 5_000;
   const manifest = JSON.parse(await readFile(join(prepared, 'manifest.json'), 'utf8')) as TrytonManifest;
   const port = options.port ?? (await freePort());

@@ -96,7 +96,9 @@ export function reviveTrytonValue(_key: string, value: unknown): unknown {
     case 'Decimal':
       return new TrytonDecimal(String(tagged['decimal']));
     case 'date':
-      return new TrytonDate(`${tagged['year']}-${pad(Number(tagged['month']))}-${pad(Number(tagged['day']))}`);
+      return new TrytonDate(
+        `${tagged['year']}-${pad(Number(tagged['month']))}-${pad(Number(tagged['day']))}`,
+      );
     case 'datetime':
       return new TrytonDateTime(
         `${tagged['year']}-${pad(Number(tagged['month']))}-${pad(Number(tagged['day']))}T${pad(

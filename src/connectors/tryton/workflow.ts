@@ -36,25 +36,40 @@ export interface GuardedResult {
 export async function readState(client: TrytonRpcClient, model: string, id: number): Promise<string> {
   const rows = await client.read(model, [id], ['state']);
   const state = stringOf(rows[0]?.['state']);
-  if (!state) throw CrossdockError.dataQuality(`${model} ${id} not found in Tryton`, { details: { system: 'tryton', model, id } });
+  if (!state)
+    throw CrossdockError.dataQuality(`${model} ${id} not found in Tryton`, {
+      details: { system: 'tryton', model, id },
+    });
   return state;
 }
 
 /** Presses `spec.button` on record `id` only from an allowed state, and verifies the result. */
-export async function pressGuarded(client: TrytonRpcClient, spec: GuardedButton, id: number): Promise<GuardedResult> {
-  const before = await readState(client, spec.model, id);
+export async function pressGuarded(
+  client: TrytonRpcClient,
+  spec: GuardedButton,
+  id: number,
+  /** The state just read by the caller in the same step, to save one round trip. */
+  knownState?: string,
+): Promise<GuardedResult> {
+  const before = knownState ?? (await readState(client, spec.model, id));
   if (spec.to.includes(before)) return { before, after: before, pressed: false, result: null };
   if (!spec.from.includes(before)) {
-    throw CrossdockError.conflict(`${spec.model} ${id} is ${before}; ${spec.button} needs ${spec.from.join('/')}`, {
-      details: { system: 'tryton', model: spec.model, id, state: before, button: spec.button },
-    });
+    throw CrossdockError.conflict(
+      `${spec.model} ${id} is ${before}; ${spec.button} needs ${spec.from.join('/')}`,
+      {
+        details: { system: 'tryton', model: spec.model, id, state: before, button: spec.button },
+      },
+    );
   }
   const result = await client.button(spec.model, spec.button, [id]);
   const after = await readState(client, spec.model, id);
   if (!spec.to.includes(after) && !(spec.mayStayIn ?? []).includes(after)) {
-    throw CrossdockError.conflict(`${spec.model} ${id} is ${after} after ${spec.button}; expected ${spec.to.join('/')}`, {
-      details: { system: 'tryton', model: spec.model, id, before, after, button: spec.button },
-    });
+    throw CrossdockError.conflict(
+      `${spec.model} ${id} is ${after} after ${spec.button}; expected ${spec.to.join('/')}`,
+      {
+        details: { system: 'tryton', model: spec.model, id, before, after, button: spec.button },
+      },
+    );
   }
   return { before, after, pressed: true, result };
 }
