@@ -130,3 +130,20 @@ describe('Tryton connector under failure', () => {
     );
   });
 });
+
+describe('Tryton credit-limit ownership', () => {
+  it('ignores a hub credit limit by default and refuses it as policy_violation when the hub claims ownership', async () => {
+    const created = await h.port.createCustomer({
+      externalId: `credit-owner-${Date.now().toString(36)}`,
+      name: 'Credit Owner Test',
+      addresses: [h.shipTo],
+      creditLimit: 5000,
+    });
+    expect(created.creditLimit).toBe(0);
+    const hubOwned = createTrytonErp(h.server.erpConfig({ creditLimitOwner: 'hub' }));
+    viaProxy.push(hubOwned);
+    const err = await hubOwned.updateCustomer(created.erpId, { creditLimit: 10 }).catch((e: unknown) => e);
+    expect((err as CrossdockError).kind).toBe('policy_violation');
+    expect((err as CrossdockError).owner).toBe('credit');
+  });
+});

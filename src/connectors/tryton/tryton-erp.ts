@@ -71,6 +71,13 @@ export interface TrytonErpConfig extends TrytonClientOptions {
    * 25 orders through 4 interleaved slots all finished after ~20 s instead of one by one).
    */
   maxConcurrentOrders?: number;
+  /**
+   * Who owns credit limits. `erp` (default): the hub never writes `credit_limit_amount` (Tryton
+   * lets only the "Account Credit Limit" group write it, which the integration user must not
+   * have), so a `creditLimit` in create/update input is ignored. `hub`: it is written, and the
+   * user then needs that group.
+   */
+  creditLimitOwner?: 'erp' | 'hub';
   /** Retries of a whole port method on retryable failures. */
   retry?: RetryPolicy;
   /** After an ambiguous write failure, how long to wait for the first write to show. Default 3 s. */
@@ -100,6 +107,7 @@ export class TrytonErp implements ErpPort {
   private readonly defaultWarehouseCode: string;
   private readonly keyLocks = new Map<string, Promise<unknown>>();
   private readonly orderLimiter: ConcurrencyLimiter;
+  private readonly writesCreditLimit: boolean;
   private companyCurrency: Promise<{ id: number; code: string }> | null = null;
   private warehouses: Promise<Warehouse[]> | null = null;
   private readonly countries = new Map<string, number>();
@@ -109,6 +117,7 @@ export class TrytonErp implements ErpPort {
     this.retry = config.retry ?? defaultRetryPolicy;
     this.settleMs = config.settleMs ?? 3000;
     this.defaultWarehouseCode = config.defaultWarehouse ?? 'WH';
+    this.writesCreditLimit = config.creditLimitOwner === 'hub';
     this.orderLimiter = new ConcurrencyLimiter({
       maxConcurrency: config.maxConcurrentOrders ?? 2,
       maxQueue: config.maxQueue ?? 256,
@@ -141,7 +150,7 @@ export class TrytonErp implements ErpPort {
         const existing = await this.findPartyWithSettle(input.externalId, attempt > 0);
         if (existing) return this.customerFrom(existing);
         const values: Record<string, TrytonValue> = { name: input.name, code: input.externalId };
-        if (input.creditLimit !== undefined)
+        if (this.writesCreditLimit && input.creditLimit !== undefined)
           values['credit_limit_amount'] = TrytonDecimal.fromNumber(input.creditLimit, 2);
         if (input.paymentTerms)
           values['customer_payment_term'] = await this.paymentTermId(input.paymentTerms);
@@ -182,7 +191,7 @@ export class TrytonErp implements ErpPort {
         if (!patch.name.trim()) throw missing('name', 'customer');
         values['name'] = patch.name;
       }
-      if (patch.creditLimit !== undefined)
+      if (this.writesCreditLimit && patch.creditLimit !== undefined)
         values['credit_limit_amount'] = TrytonDecimal.fromNumber(patch.creditLimit, 2);
       if (patch.paymentTerms !== undefined)
         values['customer_payment_term'] = await this.paymentTermId(patch.paymentTerms);
