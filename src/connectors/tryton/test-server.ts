@@ -170,7 +170,13 @@ export async function startTrytonServer(options: StartTrytonServerOptions = {}):
     });
   };
 
-  await boot();
+  try {
+    await boot();
+  } catch (err) {
+    // Never leave a half-started trytond behind when the harness fails.
+    await halt();
+    throw err;
+  }
   return {
     url,
     port,
