@@ -9,7 +9,7 @@
 import { CrossdockError, type SalesOrder } from '../../domain/index.js';
 import type { CommitResult, CommitUnit, ExceptionInput, SubscriptionDef } from '../../ports/index.js';
 import { upsertCustomers } from './master-data.js';
-import { all, get, num, parseJson, run, type Txn } from './sql.js';
+import { all, type Dialect, get, num, parseJson, run, type Txn } from './sql.js';
 
 /** Per-transaction memo shared by the units of one group commit. */
 export interface CommitContext {
@@ -77,7 +77,7 @@ export function* putAudit(a: {
 }
 
 /** The transaction body of one commit unit. */
-export function* commitUnit(unit: CommitUnit, now: Date, ctx: CommitContext): Txn<CommitResult> {
+export function* commitUnit(d: Dialect, unit: CommitUnit, now: Date, ctx: CommitContext): Txn<CommitResult> {
   const nowIso = now.toISOString();
   const nowMs = now.getTime();
 
@@ -210,6 +210,15 @@ export function* commitUnit(unit: CommitUnit, now: Date, ctx: CommitContext): Tx
   const eventSeqs: number[] = [];
   if (unit.events?.length) {
     const subs = yield* activeSubscriptions(ctx);
+    // With several writers (PostgreSQL), outbox seqs come from a sequence, so two transactions
+    // emitting events of the same subject could commit in the other order than their seqs and a
+    // claimer could deliver seq 11 before seq 10 exists. Locking each subject (sorted, so two
+    // units cannot deadlock) until commit makes seq order = commit order per subject.
+    if (d.subjectLock) {
+      for (const subject of [...new Set(unit.events.map((e) => e.subject))].sort()) {
+        yield* get(d.subjectLock, [subject]);
+      }
+    }
     for (const e of unit.events) {
       const row = yield* get(
         'INSERT INTO outbox (event_id, type, subject, time, time_ms, payload) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq',

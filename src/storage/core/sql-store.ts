@@ -59,7 +59,7 @@ export abstract class SqlStore implements Store {
 
   commit(unit: CommitUnit): Promise<CommitResult> {
     const now = this.clock.now();
-    return this.write(() => commitUnit(unit, now, {}));
+    return this.write(() => commitUnit(this.dialect, unit, now, {}));
   }
 
   upsertCustomers(customers: Customer[]): Promise<void> {

@@ -50,6 +50,11 @@ export interface Dialect {
   readonly skipLocked: string;
   /** Appended to read-then-write selects inside a transaction (PostgreSQL only). */
   readonly forUpdate: string;
+  /**
+   * A statement taking a transaction-scoped lock on one event subject, or null when the database
+   * has a single writer anyway. See `commitUnit` for why.
+   */
+  readonly subjectLock: string | null;
 }
 
 /** SQLite: lists travel as one JSON text expanded by `json_each`; one writer, so no row locks. */
@@ -59,6 +64,7 @@ export const sqliteDialect: Dialect = {
   list: (values) => JSON.stringify(values),
   skipLocked: '',
   forUpdate: '',
+  subjectLock: null,
 };
 
 /** PostgreSQL: lists travel as arrays (`= ANY($n)`); claims lock rows and skip locked ones. */
@@ -68,6 +74,8 @@ export const postgresDialect: Dialect = {
   list: (values) => values,
   skipLocked: ' FOR UPDATE SKIP LOCKED',
   forUpdate: ' FOR UPDATE',
+  // Two-int4 form, in its own lock space; 1668440435 = 'cros'. Hash collisions only serialize.
+  subjectLock: 'SELECT pg_advisory_xact_lock(1668440435, hashtext(?)) AS locked',
 };
 
 /** Converts `?` placeholders to PostgreSQL's `$1…$n` (our SQL never has `?` inside literals). */

@@ -85,7 +85,7 @@ export class SqliteStore extends SqlStore {
       throw mapSqliteError(err);
     }
     this.unitTransaction = this.db.transaction((unit: CommitUnit, now: Date, ctx: CommitContext) =>
-      this.drive(commitUnit(unit, now, ctx)),
+      this.drive(commitUnit(this.dialect, unit, now, ctx)),
     );
   }
 
@@ -163,7 +163,7 @@ export class SqliteStore extends SqlStore {
     if (this.closed) return Promise.reject(mapSqliteError(new Error('store is closed')));
     if (!this.groupCommit) {
       const now = this.clock.now();
-      return this.write(() => commitUnit(unit, now, {}));
+      return this.write(() => commitUnit(this.dialect, unit, now, {}));
     }
     return new Promise<CommitResult>((resolve, reject) => {
       this.queue.push({ unit, resolve, reject });
