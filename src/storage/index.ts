@@ -7,6 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock, Store } from '../ports/index.js';
+import { mapSqliteError } from './core/errors.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 
@@ -53,7 +54,11 @@ export async function createStore(options: CreateStoreOptions = {}): Promise<Sto
     let filename = ':memory:';
     if (options.url !== ':memory:' && options.dataDir !== ':memory:') {
       const dir = options.dataDir ?? './.crossdock';
-      mkdirSync(dir, { recursive: true });
+      try {
+        mkdirSync(dir, { recursive: true });
+      } catch (err) {
+        throw mapSqliteError(err);
+      }
       filename = join(dir, 'crossdock.db');
     }
     store = new SqliteStore({

@@ -372,6 +372,23 @@ export function storeContract(name: string, harness: StoreHarness): void {
         expect((await store.commit({ inbound: { source: 'erp', id: 'm1' } })).status).toBe('committed');
       });
 
+      test('Change-feed cursors advance with their commit and stay put when the unit conflicts', async () => {
+        expect(await store.getCursor('erp.sales')).toBeNull();
+        await store.commit({ cursors: [{ name: 'erp.sales', value: '2025-01-15T10:00:00Z' }] });
+        await store.commit({
+          cursors: [{ name: 'erp.sales', value: '2025-01-15T11:00:00Z' }],
+          timeline: [timeline('o1', 'synced')],
+        });
+        await expectKind(
+          store.commit({
+            cursors: [{ name: 'erp.sales', value: '2025-01-15T12:00:00Z' }],
+            inventory: [{ sku: 'none', warehouseId: 'W1', reservedDelta: 1 }],
+          }),
+          'conflict',
+        );
+        expect(await store.getCursor('erp.sales')).toBe('2025-01-15T11:00:00Z');
+      });
+
       test('A duplicate event id is a typed conflict, never a raw driver error', async () => {
         const e = event('o1');
         await store.commit({ events: [e] });

@@ -236,6 +236,13 @@ export function* commitUnit(d: Dialect, unit: CommitUnit, now: Date, ctx: Commit
     }
   }
 
+  for (const c of unit.cursors ?? []) {
+    yield* run(
+      'INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+      [c.name, c.value, nowIso],
+    );
+  }
+
   for (const e of unit.exceptions ?? []) yield* putException(e, nowIso);
   for (const a of unit.audit ?? []) yield* putAudit(a);
 

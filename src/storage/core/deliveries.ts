@@ -167,7 +167,7 @@ export function* failDeliveries(failures: readonly DeliveryFailure[], now: Date)
   for (const f of failures) {
     const error = JSON.stringify(f.error);
     const parked = f.nextAttemptAt === null;
-    yield* run(
+    const changed = yield* run(
       'UPDATE deliveries SET attempts = attempts + 1, first_error = COALESCE(first_error, ?), last_error = ?, status = ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?',
       [
         error,
@@ -177,7 +177,8 @@ export function* failDeliveries(failures: readonly DeliveryFailure[], now: Date)
         Number(f.id),
       ],
     );
-    if (parked && f.exception) yield* putException(f.exception, nowIso);
+    // A delivery already completed by someone else (an expired lease) opens no exception.
+    if (parked && f.exception && changed > 0) yield* putException(f.exception, nowIso);
   }
 }
 

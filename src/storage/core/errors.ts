@@ -43,6 +43,7 @@ export function mapSqliteError(err: unknown): CrossdockError {
   }
   if (
     code.startsWith('SQLITE_CANTOPEN') ||
+    /Cannot open database|database connection is not open/i.test(message) ||
     code.startsWith('SQLITE_IOERR') ||
     code === 'SQLITE_FULL' ||
     code.startsWith('SQLITE_READONLY') ||

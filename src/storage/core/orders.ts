@@ -114,3 +114,9 @@ export function* getIdempotency(scope: string, key: string): Txn<IdempotencyReco
     createdAt: String(r.created_at),
   };
 }
+
+/** A change-feed watermark, or null before the first commit that set it. */
+export function* getCursor(name: string): Txn<string | null> {
+  const r = yield* get('SELECT value FROM cursors WHERE name = ?', [name]);
+  return r ? String(r.value) : null;
+}

@@ -108,6 +108,9 @@ export abstract class SqlStore implements Store {
   getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | null> {
     return this.read(() => orders.getIdempotency(scope, key));
   }
+  getCursor(name: string): Promise<string | null> {
+    return this.read(() => orders.getCursor(name));
+  }
 
   putApiKey(key: ApiKeyRecord): Promise<void> {
     return this.write(() => governance.putApiKey(key));

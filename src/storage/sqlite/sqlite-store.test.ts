@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
+import { CrossdockError } from '../../domain/index.js';
 import { order } from '../contract/fixtures.js';
 import { storeContract } from '../contract/store-contract.js';
 import { createStore } from '../index.js';
@@ -31,12 +32,12 @@ storeContract('SQLite file (WAL, synchronous=NORMAL, two connections)', {
 });
 
 describe('SQLite store specifics', () => {
-  test('A store opened without migrating reports not ready until migrate() applies version 1', async () => {
+  test('A store opened without migrating reports not ready until migrate() applies every version', async () => {
     const store = await createStore({ url: ':memory:', migrate: false });
     try {
-      expect(await store.ready()).toEqual({ ok: false, schemaVersion: 0, latestVersion: 1 });
-      expect(await store.migrate()).toEqual([1]);
-      expect(await store.ready()).toEqual({ ok: true, schemaVersion: 1, latestVersion: 1 });
+      expect(await store.ready()).toEqual({ ok: false, schemaVersion: 0, latestVersion: 2 });
+      expect(await store.migrate()).toEqual([1, 2]);
+      expect(await store.ready()).toEqual({ ok: true, schemaVersion: 2, latestVersion: 2 });
     } finally {
       await store.close();
     }
@@ -84,5 +85,16 @@ describe('SQLite store specifics', () => {
     const again = await createStore({ dataDir });
     expect(await again.getOrder('late')).not.toBeNull();
     await again.close();
+  });
+
+  test('A database file that cannot be opened is reported as a downstream outage', () => {
+    let caught: unknown;
+    try {
+      new SqliteStore({ filename: join(tmpdir(), 'no-such-dir-crossdock', 'x.db') });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(CrossdockError);
+    expect((caught as CrossdockError).kind).toBe('downstream_outage');
   });
 });

@@ -1,6 +1,7 @@
 /** PostgreSQL migrations in version order; add a file and append it here, never edit an applied one. */
 import type { Migration } from '../../core/migration.js';
 import { migration0001 } from './0001-init.js';
+import { migration0002 } from './0002-cursors.js';
 
 /** Every PostgreSQL migration, ascending. */
-export const postgresMigrations: readonly Migration[] = [migration0001];
+export const postgresMigrations: readonly Migration[] = [migration0001, migration0002];

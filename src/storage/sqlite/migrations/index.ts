@@ -1,6 +1,7 @@
 /** SQLite migrations in version order; add a file and append it here, never edit an applied one. */
 import type { Migration } from '../../core/migration.js';
 import { migration0001 } from './0001-init.js';
+import { migration0002 } from './0002-cursors.js';
 
 /** Every SQLite migration, ascending. */
-export const sqliteMigrations: readonly Migration[] = [migration0001];
+export const sqliteMigrations: readonly Migration[] = [migration0001, migration0002];
