@@ -8,17 +8,18 @@
  * after libuv has handed over every socket that was readable in this turn, so concurrent HTTP
  * requests land in the same group; a microtask would flush after each request.
  *
- * Measured with `npx tsx src/storage/bench/commit-bench.ts` on the 2-core dev box while other
- * test suites were running (load average ~5, so absolute figures are pessimistic and noisy),
- * file DB, WAL, 256 commits in flight, each unit ~15 rows (order insert + 3 journal + 3 timeline
- * + 1 event fanned out to 2 subscriptions + 2 inventory reservations + idempotency record):
- *   synchronous=FULL,   one transaction per commit:   ~400–1,100 commits/s (one fsync each)
- *   synchronous=FULL,   group commit:               ~10,600–11,000 commits/s
- *   synchronous=NORMAL, one transaction per commit: ~1,800–2,400 commits/s
- *   synchronous=NORMAL, group commit:                ~9,500–13,800 commits/s
- *   whole order (4 reads + 2 commits), FULL + group: ~4,200–6,200 orders/s
- * So FULL (power-loss durable) is the default: with group commit it costs about as much as NORMAL,
- * and both are an order of magnitude above one-transaction-per-commit.
+ * Measured with `npx tsx src/storage/bench/commit-bench.ts` on the 2-core dev box, file DB, WAL,
+ * 256 commits in flight, each unit ~15 rows (order insert + 3 journal + 3 timeline + 1 event
+ * fanned out to 2 subscriptions + 2 inventory reservations + idempotency record). Two runs: other
+ * test suites were running in both (load average ~2.4, and ~5 in the slower figure):
+ *   synchronous=FULL,   one transaction per commit:   2,800 commits/s  (1,100 loaded)
+ *   synchronous=FULL,   group commit:                18,000 commits/s (10,600 loaded)
+ *   synchronous=NORMAL, one transaction per commit:   5,500 commits/s  (2,400 loaded)
+ *   synchronous=NORMAL, group commit:                20,400 commits/s (13,800 loaded)
+ *   whole order (4 reads + 2 commits), FULL + group:  9,300 orders/s   (6,200 loaded)
+ * So FULL (power-loss durable) is the default: with group commit it costs ~10% against NORMAL,
+ * and both are 4–6× one-transaction-per-commit. In memory the SQL itself is ~60 µs per order
+ * (outbox and order inserts ~5 µs each, every other row ~2 µs).
  */
 import Database from 'better-sqlite3';
 import type { ClaimOptions, CommitResult, CommitUnit, Delivery } from '../../ports/index.js';
@@ -135,7 +136,7 @@ export class SqliteStore extends SqlStore {
    * leases or completions to a power cut only means a redelivery that idempotency at the
    * destination absorbs; WAL frames are ordered, so the next FULL commit still makes them
    * durable. Why it matters: a claim and a complete each paid an fsync; at batches of 1,000 the
-   * drain went from ~60k to ~130k deliveries/s on a file database (see the bench).
+   * drain went from ~60k to ~130–170k deliveries/s on a file database (see the bench).
    */
   private writeRelaxed<T>(txn: () => Txn<T>): Promise<T> {
     if (!this.full) return this.write(txn);
