@@ -1,4 +1,4 @@
-/** TmsPort: carrier booking and tracking. */
+/** TmsPort: carrier booking and tracking, and the carrier milestone feed. */
 export interface TmsBookingInput {
   idempotencyKey: string;
   hubOrderId: string;
@@ -9,8 +9,42 @@ export interface TmsBookingInput {
   destinationCountry: string;
 }
 
+/** What a carrier reports about a booked shipment. */
+export type TmsMilestoneType = 'in_transit' | 'delivered' | 'exception';
+
+/**
+ * One delivery of a carrier milestone from the TMS's change feed. `id` is stable across
+ * re-sends of the same scan; `deliveryId` names this feed entry (see `WmsFeedMilestone`).
+ */
+export interface TmsFeedMilestone {
+  id: string;
+  deliveryId: string;
+  hubOrderId: string;
+  /** The shipment id the booking was made for (the hub's shipment id). */
+  shipmentId: string;
+  /** Where the shipment left from, when the TMS knows it. */
+  warehouseId?: string;
+  carrier: string;
+  trackingNumber: string;
+  type: TmsMilestoneType;
+  at: string;
+  location?: string;
+  detail?: string;
+}
+
+/** A page of the TMS milestone feed, shaped like `ErpChangePage`. */
+export interface TmsMilestonePage {
+  milestones: TmsFeedMilestone[];
+  /** Pass back as `since` to continue after the last milestone returned. */
+  watermark: string;
+}
+
 export interface TmsPort {
   readonly system: string;
   /** Idempotent by key. Refuses what the carrier will not move (hazmat by air) as policy_violation. */
-  bookShipment(input: TmsBookingInput): Promise<{ carrier: string; trackingNumber: string; duplicate: boolean }>;
+  bookShipment(
+    input: TmsBookingInput,
+  ): Promise<{ carrier: string; trackingNumber: string; duplicate: boolean }>;
+  /** Milestones after the watermark (`null` = from the start), oldest first. */
+  milestonesSince(since: string | null, limit?: number): Promise<TmsMilestonePage>;
 }

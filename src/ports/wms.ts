@@ -1,4 +1,4 @@
-/** WmsPort: inventory positions and order release to the warehouse. */
+/** WmsPort: inventory positions, order release to the warehouse, and its milestone feed. */
 import type { Address, InventoryPosition } from '../domain/index.js';
 
 export interface WmsReleaseInput {
@@ -10,9 +10,44 @@ export interface WmsReleaseInput {
   lines: { sku: string; quantity: number }[];
 }
 
+/** What a warehouse reports about a warehouse order, in its own words. */
+export type WmsMilestoneType = 'released' | 'allocated' | 'backordered' | 'picked' | 'packed' | 'shipped';
+
+/**
+ * One delivery of a warehouse milestone from the WMS's change feed.
+ *
+ * Why two ids: a warehouse re-sends milestones (late scans, retried webhooks). `id` names the
+ * milestone itself and is the same on every re-send, so the hub records it once on the
+ * shipment; `deliveryId` names this feed entry, so the hub's inbound dedupe makes a re-read of
+ * the same entry (two pollers, a lost cursor) apply nothing while a genuine re-send is still
+ * kept in the order's timeline.
+ */
+export interface WmsFeedMilestone {
+  id: string;
+  deliveryId: string;
+  hubOrderId: string;
+  /** The warehouse order (the hub's shipment id for WMS shipments). */
+  shipmentId: string;
+  warehouseId: string;
+  type: WmsMilestoneType;
+  at: string;
+  detail?: string;
+  /** `allocated`: what was allocated per SKU (0 when nothing could be); other types: the order lines. */
+  lines?: { sku: string; quantity: number }[];
+}
+
+/** A page of the WMS milestone feed, shaped like `ErpChangePage`. */
+export interface WmsMilestonePage {
+  milestones: WmsFeedMilestone[];
+  /** Pass back as `since` to continue after the last milestone returned. */
+  watermark: string;
+}
+
 export interface WmsPort {
   readonly system: string;
   getInventory(skus?: string[]): Promise<InventoryPosition[]>;
   /** Idempotent by key: a repeat returns the first warehouse order. */
   releaseOrder(input: WmsReleaseInput): Promise<{ wmsOrderId: string; duplicate: boolean }>;
+  /** Milestones after the watermark (`null` = from the start), oldest first. */
+  milestonesSince(since: string | null, limit?: number): Promise<WmsMilestonePage>;
 }

@@ -107,7 +107,7 @@ describe('WMS simulator', () => {
     sims.wms.advance(wmsOrderId, 'shipped');
     expect(seen.map((m) => m.type)).toEqual(['released', 'allocated', 'picked', 'packed', 'shipped']);
     for (const m of seen) expect(ShipmentEvent.safeParse(m).success).toBe(true);
-    expect(sims.wms.milestonesSince(2).map((m) => m.type)).toEqual(['picked', 'packed', 'shipped']);
+    expect(sims.wms.milestoneLog(2).map((m) => m.type)).toEqual(['picked', 'packed', 'shipped']);
     expect(() => sims.wms.advance(wmsOrderId, 'packed')).toThrow(CrossdockError);
     const late = sims.wms.replayMilestone(3);
     expect(late).toMatchObject({ type: 'picked', seq: 6 });
@@ -120,7 +120,7 @@ describe('WMS simulator', () => {
     input.warehouseId = 'WH-EAST';
     const { wmsOrderId } = await sims.wms.releaseOrder(input);
     expect(sims.wms.order(wmsOrderId)?.lines[0]).toMatchObject({ allocated: 0, backordered: 10 });
-    expect(sims.wms.milestonesSince(0).map((m) => m.type)).toContain('backordered');
+    expect(sims.wms.milestoneLog(0).map((m) => m.type)).toContain('backordered');
   });
 });
 
@@ -168,7 +168,7 @@ describe('TMS simulator', () => {
     expect(trackingNumber).toMatch(/^PRO\d+$/);
     tms.track(trackingNumber, 'in_transit');
     tms.track(trackingNumber, 'delivered');
-    expect(tms.milestonesSince(0).map((m) => m.type)).toEqual(['in_transit', 'delivered']);
+    expect(tms.milestoneLog(0).map((m) => m.type)).toEqual(['in_transit', 'delivered']);
     expect(tms.booking(trackingNumber)?.status).toBe('delivered');
   });
 });

@@ -282,7 +282,7 @@ export function registerSimulatorRoutes(app: FastifyInstance, sims: SimSet): voi
     return wms.order(req.params.id) ?? notFound(reply, `Warehouse order ${req.params.id}`);
   });
   app.get('/sim/wms/milestones', async (req, reply) =>
-    page(reply, req.query, (o, l) => ({ items: wms.milestonesSince(o, l), total: wms.milestoneCount })),
+    page(reply, req.query, (o, l) => ({ items: wms.milestoneLog(o, l), total: wms.milestoneCount })),
   );
   app.get('/sim/tms/shipments', async (req, reply) =>
     page(reply, req.query, (o, l) => tms.listBookings(o, l)),

@@ -7,7 +7,14 @@
  * logistics, not retry them.
  */
 import { CrossdockError, type ShipmentEvent } from '../domain/index.js';
-import type { Clock, TmsBookingInput, TmsPort } from '../ports/index.js';
+import type {
+  Clock,
+  TmsBookingInput,
+  TmsFeedMilestone,
+  TmsMilestonePage,
+  TmsMilestoneType,
+  TmsPort,
+} from '../ports/index.js';
 import type { FaultInjector } from './faults.js';
 
 /** A booked shipment as the TMS stores it. */
@@ -19,10 +26,12 @@ export interface TmsBookingRecord extends TmsBookingInput {
 }
 
 /** A tracking milestone from the carrier. */
-export interface TmsMilestone extends ShipmentEvent {
+export interface TmsMilestone extends Omit<ShipmentEvent, 'type'> {
+  type: TmsMilestoneType;
   seq: number;
   hubOrderId: string;
   trackingNumber: string;
+  carrier: string;
 }
 
 /** Options of the TMS simulator. */
@@ -95,11 +104,7 @@ export class TmsSimulator implements TmsPort {
   // --- drivers and inspection (no fault injection) ----------------------------------------
 
   /** Emits a carrier milestone for a booked shipment (`in_transit`, `delivered`, `exception`). */
-  track(
-    trackingNumber: string,
-    type: 'in_transit' | 'delivered' | 'exception',
-    detail?: string,
-  ): TmsMilestone {
+  track(trackingNumber: string, type: TmsMilestoneType, detail?: string, location?: string): TmsMilestone {
     const b = this.byTracking.get(trackingNumber);
     if (!b) throw CrossdockError.dataQuality(`Unknown tracking number ${trackingNumber}`);
     b.status = type;
@@ -113,14 +118,45 @@ export class TmsSimulator implements TmsPort {
       seq,
       hubOrderId: b.hubOrderId,
       trackingNumber,
+      carrier: b.carrier,
     };
     if (detail !== undefined) m.detail = detail;
+    if (location !== undefined) m.location = location;
     this.log.push(m);
     return m;
   }
 
-  /** Milestones after `seq` (0 = from the start). */
-  milestonesSince(seq: number, limit = 100): TmsMilestone[] {
+  /**
+   * Re-emits an earlier milestone as a new log entry with the same id, as a carrier re-sending
+   * a scan would (late or duplicated delivery); the hub must keep it in the timeline only.
+   */
+  replayMilestone(seq: number): TmsMilestone {
+    const m = this.log[seq - 1];
+    if (!m) throw CrossdockError.dataQuality(`No TMS milestone ${seq}`);
+    const copy: TmsMilestone = { ...m, seq: this.log.length + 1 };
+    this.log.push(copy);
+    return copy;
+  }
+
+  /**
+   * The port's change feed: milestones after the watermark (the last seq read, `null` = from
+   * the start); `deliveryId` is the log position, `id` stays the same on a replay.
+   */
+  async milestonesSince(since: string | null, limit = 100): Promise<TmsMilestonePage> {
+    const g = this.faults.before('milestonesSince');
+    if (g) await g;
+    const start = since === null || since === '' ? 0 : Number(since);
+    if (!Number.isInteger(start) || start < 0) {
+      throw CrossdockError.dataQuality(`Invalid milestone watermark ${JSON.stringify(since)}`, {
+        details: { system: this.system, field: 'since' },
+      });
+    }
+    const page = this.log.slice(start, start + Math.max(1, limit));
+    return { milestones: page.map(toFeedMilestone), watermark: String(start + page.length) };
+  }
+
+  /** The raw milestone log after `seq` (0 = from the start), for inspection. */
+  milestoneLog(seq: number, limit = 100): TmsMilestone[] {
     return this.log.slice(seq, seq + limit);
   }
 
@@ -153,4 +189,21 @@ export class TmsSimulator implements TmsPort {
     const service = method === 'air' ? '01' : '03';
     return { carrier: 'UPS', trackingNumber: `1Z9X8W7V${service}${String(n).padStart(8, '0')}` };
   }
+}
+
+/** The port's view of a log entry. */
+function toFeedMilestone(m: TmsMilestone): TmsFeedMilestone {
+  const out: TmsFeedMilestone = {
+    id: m.id,
+    deliveryId: String(m.seq),
+    hubOrderId: m.hubOrderId,
+    shipmentId: m.shipmentId,
+    carrier: m.carrier,
+    trackingNumber: m.trackingNumber,
+    type: m.type,
+    at: m.at,
+  };
+  if (m.location !== undefined) out.location = m.location;
+  if (m.detail !== undefined) out.detail = m.detail;
+  return out;
 }

@@ -8,17 +8,27 @@
  * (`onMilestone`), so the hub can consume them either way.
  */
 import { CrossdockError, type InventoryPosition, type ShipmentEvent } from '../domain/index.js';
-import type { Clock, WmsPort, WmsReleaseInput } from '../ports/index.js';
+import type {
+  Clock,
+  WmsFeedMilestone,
+  WmsMilestonePage,
+  WmsMilestoneType,
+  WmsPort,
+  WmsReleaseInput,
+} from '../ports/index.js';
 import type { FaultInjector } from './faults.js';
 import { InventoryBook } from './inventory-book.js';
 
 /** A fulfillment milestone as the WMS reports it: a canonical ShipmentEvent plus routing keys. */
-export interface WmsMilestone extends ShipmentEvent {
+export interface WmsMilestone extends Omit<ShipmentEvent, 'type'> {
+  type: WmsMilestoneType;
   /** Position in the WMS's milestone log (1-based, gapless). */
   seq: number;
   hubOrderId: string;
   wmsOrderId: string;
   warehouseId: string;
+  /** `allocated`: quantity allocated per SKU; `shipped`: quantity shipped per SKU. */
+  lines?: { sku: string; quantity: number }[];
 }
 
 /** The WMS's stored warehouse order. */
@@ -126,7 +136,12 @@ export class WmsSimulator implements WmsPort {
     this.faults.effect();
     this.emit(record, 'released');
     const short = lines.filter((l) => l.backordered > 0);
-    this.emit(record, 'allocated', short.length === lines.length ? 'nothing allocated' : undefined);
+    this.emit(
+      record,
+      'allocated',
+      short.length === lines.length ? 'nothing allocated' : undefined,
+      lines.map((l) => ({ sku: l.sku, quantity: l.allocated })),
+    );
     if (short.length > 0)
       this.emit(record, 'backordered', short.map((l) => `${l.sku}×${l.backordered}`).join(', '));
     return { wmsOrderId, duplicate: false };
@@ -152,7 +167,11 @@ export class WmsSimulator implements WmsPort {
         if (l.allocated > 0) this.inventory.issue(l.sku, record.warehouseId, l.allocated, now);
       }
     }
-    return this.emit(record, milestone, detail);
+    const shipped =
+      milestone === 'shipped'
+        ? record.lines.filter((l) => l.allocated > 0).map((l) => ({ sku: l.sku, quantity: l.allocated }))
+        : undefined;
+    return this.emit(record, milestone, detail, shipped);
   }
 
   /**
@@ -168,8 +187,26 @@ export class WmsSimulator implements WmsPort {
     return copy;
   }
 
-  /** Milestones after `seq` (0 = from the start), up to `limit`. */
-  milestonesSince(seq: number, limit = 100): WmsMilestone[] {
+  /**
+   * The port's change feed: milestones after the watermark (the last seq read, `null` = from
+   * the start). Each log entry is one delivery (`deliveryId` = its seq); a replayed milestone
+   * keeps its `id`, as a warehouse re-sending a scan would.
+   */
+  async milestonesSince(since: string | null, limit = 100): Promise<WmsMilestonePage> {
+    const g = this.faults.before('milestonesSince');
+    if (g) await g;
+    const start = since === null || since === '' ? 0 : Number(since);
+    if (!Number.isInteger(start) || start < 0) {
+      throw CrossdockError.dataQuality(`Invalid milestone watermark ${JSON.stringify(since)}`, {
+        details: { system: this.system, field: 'since' },
+      });
+    }
+    const page = this.log.slice(start, start + Math.max(1, limit));
+    return { milestones: page.map(toFeedMilestone), watermark: String(start + page.length) };
+  }
+
+  /** The raw milestone log after `seq` (0 = from the start), up to `limit`, for inspection. */
+  milestoneLog(seq: number, limit = 100): WmsMilestone[] {
     return this.log.slice(seq, seq + limit);
   }
 
@@ -223,7 +260,12 @@ export class WmsSimulator implements WmsPort {
     return o;
   }
 
-  private emit(record: WmsOrderRecord, type: ShipmentEvent['type'], detail?: string): WmsMilestone {
+  private emit(
+    record: WmsOrderRecord,
+    type: WmsMilestoneType,
+    detail?: string,
+    lines?: { sku: string; quantity: number }[],
+  ): WmsMilestone {
     const seq = this.log.length + 1;
     const m: WmsMilestone = {
       id: `WMS-EV-${seq}`,
@@ -238,8 +280,25 @@ export class WmsSimulator implements WmsPort {
       warehouseId: record.warehouseId,
     };
     if (detail !== undefined) m.detail = detail;
+    if (lines !== undefined) m.lines = lines;
     this.log.push(m);
     for (const l of this.listeners) l(m);
     return m;
   }
+}
+
+/** The port's view of a log entry. */
+function toFeedMilestone(m: WmsMilestone): WmsFeedMilestone {
+  const out: WmsFeedMilestone = {
+    id: m.id,
+    deliveryId: String(m.seq),
+    hubOrderId: m.hubOrderId,
+    shipmentId: m.wmsOrderId,
+    warehouseId: m.warehouseId,
+    type: m.type,
+    at: m.at,
+  };
+  if (m.detail !== undefined) out.detail = m.detail;
+  if (m.lines !== undefined) out.lines = m.lines.map((l) => ({ ...l }));
+  return out;
 }
