@@ -83,5 +83,5 @@ storeContract('PostgreSQL', {
     if (!schema) throw new Error('unknown store');
     return new PostgresStore({ url, schema, max: 4 });
   },
-  propertyRuns: 12,
+  propertyRuns: Number(process.env['CROSSDOCK_PROPERTY_RUNS'] ?? 12),
 });

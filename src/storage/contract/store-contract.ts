@@ -487,6 +487,27 @@ export function storeContract(name: string, harness: StoreHarness): void {
         expect((await store.subscriptionStats())[0]).toMatchObject({ pending: 0, leased: 0, delivered: 3 });
       });
 
+      test('New, replayed and operator-retried deliveries are due at once whatever clock the claimer uses', async () => {
+        await subscribe(['crm', []]);
+        const seqs = await emit('k1', 1);
+        const past = new Date('2001-01-01T00:00:00.000Z');
+        const [d] = await claim(store, 'crm', 10, 'w1', past);
+        expect(d?.eventSeq).toBe(seqs[0]);
+        await store.completeDeliveries([d!.id]);
+        expect(await store.enqueueDeliveries('crm', seqs)).toBe(1);
+        const [again] = await claim(store, 'crm', 10, 'w1', past);
+        await store.failDeliveries([
+          {
+            id: again!.id,
+            error: {},
+            nextAttemptAt: null,
+            exception: deliveryException('x', again!.id, 'crm'),
+          },
+        ]);
+        await store.actOnException('x', 'retry', audit('exception.retry', 'x'));
+        expect((await claim(store, 'crm', 10, 'w1', past)).map((x) => x.eventSeq)).toEqual(seqs);
+      });
+
       test('Released deliveries can be claimed again at once', async () => {
         await subscribe(['crm', []]);
         await emit('k1', 2);

@@ -9,7 +9,7 @@
 import { CrossdockError, type SalesOrder } from '../../domain/index.js';
 import type { CommitResult, CommitUnit, ExceptionInput, SubscriptionDef } from '../../ports/index.js';
 import { upsertCustomers } from './master-data.js';
-import { all, type Dialect, get, num, parseJson, run, type Txn } from './sql.js';
+import { all, type Dialect, dueImmediately, get, num, parseJson, run, type Txn } from './sql.js';
 
 /** Per-transaction memo shared by the units of one group commit. */
 export interface CommitContext {
@@ -79,7 +79,6 @@ export function* putAudit(a: {
 /** The transaction body of one commit unit. */
 export function* commitUnit(d: Dialect, unit: CommitUnit, now: Date, ctx: CommitContext): Txn<CommitResult> {
   const nowIso = now.toISOString();
-  const nowMs = now.getTime();
 
   if (unit.inbound) {
     const inserted = yield* run(
@@ -230,7 +229,7 @@ export function* commitUnit(d: Dialect, unit: CommitUnit, now: Date, ctx: Commit
         if (!matchesTypes(s.types, e.type)) continue;
         yield* run(
           "INSERT INTO deliveries (subscription, event_seq, key, status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, 'pending', 0, ?, ?)",
-          [s.name, seq, e.subject, nowMs, nowIso],
+          [s.name, seq, e.subject, dueImmediately, nowIso],
         );
       }
     }

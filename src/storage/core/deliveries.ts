@@ -20,6 +20,7 @@ import { putException, subscriptionFromRow } from './commit.js';
 import {
   all,
   type Dialect,
+  dueImmediately,
   get,
   num,
   type Param,
@@ -260,6 +261,6 @@ export function* enqueueDeliveries(
   if (eventSeqs.length === 0) return 0;
   return yield* run(
     `INSERT INTO deliveries (subscription, event_seq, key, status, attempts, next_attempt_at, created_at) SELECT ?, seq, subject, 'pending', 0, CAST(? AS BIGINT), ? FROM outbox WHERE ${d.inList('seq')} ORDER BY seq ON CONFLICT (subscription, event_seq) DO NOTHING`,
-    [subscription, now.getTime(), now.toISOString(), d.list([...eventSeqs])],
+    [subscription, dueImmediately, now.toISOString(), d.list([...eventSeqs])],
   );
 }

@@ -8,6 +8,7 @@ import { putAudit } from './commit.js';
 import {
   all,
   type Dialect,
+  dueImmediately,
   get,
   num,
   type Param,
@@ -102,7 +103,7 @@ export function* actOnException(
     if (action === 'retry') {
       yield* run(
         "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ? AND status = 'parked'",
-        [now.getTime(), deliveryId],
+        [dueImmediately, deliveryId],
       );
     } else {
       yield* run("DELETE FROM deliveries WHERE id = ? AND status = 'parked'", [deliveryId]);

@@ -103,3 +103,10 @@ export function textOrNull(value: unknown): string | null {
 export function num(value: unknown): number {
   return typeof value === 'number' ? value : Number(value);
 }
+
+/**
+ * `next_attempt_at` of a delivery that is due at once (new, replayed, retried by an operator).
+ * Why 0 and not "now": claims compare against the caller's `now` (the dispatcher's Clock), which
+ * need not be the store's clock; a fresh delivery must be claimable whatever either clock says.
+ */
+export const dueImmediately = 0;

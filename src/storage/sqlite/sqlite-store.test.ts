@@ -10,7 +10,7 @@ import { SqliteStore } from './sqlite-store.js';
 
 storeContract('SQLite in memory', {
   open: () => createStore({ url: ':memory:' }),
-  propertyRuns: 60,
+  propertyRuns: Number(process.env['CROSSDOCK_PROPERTY_RUNS'] ?? 60),
 });
 
 const dirs: string[] = [];
