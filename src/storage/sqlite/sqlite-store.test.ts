@@ -75,6 +75,22 @@ describe('SQLite store specifics', () => {
     }
   });
 
+  test('More commits in one turn than fit one group are split over several transactions, all committed', async () => {
+    const store = new SqliteStore({ filename: ':memory:' });
+    await store.migrate();
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 1_200 }, (_, i) =>
+          store.commit({ order: { next: order(`o${i}`), expectedVersion: null } }),
+        ),
+      );
+      expect(results.every((r) => r.status === 'committed')).toBe(true);
+      expect(await store.countOrders()).toEqual([{ state: 'received', holdReason: null, count: 1_200 }]);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('Closing the store flushes commits still waiting for their group', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'crossdock-sqlite-'));
     dirs.push(dataDir);
