@@ -1,0 +1,323 @@
+/**
+ * Lifecycle sync: ERP, WMS and TMS change feeds into the orders the hub owns.
+ *
+ * Each feed is read from a durable watermark (`Store.getCursor`). Every entry is applied as ONE
+ * commit holding the order update (optimistic version; re-read and re-plan on conflict), its
+ * timeline entry, its outbox events, the reservations it gives back and the inbound dedupe
+ * record (`source`, entry id); the last entry of a page also carries the advanced cursor. So:
+ * - a crash between two entries re-reads the page, and the entries already committed come back
+ *   `duplicate` from the store and apply nothing;
+ * - two hub processes polling the same feed cannot both apply an entry;
+ * - nothing is skipped: the cursor moves only in the transaction of the entry it covers.
+ * Why one commit per entry rather than per page: an entry's plan depends on the order as the
+ * previous entry left it, and a page often holds several entries of one order; per entry keeps
+ * each plan a simple read-plan-commit. SQLite group commit makes the extra commits cheap.
+ *
+ * A report for an order that is still being decided (`received`/`validating`: the ERP answered
+ * but the hub has not committed the acceptance yet) waits, up to a grace period, so the
+ * acceptance is never skipped over; the feed resumes at that entry on the next poll.
+ */
+import { type CrossdockError, toCrossdockError } from '../../domain/index.js';
+import type { Clock, CommitUnit, ErpPort, Store, TmsPort, WmsPort } from '../../ports/index.js';
+import { type ErpDetails, planReport } from './apply-report.js';
+import {
+  type FeedSource,
+  type FulfillmentReport,
+  fromErpChange,
+  fromTmsMilestone,
+  fromWmsMilestone,
+} from './milestones.js';
+
+/** Stable id of this workflow (CloudEvents source suffix, cursor prefix). Stored: never rename. */
+export const fulfillmentSyncId = 'fulfillment-sync';
+
+/** Ports and settings the sync runs with; any feed left out is not polled. */
+export interface FulfillmentSyncDeps {
+  store: Store;
+  clock: Clock;
+  erp?: ErpPort;
+  wms?: WmsPort;
+  tms?: TmsPort;
+  /** Entries read per feed request. Default 100. */
+  pageSize?: number;
+  /** Poll interval of `start()`. Default 1000 ms. */
+  intervalMs?: number;
+  /** How long a report waits for its order's acceptance before it is applied anyway. Default 60 s. */
+  pendingOrderGraceMs?: number;
+  /** CloudEvents source of the events emitted. Default `/crossdock/fulfillment-sync`. */
+  eventSource?: string;
+  /** Called with every feed failure in the poll loop (the feed is retried on the next tick). */
+  onError?: (feed: FeedSource, error: CrossdockError) => void;
+}
+
+/** What one pass over one feed did. */
+export interface FeedPassReport {
+  /** Entries read from the feed. */
+  read: number;
+  /** Entries that moved an order's state. */
+  applied: number;
+  /** Entries recorded in a timeline without moving the state (late, duplicate, timeline-only). */
+  recorded: number;
+  /** Entries the store had seen already (inbound dedupe): nothing applied. */
+  duplicates: number;
+  /** Entries about no known order, or no fulfillment fact: only the cursor moved. */
+  skipped: number;
+  /** True when the pass stopped at an order still being decided. */
+  deferred: boolean;
+}
+
+/** What `syncOnce()` did, per feed polled. */
+export type SyncPassReport = Partial<Record<FeedSource, FeedPassReport>>;
+
+type EntryOutcome = 'applied' | 'recorded' | 'duplicates' | 'skipped' | 'deferred';
+
+interface Feed {
+  source: FeedSource;
+  system: string;
+  cursor: string;
+  read(
+    since: string | null,
+    limit: number,
+  ): Promise<{ reports: (FulfillmentReport | null)[]; watermark: string }>;
+}
+
+const maxAttempts = 8;
+
+/** Polls the fulfillment feeds and applies them to orders; see the file comment for the rules. */
+export class FulfillmentSync {
+  private readonly feeds: Feed[] = [];
+  private readonly pageSize: number;
+  private readonly intervalMs: number;
+  private readonly graceMs: number;
+  private readonly eventSource: string;
+  private readonly deferredSince = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<SyncPassReport> | null = null;
+
+  constructor(private readonly deps: FulfillmentSyncDeps) {
+    this.pageSize = deps.pageSize ?? 100;
+    this.intervalMs = deps.intervalMs ?? 1000;
+    this.graceMs = deps.pendingOrderGraceMs ?? 60_000;
+    this.eventSource = deps.eventSource ?? `/crossdock/${fulfillmentSyncId}`;
+    const { erp, wms, tms } = deps;
+    if (erp) {
+      this.feeds.push({
+        source: 'erp',
+        system: erp.system,
+        cursor: fulfillmentCursorName('erp', erp.system),
+        read: async (since, limit) => {
+          const page = await erp.changesSince(since, limit);
+          return {
+            reports: page.changes.map((c) => fromErpChange(erp.system, c)),
+            watermark: page.watermark,
+          };
+        },
+      });
+    }
+    if (wms) {
+      this.feeds.push({
+        source: 'wms',
+        system: wms.system,
+        cursor: fulfillmentCursorName('wms', wms.system),
+        read: async (since, limit) => {
+          const page = await wms.milestonesSince(since, limit);
+          return {
+            reports: page.milestones.map((m) => fromWmsMilestone(wms.system, m)),
+            watermark: page.watermark,
+          };
+        },
+      });
+    }
+    if (tms) {
+      this.feeds.push({
+        source: 'tms',
+        system: tms.system,
+        cursor: fulfillmentCursorName('tms', tms.system),
+        read: async (since, limit) => {
+          const page = await tms.milestonesSince(since, limit);
+          return {
+            reports: page.milestones.map((m) => fromTmsMilestone(tms.system, m)),
+            watermark: page.watermark,
+          };
+        },
+      });
+    }
+  }
+
+  /**
+   * One pass over every feed until each is drained (or deferred). Feeds are independent: one
+   * failing feed is reported (thrown after the others ran) and does not hold up the others.
+   */
+  async syncOnce(): Promise<SyncPassReport> {
+    if (this.running) return this.running;
+    const run = this.pass().finally(() => {
+      this.running = null;
+    });
+    this.running = run;
+    return run;
+  }
+
+  /** Polls every `intervalMs` until `stop()`; failures go to `onError` and are retried next tick. */
+  start(): void {
+    if (this.timer) return;
+    const tick = () => {
+      this.syncOnce()
+        .catch(() => undefined)
+        .finally(() => {
+          if (this.timer) this.timer = setTimeout(tick, this.intervalMs);
+        });
+    };
+    this.timer = setTimeout(tick, 0);
+    this.timer.unref?.();
+  }
+
+  /** Stops polling and waits for a pass in flight to finish. */
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running?.catch(() => undefined);
+  }
+
+  private async pass(): Promise<SyncPassReport> {
+    const out: SyncPassReport = {};
+    const failures: CrossdockError[] = [];
+    for (const feed of this.feeds) {
+      try {
+        out[feed.source] = await this.drain(feed);
+      } catch (err) {
+        const e = toCrossdockError(err);
+        failures.push(e);
+        this.deps.onError?.(feed.source, e);
+      }
+    }
+    if (failures.length > 0) throw failures[0];
+    return out;
+  }
+
+  private async drain(feed: Feed): Promise<FeedPassReport> {
+    const report: FeedPassReport = {
+      read: 0,
+      applied: 0,
+      recorded: 0,
+      duplicates: 0,
+      skipped: 0,
+      deferred: false,
+    };
+    for (;;) {
+      const since = await this.deps.store.getCursor(feed.cursor);
+      const page = await feed.read(since, this.pageSize);
+      if (page.reports.length === 0) {
+        if (page.watermark !== (since ?? '')) {
+          await this.deps.store.commit({ cursors: [{ name: feed.cursor, value: page.watermark }] });
+        }
+        return report;
+      }
+      report.read += page.reports.length;
+      for (const [i, entry] of page.reports.entries()) {
+        const last = i === page.reports.length - 1;
+        const cursors = last ? [{ name: feed.cursor, value: page.watermark }] : undefined;
+        const outcome = await this.applyEntry(entry, cursors);
+        if (outcome === 'deferred') {
+          report.deferred = true;
+          return report;
+        }
+        report[outcome]++;
+      }
+      if (page.reports.length < this.pageSize) return report;
+    }
+  }
+
+  private async applyEntry(
+    report: FulfillmentReport | null,
+    cursors: CommitUnit['cursors'],
+  ): Promise<EntryOutcome> {
+    const { store } = this.deps;
+    const moveCursor = async () => {
+      if (cursors) await store.commit({ cursors });
+    };
+    if (!report?.hubOrderId) {
+      await moveCursor();
+      return 'skipped';
+    }
+    let order = await store.getOrder(report.hubOrderId);
+    if (!order) {
+      await moveCursor();
+      return 'skipped';
+    }
+    if (order.state === 'received' || order.state === 'validating') {
+      const key = `${report.source}:${report.deliveryId}`;
+      const now = this.deps.clock.now().getTime();
+      const since = this.deferredSince.get(key) ?? now;
+      this.deferredSince.set(key, since);
+      if (now - since < this.graceMs) return 'deferred';
+      this.deferredSince.delete(key);
+    }
+    const details = await this.erpDetails(
+      report,
+      order.shipments.some((s) => s.id === report.shipmentId),
+    );
+    let skipRelease = false;
+    for (let attempt = 1; ; attempt++) {
+      const plan = planReport(order, report, details, {
+        now: this.deps.clock.now(),
+        eventSource: this.eventSource,
+        skipRelease,
+      });
+      const unit: CommitUnit = {
+        order: { next: plan.next, expectedVersion: order.version },
+        timeline: [plan.timeline],
+        events: plan.events,
+        inbound: { source: inboundSource(report), id: report.deliveryId },
+      };
+      if (plan.inventory.length > 0) unit.inventory = plan.inventory;
+      if (cursors) unit.cursors = cursors;
+      try {
+        const result = await store.commit(unit);
+        if (result.status === 'duplicate') {
+          await moveCursor();
+          return 'duplicates';
+        }
+        return plan.applied ? 'applied' : 'recorded';
+      } catch (err) {
+        const e = toCrossdockError(err);
+        if (e.kind !== 'conflict' || attempt >= maxAttempts) throw e;
+        if (typeof e.details['sku'] === 'string') {
+          // The reservation is not there to give back (released by a hold, or never taken in
+          // this store): record the allocation without touching inventory.
+          skipRelease = true;
+        } else {
+          const fresh = await store.getOrder(report.hubOrderId);
+          if (!fresh) throw e;
+          order = fresh;
+        }
+      }
+    }
+  }
+
+  /** The ERP record a report names, when the change alone lacks lines, amounts or numbers. */
+  private async erpDetails(report: FulfillmentReport, knownShipment: boolean): Promise<ErpDetails> {
+    const erp = this.deps.erp;
+    if (report.source !== 'erp' || !erp || !report.erpOrderId) return {};
+    const needsShipment = report.kind === 'shipment' && (!knownShipment || report.native === 'assigned');
+    const needsInvoice = report.kind === 'invoice';
+    if (!needsShipment && !needsInvoice) return {};
+    const status = await erp.getSalesOrder(report.erpOrderId);
+    const recordId = report.kind === 'shipment' ? report.shipmentId?.replace(/^erp:/, '') : report.invoiceId;
+    const out: ErpDetails = {};
+    const shipment = status.shipments.find((s) => s.erpShipmentId === recordId);
+    const invoice = status.invoices.find((i) => i.erpInvoiceId === recordId);
+    if (needsShipment && shipment) out.shipment = shipment;
+    if (needsInvoice && invoice) out.invoice = invoice;
+    return out;
+  }
+}
+
+/** The cursor name of a feed: `fulfillment.<source>.<system>`. Stored: never rename. */
+export function fulfillmentCursorName(source: FeedSource, system: string): string {
+  return `fulfillment.${source}.${system}`;
+}
+
+/** The inbound dedupe source of a feed's entries. Stored: never rename. */
+function inboundSource(report: FulfillmentReport): string {
+  return `fulfillment.${report.source}.${report.system}`;
+}
