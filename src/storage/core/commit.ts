@@ -11,6 +11,12 @@ import type { CommitResult, CommitUnit, ExceptionInput, SubscriptionDef } from '
 import { upsertCustomers } from './master-data.js';
 import { all, type Dialect, dueImmediately, get, num, type Param, parseJson, run, type Txn } from './sql.js';
 
+/**
+ * `CommitUnit.cursors` is being added to the port in the same change set; reading it through this
+ * type keeps storage compiling whether or not that port edit has been committed yet.
+ */
+type WithCursors = CommitUnit & { cursors?: { name: string; value: string }[] };
+
 /** Per-transaction memo shared by the units of one group commit. */
 export interface CommitContext {
   /** Active subscriptions, read once per transaction. */
@@ -255,7 +261,7 @@ export function* commitUnit(d: Dialect, unit: CommitUnit, now: Date, ctx: Commit
     }
   }
 
-  for (const c of unit.cursors ?? []) {
+  for (const c of (unit as WithCursors).cursors ?? []) {
     yield* run(
       'INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
       [c.name, c.value, nowIso],
