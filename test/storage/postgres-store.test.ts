@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Store } from '../../src/ports/index.js';
+import { event } from '../../src/storage/contract/fixtures.js';
 import { storeContract } from '../../src/storage/contract/store-contract.js';
 import { createStore, PostgresStore } from '../../src/storage/index.js';
 
@@ -66,6 +67,59 @@ test('An unreachable PostgreSQL is reported as a downstream outage, and ready() 
     await expect(store.getOrder('x')).rejects.toMatchObject({ kind: 'downstream_outage' });
     expect((await store.ready()).ok).toBe(false);
   } finally {
+    await store.close();
+  }
+});
+
+test('Events of one subject commit in seq order even when the earlier transaction is held up', async () => {
+  const schema = `cd_test_${runId}_order`;
+  const store = await createStore({ url, schema, poolSize: 4 });
+  const blocker = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
+  await blocker.connect();
+  try {
+    await store.putSubscriptions([{ name: 'crm', types: [], ordering: 'strict', active: true }]);
+    // An uncommitted row with the id A's exception will use: A gets its outbox seq, then waits.
+    await blocker.query('BEGIN');
+    await blocker.query(
+      "INSERT INTO exceptions (id, kind, owner, source, status, attempts, first_error, last_error, created_at, updated_at) VALUES ('x-held', 'transient', 'integration', 'test', 'open', 0, '{}', '{}', 'now', 'now')",
+    );
+    const order: string[] = [];
+    const a = store
+      .commit({
+        events: [event('order-1')],
+        exceptions: [
+          {
+            id: 'x-held',
+            kind: 'transient',
+            owner: 'integration',
+            source: 'test',
+            subscription: null,
+            deliveryId: null,
+            eventId: null,
+            orderId: 'order-1',
+            error: {},
+            attempts: 1,
+          },
+        ],
+      })
+      .then((r) => {
+        order.push('a');
+        return r;
+      });
+    await new Promise((r) => setTimeout(r, 200));
+    const b = store.commit({ events: [event('order-1')] }).then((r) => {
+      order.push('b');
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(order).toEqual([]);
+    await blocker.query('ROLLBACK');
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(order).toEqual(['a', 'b']);
+    if (ra.status !== 'committed' || rb.status !== 'committed') throw new Error('expected both committed');
+    expect(ra.eventSeqs[0]).toBeLessThan(rb.eventSeqs[0]!);
+  } finally {
+    await blocker.end();
     await store.close();
   }
 });
