@@ -102,6 +102,11 @@ export interface CommitUnit {
   inbound?: { source: string; id: string };
   exceptions?: ExceptionInput[];
   audit?: AuditInput[];
+  /**
+   * Change-feed watermarks (ERP `write_date`, WMS milestone sequence) advanced in the same
+   * transaction as the changes they cover, so a crash never skips or re-applies a change.
+   */
+  cursors?: { name: string; value: string }[];
 }
 
 export type CommitResult = { status: 'committed'; eventSeqs: number[] } | { status: 'duplicate' };
@@ -218,6 +223,8 @@ export interface Store {
   getTimeline(orderId: string): Promise<TimelineEntry[]>;
   getJournal(orderId: string): Promise<JournalEntry[]>;
   getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | null>;
+  /** A change-feed watermark written by `CommitUnit.cursors`; null before the first. */
+  getCursor(name: string): Promise<string | null>;
 
   // governance
   putApiKey(key: ApiKeyRecord): Promise<void>;
