@@ -4,7 +4,12 @@ import { CircuitBreaker } from './circuit-breaker.js';
 
 function clock(): { now: () => Date; advance: (ms: number) => void } {
   let ms = Date.parse('2025-01-01T00:00:00Z');
-  return { now: () => new Date(ms), advance: (d) => void (ms += d) };
+  return {
+    now: () => new Date(ms),
+    advance: (d) => {
+      ms += d;
+    },
+  };
 }
 
 describe('CircuitBreaker', () => {

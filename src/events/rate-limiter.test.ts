@@ -3,7 +3,12 @@ import { Semaphore, TokenBucket } from './rate-limiter.js';
 
 function clock(): { now: () => Date; advance: (ms: number) => void } {
   let ms = 0;
-  return { now: () => new Date(ms), advance: (d) => void (ms += d) };
+  return {
+    now: () => new Date(ms),
+    advance: (d) => {
+      ms += d;
+    },
+  };
 }
 
 describe('TokenBucket', () => {
