@@ -21,6 +21,7 @@
  *   releases the leases of deliveries not started, so a restart resumes at once rather than
  *   after the lease expires.
  */
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { type CloudEvent, CrossdockError, toCrossdockError } from '../domain/index.js';
 import {
@@ -178,6 +179,7 @@ export class Dispatcher {
     this.idleMs = options.idleMs ?? 20;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.onLoopError = options.onLoopError ?? (() => {});
+    setMaxListeners(0, this.hardStop.signal);
   }
 
   /** Registers a subscription (before `init()`/`start()`); names are unique. */
@@ -235,6 +237,8 @@ export class Dispatcher {
     this.started = true;
     this.stopping = false;
     this.hardStop = new AbortController();
+    // One listener per in-flight attempt (up to the sum of concurrencies) is expected here.
+    setMaxListeners(0, this.hardStop.signal);
     for (const rt of this.runtimes.values()) {
       if (rt.def.active) rt.loop = this.runLoop(rt);
     }
