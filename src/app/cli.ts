@@ -13,7 +13,9 @@ const int = (name: string) => (value: string) => {
 };
 
 export function buildCli(): Command {
-  const program = new Command('crossdock').description('Integration backbone for product distributors').version(version);
+  const program = new Command('crossdock')
+    .description('Integration backbone for product distributors')
+    .version(version);
 
   program
     .command('start')
@@ -23,16 +25,24 @@ export function buildCli(): Command {
     .option('--data <dir>', 'data directory for the embedded SQLite store')
     .option('--config <file>', 'configuration file (.ts, .js, .json, .yaml)')
     .option('--demo-traffic <n>', 'feed N orders/s through the simulated CRM', int('demo-traffic'))
-    .action(async (opts: { port?: number; host?: string; data?: string; config?: string; demoTraffic?: number }) => {
-      const { runStart } = await import('./start.js');
-      const overrides: Record<string, unknown> = {};
-      if (opts.port !== undefined) overrides.port = opts.port;
-      if (opts.host !== undefined) overrides.host = opts.host;
-      if (opts.data !== undefined) overrides.dataDir = opts.data;
-      if (opts.demoTraffic !== undefined) overrides.demoTraffic = opts.demoTraffic;
-      const config = await loadConfig({ ...(opts.config ? { file: opts.config } : {}), overrides });
-      await runStart(config);
-    });
+    .action(
+      async (opts: {
+        port?: number;
+        host?: string;
+        data?: string;
+        config?: string;
+        demoTraffic?: number;
+      }) => {
+        const { runStart } = await import('./start.js');
+        const overrides: Record<string, unknown> = {};
+        if (opts.port !== undefined) overrides.port = opts.port;
+        if (opts.host !== undefined) overrides.host = opts.host;
+        if (opts.data !== undefined) overrides.dataDir = opts.data;
+        if (opts.demoTraffic !== undefined) overrides.demoTraffic = opts.demoTraffic;
+        const config = await loadConfig({ ...(opts.config ? { file: opts.config } : {}), overrides });
+        await runStart(config);
+      },
+    );
 
   program
     .command('migrate')
@@ -41,12 +51,20 @@ export function buildCli(): Command {
     .option('--data <dir>', 'data directory for the embedded SQLite store')
     .action(async (opts: { config?: string; data?: string }) => {
       const { createStore } = await import('../storage/index.js');
-      const config = await loadConfig({ ...(opts.config ? { file: opts.config } : {}), overrides: opts.data ? { dataDir: opts.data } : {} });
-      const store = await createStore({ ...(config.databaseUrl ? { url: config.databaseUrl } : {}), dataDir: config.dataDir });
+      const config = await loadConfig({
+        ...(opts.config ? { file: opts.config } : {}),
+        overrides: opts.data ? { dataDir: opts.data } : {},
+      });
+      const store = await createStore({
+        ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
+        dataDir: config.dataDir,
+      });
       try {
         const applied = await store.migrate();
         const r = await store.ready();
-        console.log(`${store.backend}: applied ${applied.length ? applied.join(', ') : 'nothing'}; schema version ${r.schemaVersion}/${r.latestVersion}`);
+        console.log(
+          `${store.backend}: applied ${applied.length ? applied.join(', ') : 'nothing'}; schema version ${r.schemaVersion}/${r.latestVersion}`,
+        );
       } finally {
         await store.close();
       }
@@ -61,10 +79,15 @@ export function buildCli(): Command {
     .option('--duration <seconds>', 'seconds of load (orders)', int('duration'))
     .option('--connections <n>', 'concurrent HTTP connections (orders)', int('connections'))
     .option('--count <n>', 'events (events, replay)', int('count'))
-    .action(async (scenario: string, opts: { json?: boolean; backend: string; duration?: number; connections?: number; count?: number }) => {
-      const { runBench } = await import('../bench/index.js');
-      await runBench(scenario, opts);
-    });
+    .action(
+      async (
+        scenario: string,
+        opts: { json?: boolean; backend: string; duration?: number; connections?: number; count?: number },
+      ) => {
+        const { runBench } = await import('../bench/index.js');
+        await runBench(scenario, opts);
+      },
+    );
 
   program
     .command('trace')
@@ -74,7 +97,10 @@ export function buildCli(): Command {
     .option('--data <dir>', 'data directory')
     .action(async (orderId: string, opts: { config?: string; data?: string }) => {
       const { runTrace } = await import('./trace.js');
-      const config = await loadConfig({ ...(opts.config ? { file: opts.config } : {}), overrides: opts.data ? { dataDir: opts.data } : {} });
+      const config = await loadConfig({
+        ...(opts.config ? { file: opts.config } : {}),
+        overrides: opts.data ? { dataDir: opts.data } : {},
+      });
       process.exitCode = await runTrace(config, orderId, process.stdout);
     });
 

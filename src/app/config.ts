@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { QuoteToOrderPolicies, defaultPolicies } from '../workflows/index.js';
+import { defaultPolicies, QuoteToOrderPolicies } from '../workflows/index.js';
 
 export const TrytonErpConfig = z.object({
   kind: z.literal('tryton'),
@@ -19,9 +19,24 @@ export const TrytonErpConfig = z.object({
   warehouseId: z.string().default('WH-TRYTON'),
   concurrency: z.number().int().positive().default(4),
   timeoutMs: z.number().int().positive().default(10_000),
+  /** Tryton's code of that warehouse (`stock.location` of type warehouse). */
+  warehouseCode: z.string().min(1).default('WH'),
+  /** Sales orders created or confirmed at once (Tryton on SQLite serialises writes: keep it low). */
+  maxConcurrentOrders: z.number().int().positive().default(2),
+  /** Party codes of the customers whose orders the hub decides against Tryton (hub id = code). */
+  customers: z.array(z.string().min(1)).default([]),
+  /** Quote-to-order policy segment given to those customers. */
+  segment: z.string().min(1).default('standard'),
+  /** Days the contract prices read from Tryton stay valid in the hub before the next load. */
+  priceValidityDays: z.number().int().positive().default(30),
 });
+/** The `erp` block of a hub talking to Tryton (see docs/connectors/tryton.md). */
+export type TrytonErpConfig = z.infer<typeof TrytonErpConfig>;
 
-export const ErpConfig = z.discriminatedUnion('kind', [z.object({ kind: z.literal('simulator') }), TrytonErpConfig]);
+export const ErpConfig = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('simulator') }),
+  TrytonErpConfig,
+]);
 
 export const CrossdockConfig = z.object({
   host: z.string().default('127.0.0.1'),
@@ -36,7 +51,11 @@ export const CrossdockConfig = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Requests per second per API client unless its key says otherwise. */
   defaultRateLimit: z.number().int().positive().default(10_000),
-  bodyLimitBytes: z.number().int().positive().default(256 * 1024),
+  bodyLimitBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024),
   simulators: z
     .object({
       seed: z.number().int().default(42),
@@ -54,16 +73,26 @@ export const CrossdockConfig = z.object({
 export type CrossdockConfig = z.infer<typeof CrossdockConfig>;
 export type CrossdockConfigInput = z.input<typeof CrossdockConfig>;
 
-const defaultFiles = ['crossdock.config.ts', 'crossdock.config.js', 'crossdock.config.json', 'crossdock.config.yaml', 'crossdock.config.yml'];
+const defaultFiles = [
+  'crossdock.config.ts',
+  'crossdock.config.js',
+  'crossdock.config.json',
+  'crossdock.config.yaml',
+  'crossdock.config.yml',
+];
 
 /** Read a config file by extension; `.ts` goes through tsx so it needs no build step. */
 export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
   const path = resolve(file);
   if (!existsSync(path)) throw new Error(`config file not found: ${file}`);
   if (path.endsWith('.json')) return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  if (path.endsWith('.yaml') || path.endsWith('.yml')) return (parseYaml(readFileSync(path, 'utf8')) ?? {}) as Record<string, unknown>;
+  if (path.endsWith('.yaml') || path.endsWith('.yml'))
+    return (parseYaml(readFileSync(path, 'utf8')) ?? {}) as Record<string, unknown>;
   const mod: Record<string, unknown> = path.endsWith('.ts')
-    ? ((await (await import('tsx/esm/api')).tsImport(pathToFileURL(path).href, import.meta.url)) as Record<string, unknown>)
+    ? ((await (await import('tsx/esm/api')).tsImport(pathToFileURL(path).href, import.meta.url)) as Record<
+        string,
+        unknown
+      >)
     : ((await import(pathToFileURL(path).href)) as Record<string, unknown>);
   const value = (mod.config ?? mod.default ?? mod) as Record<string, unknown>;
   return value;
@@ -82,7 +111,9 @@ export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
 }
 
 /** Load and validate: file (given or found in cwd), then env, then CLI flags. */
-export async function loadConfig(options: { file?: string; overrides?: Record<string, unknown>; env?: NodeJS.ProcessEnv } = {}): Promise<CrossdockConfig> {
+export async function loadConfig(
+  options: { file?: string; overrides?: Record<string, unknown>; env?: NodeJS.ProcessEnv } = {},
+): Promise<CrossdockConfig> {
   const file = options.file ?? defaultFiles.find((f) => existsSync(f));
   const fromFile = file ? await readConfigFile(file) : {};
   const merged = { ...fromFile, ...envOverrides(options.env ?? process.env), ...(options.overrides ?? {}) };

@@ -27,7 +27,8 @@ export class DemoOrderGenerator {
   ) {
     this.random = mulberry32(options.seed ?? 7);
     const open = new Map<string, number>();
-    for (const rec of data.receivables) open.set(rec.customerId, (open.get(rec.customerId) ?? 0) + rec.amount);
+    for (const rec of data.receivables)
+      open.set(rec.customerId, (open.get(rec.customerId) ?? 0) + rec.amount);
     const eligible = data.customers.filter(
       (c) =>
         c.status === 'active' &&
@@ -43,9 +44,11 @@ export class DemoOrderGenerator {
       .filter((p) => p.active && !p.hazmat && (stock.get(p.sku) ?? 0) >= 20)
       .map((p) => ({ sku: p.sku, listPrice: p.listPrice }));
     for (const a of data.priceAgreements) {
-      if (a.validFrom <= data.today && a.validTo >= data.today) this.agreements.set(`${a.customerId}|${a.sku}`, a.unitPrice);
+      if (a.validFrom <= data.today && a.validTo >= data.today)
+        this.agreements.set(`${a.customerId}|${a.sku}`, a.unitPrice);
     }
-    if (this.customers.length === 0 || this.skus.length === 0) throw new Error('demo data has no orderable customers or SKUs');
+    if (this.customers.length === 0 || this.skus.length === 0)
+      throw new Error('demo data has no orderable customers or SKUs');
   }
 
   private pick<T>(list: readonly T[]): T {
@@ -56,7 +59,8 @@ export class DemoOrderGenerator {
   next(): OrderSubmission {
     this.n++;
     const hold = this.random() < (this.options.holdShare ?? 0);
-    const customer = hold && this.overCredit.length > 0 ? this.pick(this.overCredit) : this.pick(this.customers);
+    const customer =
+      hold && this.overCredit.length > 0 ? this.pick(this.overCredit) : this.pick(this.customers);
     const shipTo = customer.addresses.find((a) => a.kind === 'shipping') ?? customer.addresses[0]!;
     const count = 1 + Math.floor(this.random() * (this.options.maxLines ?? 3));
     const chosen = new Map<string, { sku: string; listPrice: number }>();
@@ -67,7 +71,9 @@ export class DemoOrderGenerator {
     return {
       source: { system: 'crm', ref: `0Q0${String(this.n).padStart(12, '0')}` },
       quoteId: `Q-${this.n}`,
-      customer: customer.externalIds['crm'] ? { system: 'crm', externalId: customer.externalIds['crm'] } : { id: customer.id },
+      customer: customer.externalIds['crm']
+        ? { system: 'crm', externalId: customer.externalIds['crm'] }
+        : { id: customer.id },
       poNumber: `PO-${100000 + this.n}`,
       currency: customer.currency,
       shipTo,

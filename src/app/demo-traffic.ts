@@ -9,7 +9,11 @@ import type { Hub } from './hub.js';
 
 export async function startDemoTraffic(hub: Hub, url: string, perSecond: number): Promise<{ stop(): void }> {
   if (!hub.sims) throw new Error('--demo-traffic needs the built-in simulators');
-  const { record, secret } = createApiKey({ name: 'crm-simulator', scopes: ['orders:write', 'orders:read'], rateLimit: 0 });
+  const { record, secret } = createApiKey({
+    name: 'crm-simulator',
+    scopes: ['orders:write', 'orders:read'],
+    rateLimit: 0,
+  });
   await hub.store.putApiKey(record);
   const generator = new DemoOrderGenerator(hub.sims.data, { holdShare: 0.08, seed: Date.now() % 100000 });
   const pool = new Pool(url, { connections: 4 });
@@ -25,7 +29,12 @@ export async function startDemoTraffic(hub: Hub, url: string, perSecond: number)
     for (let i = 0; i < n; i++) {
       const body = JSON.stringify(generator.next());
       pool
-        .request({ path: '/api/v1/orders', method: 'POST', headers: { ...headers, 'idempotency-key': crypto.randomUUID() }, body })
+        .request({
+          path: '/api/v1/orders',
+          method: 'POST',
+          headers: { ...headers, 'idempotency-key': crypto.randomUUID() },
+          body,
+        })
         .then(async (res) => {
           await res.body.dump();
           sent++;

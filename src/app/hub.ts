@@ -3,9 +3,14 @@
  * concrete store, connectors and simulators exist; everything else sees ports.
  */
 import type { FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import { buildHttpApp } from '../http/app.js';
-import { createMetrics, ensureBootstrapKey, type HttpMetrics, loggerOptions } from '../http/middleware/index.js';
+import {
+  createMetrics,
+  ensureBootstrapKey,
+  type HttpMetrics,
+  loggerOptions,
+} from '../http/middleware/index.js';
 import type { Clock, CrmPort, ErpPort, Store } from '../ports/index.js';
 import { systemClock } from '../ports/index.js';
 import { createSimulators, registerSimulatorRoutes, type Simulators } from '../simulators/index.js';
@@ -50,7 +55,8 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
     const sims = config.simulators.enabled ? createSimulators({ seed: config.simulators.seed, clock }) : null;
     if (!sims) throw new Error('simulators are disabled and no CRM connector is configured');
     if (config.simulators.creditLimitMultiplier !== 1) {
-      for (const c of sims.data.erpCustomers) sims.erp.setCreditLimit(c.erpId, c.creditLimit * config.simulators.creditLimitMultiplier);
+      for (const c of sims.data.erpCustomers)
+        sims.erp.setCreditLimit(c.erpId, c.creditLimit * config.simulators.creditLimitMultiplier);
     }
     const erp: ErpPort = sims.erp;
     const crm: CrmPort = sims.crm;
@@ -63,7 +69,14 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
           ? config.policies.warehouses
           : sims.data.warehouses.map((w) => ({ id: w.id, serves: demoWarehouseRegions[w.id] ?? [w.region] })),
     };
-    const workflow = new QuoteToOrder({ store, erp, crm, clock, policies, credit: new CreditExposureCache(erp, clock) });
+    const workflow = new QuoteToOrder({
+      store,
+      erp,
+      crm,
+      clock,
+      policies,
+      credit: new CreditExposureCache(erp, clock),
+    });
 
     const metrics = createMetrics();
     const app = await buildHttpApp({
@@ -79,11 +92,16 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
     });
     cleanups.unshift(() => app.close());
 
-    const boot = await ensureBootstrapKey(store, { CROSSDOCK_BOOTSTRAP_KEY: config.bootstrapKey }, clock.now());
+    const boot = await ensureBootstrapKey(
+      store,
+      { CROSSDOCK_BOOTSTRAP_KEY: config.bootstrapKey },
+      clock.now(),
+    );
     const createdBootstrapSecret = boot.created ? boot.secret : null;
 
     // Finish orders whose ERP step did not complete (crash, outage, 202): at start, then often.
-    const resume = () => workflow.resumePending().catch((err) => logger.warn({ err: String(err) }, 'resume failed'));
+    const resume = () =>
+      workflow.resumePending().catch((err) => logger.warn({ err: String(err) }, 'resume failed'));
     if (config.workers) {
       await resume();
       const timer = setInterval(resume, 2000);

@@ -13,7 +13,10 @@ function withAccountRef(c: Customer): Customer {
   return c.externalIds['account'] ? c : { ...c, externalIds: { ...c.externalIds, account: c.accountNumber } };
 }
 
-export async function loadDemoMasterData(store: Store, data: DemoDataSet): Promise<{ customers: number; products: number; agreements: number; positions: number }> {
+export async function loadDemoMasterData(
+  store: Store,
+  data: DemoDataSet,
+): Promise<{ customers: number; products: number; agreements: number; positions: number }> {
   await store.upsertCustomers(data.customers.map(withAccountRef));
   await store.upsertProducts(data.products);
   await store.upsertPriceAgreements(data.priceAgreements);
@@ -28,7 +31,53 @@ export async function loadDemoMasterData(store: Store, data: DemoDataSet): Promi
 
 /** Which states each demo warehouse serves first (routing prefers them). */
 export const demoWarehouseRegions: Record<string, string[]> = {
-  'WH-EAST': ['ME', 'NH', 'VT', 'MA', 'RI', 'CT', 'NY', 'NJ', 'PA', 'DE', 'MD', 'DC', 'VA', 'WV', 'NC', 'SC', 'GA', 'FL', 'ON', 'QC', 'NS', 'NB'],
-  'WH-CENTRAL': ['OH', 'MI', 'IN', 'IL', 'WI', 'MN', 'IA', 'MO', 'KY', 'TN', 'AL', 'MS', 'AR', 'LA', 'TX', 'OK', 'KS', 'NE', 'SD', 'ND', 'MB', 'SK'],
+  'WH-EAST': [
+    'ME',
+    'NH',
+    'VT',
+    'MA',
+    'RI',
+    'CT',
+    'NY',
+    'NJ',
+    'PA',
+    'DE',
+    'MD',
+    'DC',
+    'VA',
+    'WV',
+    'NC',
+    'SC',
+    'GA',
+    'FL',
+    'ON',
+    'QC',
+    'NS',
+    'NB',
+  ],
+  'WH-CENTRAL': [
+    'OH',
+    'MI',
+    'IN',
+    'IL',
+    'WI',
+    'MN',
+    'IA',
+    'MO',
+    'KY',
+    'TN',
+    'AL',
+    'MS',
+    'AR',
+    'LA',
+    'TX',
+    'OK',
+    'KS',
+    'NE',
+    'SD',
+    'ND',
+    'MB',
+    'SK',
+  ],
   'WH-WEST': ['CA', 'OR', 'WA', 'NV', 'AZ', 'UT', 'ID', 'MT', 'WY', 'CO', 'NM', 'AK', 'HI', 'BC', 'AB'],
 };

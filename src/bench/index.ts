@@ -8,7 +8,8 @@ export interface BenchOptions {
 }
 
 export async function runBench(scenario: string, opts: BenchOptions): Promise<void> {
-  if (opts.backend !== 'sqlite' && opts.backend !== 'postgres') throw new Error(`unknown backend ${opts.backend}`);
+  if (opts.backend !== 'sqlite' && opts.backend !== 'postgres')
+    throw new Error(`unknown backend ${opts.backend}`);
   switch (scenario) {
     case 'orders': {
       const { runOrdersBench } = await import('./orders.js');

@@ -52,7 +52,10 @@ export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
   };
   writeFileSync(join(dir, 'bench.config.json'), JSON.stringify(config));
   const profileDir = process.env['CROSSDOCK_BENCH_PROFILE_DIR'];
-  const { child, url } = await startHub(join(dir, 'bench.config.json'), profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+  const { child, url } = await startHub(
+    join(dir, 'bench.config.json'),
+    profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  );
   let rssMax = 0;
   const rssTimer = setInterval(() => {
     void sampleRss(url).then((mb) => {
@@ -68,11 +71,17 @@ export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
     const max = await load(url, generator, { connections, duration });
     const target = Math.max(1, Math.floor(max.perSecond * 0.8));
     log(`phase 2: open loop at 80 % = ${target}/s, ${Math.min(duration, 15)} s`);
-    const at80 = await load(url, generator, { connections: connections * 4, duration: Math.min(duration, 15), overallRate: target });
+    const at80 = await load(url, generator, {
+      connections: connections * 4,
+      duration: Math.min(duration, 15),
+      overallRate: target,
+    });
     await settle(url);
     const check = await verify(url);
     const total2xx = warmup.ok2xx + max.ok2xx + at80.ok2xx;
-    log(`\nthroughput per second (phase 1): ${sparkline(max.perSecondSeries)}  max ${Math.max(...max.perSecondSeries)}/s`);
+    log(
+      `\nthroughput per second (phase 1): ${sparkline(max.perSecondSeries)}  max ${Math.max(...max.perSecondSeries)}/s`,
+    );
     log(`orders in store: ${check.orders} (${JSON.stringify(check.byState)}); ERP orders ${check.erpOrders}`);
     return {
       scenario: 'orders',
@@ -87,7 +96,13 @@ export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
       duplicates: Math.max(0, check.erpOrders - check.acceptedOrders),
       rssMb: Math.round(rssMax),
       connections,
-      at80Pct: { perSecond: Math.round(at80.perSecond), p50Ms: at80.p50, p99Ms: at80.p99, offered: target, errors: at80.errors + at80.non2xx },
+      at80Pct: {
+        perSecond: Math.round(at80.perSecond),
+        p50Ms: at80.p50,
+        p99Ms: at80.p99,
+        offered: target,
+        errors: at80.errors + at80.non2xx,
+      },
       byState: check.byState,
       durability: 'sqlite synchronous=FULL, group commit',
     };
@@ -114,7 +129,9 @@ export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
     const ticker = setInterval(() => {
       series.push(thisSecond);
       thisSecond = 0;
-      process.stderr.write(`\r${progressLine((Date.now() - started) / 1000, o.duration, done, series.at(-1) ?? 0)}`);
+      process.stderr.write(
+        `\r${progressLine((Date.now() - started) / 1000, o.duration, done, series.at(-1) ?? 0)}`,
+      );
     }, 1000);
     const result = await new Promise<autocannon.Result>((resolve, reject) => {
       const instance = autocannon(
@@ -164,9 +181,14 @@ export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
 }
 
 /** Starts `crossdock start` as a child; `nodeArgs` (e.g. `--cpu-prof`) profile the hub itself. */
-async function startHub(configFile: string, nodeArgs: string[]): Promise<{ child: ChildProcess; url: string }> {
+async function startHub(
+  configFile: string,
+  nodeArgs: string[],
+): Promise<{ child: ChildProcess; url: string }> {
   const cli = fileURLToPath(new URL('../app/cli.js', import.meta.url));
-  const child = spawn(process.execPath, [...nodeArgs, cli, 'start', '--config', configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'start', '--config', configFile], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error('hub did not start within 60 s')), 60_000);
@@ -185,7 +207,9 @@ async function startHub(configFile: string, nodeArgs: string[]): Promise<{ child
 }
 
 async function sampleRss(url: string): Promise<number> {
-  const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${secret}` } }).catch(() => null);
+  const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${secret}` } }).catch(
+    () => null,
+  );
   if (!res?.ok) return 0;
   const m = /crossdock_process_resident_memory_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)/.exec(await res.text());
   return m ? Number(m[1]) / 1024 / 1024 : 0;
@@ -214,7 +238,9 @@ async function verify(url: string) {
   const byState = await orderStates(url);
   const orders = Object.values(byState).reduce((a, b) => a + b, 0);
   const acceptedOrders = (byState['accepted'] ?? 0) + (byState['backordered'] ?? 0);
-  const erp = await fetch(`${url}/sim/erp/orders?limit=1`, { headers: { authorization: `Bearer ${secret}` } });
+  const erp = await fetch(`${url}/sim/erp/orders?limit=1`, {
+    headers: { authorization: `Bearer ${secret}` },
+  });
   const erpOrders = ((await erp.json()) as { total: number }).total;
   return {
     byState,

@@ -22,7 +22,9 @@ export function sparkline(series: readonly number[]): string {
   const max = Math.max(...series);
   const min = Math.min(...series);
   const span = max - min || 1;
-  return series.map((v) => bars[Math.min(bars.length - 1, Math.floor(((v - min) / span) * (bars.length - 1)))]).join('');
+  return series
+    .map((v) => bars[Math.min(bars.length - 1, Math.floor(((v - min) / span) * (bars.length - 1)))])
+    .join('');
 }
 
 /** `[#####-----]  12.0/20 s  34,567 done  3,021/s` for a progress line on stderr. */

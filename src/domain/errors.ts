@@ -88,8 +88,20 @@ export class CrossdockError extends Error {
   }
 
   /** A JSON-safe summary for journals, timelines and exception records. */
-  toJSON(): { kind: ErrorKind; message: string; retryable: boolean; owner: Owner; details: Record<string, unknown> } {
-    return { kind: this.kind, message: this.message, retryable: this.retryable, owner: this.owner, details: this.details };
+  toJSON(): {
+    kind: ErrorKind;
+    message: string;
+    retryable: boolean;
+    owner: Owner;
+    details: Record<string, unknown>;
+  } {
+    return {
+      kind: this.kind,
+      message: this.message,
+      retryable: this.retryable,
+      owner: this.owner,
+      details: this.details,
+    };
   }
 }
 

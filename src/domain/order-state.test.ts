@@ -59,16 +59,14 @@ describe('order state machine', () => {
   test('duplicated and reordered fulfillment milestones end in the furthest milestone', () => {
     fc.assert(
       fc.property(
-        fc
-          .subarray(forwardOnly, { minLength: 1 })
-          .chain((milestones) =>
-            fc.tuple(
-              fc.constant(milestones),
-              fc.shuffledSubarray([...milestones, ...milestones, ...milestones], {
-                minLength: milestones.length * 3,
-              }),
-            ),
+        fc.subarray(forwardOnly, { minLength: 1 }).chain((milestones) =>
+          fc.tuple(
+            fc.constant(milestones),
+            fc.shuffledSubarray([...milestones, ...milestones, ...milestones], {
+              minLength: milestones.length * 3,
+            }),
           ),
+        ),
         ([milestones, shuffled]) => {
           const furthest = milestones.reduce((a, b) => (stateRank(b) > stateRank(a) ? b : a));
           const { state } = fold('accepted', shuffled);

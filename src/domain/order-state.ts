@@ -52,7 +52,11 @@ const rank: Record<OrderState, number> = {
   cancelled: 100,
 };
 
-export const terminalStates: ReadonlySet<OrderState> = new Set<OrderState>(['rejected', 'cancelled', 'closed']);
+export const terminalStates: ReadonlySet<OrderState> = new Set<OrderState>([
+  'rejected',
+  'cancelled',
+  'closed',
+]);
 
 /** States from which an order can still be cancelled (nothing has left a warehouse yet). */
 const cancellable = (s: OrderState): boolean => rank[s] < rank.partially_shipped;
@@ -85,11 +89,20 @@ export interface TransitionResult {
 
 /** Apply a requested state to the current one under the monotonic rule. */
 export function transition(current: OrderState, requested: OrderState): TransitionResult {
-  return canTransition(current, requested) ? { state: requested, applied: true } : { state: current, applied: false };
+  return canTransition(current, requested)
+    ? { state: requested, applied: true }
+    : { state: current, applied: false };
 }
 
 /** Typed hold reasons, each owned by one team. */
-export const holdReasons = ['credit', 'pricing', 'inventory', 'customer_data', 'tax', 'shipping_rule'] as const;
+export const holdReasons = [
+  'credit',
+  'pricing',
+  'inventory',
+  'customer_data',
+  'tax',
+  'shipping_rule',
+] as const;
 export const HoldReason = z.enum(holdReasons);
 export type HoldReason = z.infer<typeof HoldReason>;
 

@@ -3,7 +3,7 @@
  * allocations, and cross-references to every system that knows it.
  */
 import { z } from 'zod';
-import { HoldReason, Hold, OrderState } from './order-state.js';
+import { Hold, HoldReason, OrderState } from './order-state.js';
 import { Address, ExternalIds, Invoice, OrderLine, Shipment, ShippingMethod, SystemName } from './schemas.js';
 
 export const SalesOrder = z

@@ -118,7 +118,9 @@ export const PriceAgreement = z
   .meta({ id: 'PriceAgreement' });
 export type PriceAgreement = z.infer<typeof PriceAgreement>;
 
-export const InboundReceipt = z.object({ quantity: z.number().positive(), eta: isoDate }).meta({ id: 'InboundReceipt' });
+export const InboundReceipt = z
+  .object({ quantity: z.number().positive(), eta: isoDate })
+  .meta({ id: 'InboundReceipt' });
 
 export const InventoryPosition = z
   .object({

@@ -6,7 +6,13 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Clock, Store } from '../ports/index.js';
 import type { QuoteToOrder } from '../workflows/index.js';
-import { type Governance, type HttpMetrics, ordersGauge, registerGovernance, traceGenReqId } from './middleware/index.js';
+import {
+  type Governance,
+  type HttpMetrics,
+  ordersGauge,
+  registerGovernance,
+  traceGenReqId,
+} from './middleware/index.js';
 import { registerAvailabilityRoutes } from './routes/availability.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerOpenApiRoute } from './routes/openapi.js';

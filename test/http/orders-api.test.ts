@@ -5,8 +5,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/app/config.js';
 import { createHub, type Hub } from '../../src/app/hub.js';
-import { createApiKey } from '../../src/http/middleware/index.js';
 import type { OrderSubmission } from '../../src/domain/index.js';
+import { createApiKey } from '../../src/http/middleware/index.js';
 
 const bootstrap = 'test-bootstrap-secret-0123456789';
 let hub: Hub;
@@ -35,7 +35,10 @@ async function post(body: unknown, headers: Record<string, string> = {}) {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'crossdock-api-'));
-  const config = await loadConfig({ env: {}, overrides: { dataDir: dir, bootstrapKey: bootstrap, logLevel: 'silent' } });
+  const config = await loadConfig({
+    env: {},
+    overrides: { dataDir: dir, bootstrapKey: bootstrap, logLevel: 'silent' },
+  });
   hub = await createHub(config, { logger: pino({ level: 'silent' }) });
   const ro = createApiKey({ name: 'reader', scopes: ['orders:read'], rateLimit: 0 });
   await hub.store.putApiKey(ro.record);
@@ -58,7 +61,12 @@ describe('POST /api/v1/orders on the embedded default', () => {
     expect(res.headers['traceparent']).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
     const order = await hub.store.getOrder(body.orderId);
     expect(order?.externalIds.erp).toBe(body.erpOrderNumber);
-    const timeline = (await hub.app.inject({ url: `/api/v1/orders/${body.orderId}/timeline`, headers: { authorization: `Bearer ${bootstrap}` } })).json();
+    const timeline = (
+      await hub.app.inject({
+        url: `/api/v1/orders/${body.orderId}/timeline`,
+        headers: { authorization: `Bearer ${bootstrap}` },
+      })
+    ).json();
     expect(timeline.entries.map((e: { name: string }) => e.name)).toEqual([
       'validate-customer',
       'confirm-pricing',
@@ -72,7 +80,11 @@ describe('POST /api/v1/orders on the embedded default', () => {
 
   test("an over-credit customer's order comes back on hold with reason credit and its owner", async () => {
     const c = hub.sims!.picks.overCredit;
-    const order = { ...inPolicyOrder(hub), customer: { id: c.id }, shipTo: c.addresses.find((a) => a.kind === 'shipping') ?? c.addresses[0]! };
+    const order = {
+      ...inPolicyOrder(hub),
+      customer: { id: c.id },
+      shipTo: c.addresses.find((a) => a.kind === 'shipping') ?? c.addresses[0]!,
+    };
     // Price from the list, since the in-policy customer's agreements do not apply here.
     const products = await hub.store.getProducts(order.lines.map((l) => l.sku));
     order.lines = order.lines.map((l) => ({ ...l, unitPrice: products.get(l.sku)!.listPrice, quantity: 50 }));
@@ -99,7 +111,10 @@ describe('POST /api/v1/orders on the embedded default', () => {
   test('unknown SKUs, fractional quantities of whole units and duplicate lines are refused with 422 naming each line', async () => {
     const base = inPolicyOrder(hub);
     const line = base.lines[0]!;
-    const res = await post({ ...base, lines: [{ ...line, quantity: 1.5 }, { ...line }, { sku: 'NO-SUCH-SKU', quantity: 1, unitPrice: 1 }] });
+    const res = await post({
+      ...base,
+      lines: [{ ...line, quantity: 1.5 }, { ...line }, { sku: 'NO-SUCH-SKU', quantity: 1, unitPrice: 1 }],
+    });
     expect(res.statusCode).toBe(422);
     const fields = res.json().errors.map((e: { field: string }) => e.field);
     expect(fields).toEqual(expect.arrayContaining(['lines[1].sku', 'lines[2].sku']));

@@ -7,7 +7,10 @@ import { componentSchemas } from '../../domain/index.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ 'application/json': { schema } });
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: ref('Problem') } },
+});
 const errors = {
   '401': problem('missing or invalid API key'),
   '403': problem('the key lacks the scope'),
@@ -32,7 +35,11 @@ export function buildOpenApi(version: string): Record<string, unknown> {
         traceId: { type: 'string' },
         errors: {
           type: 'array',
-          items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } }, required: ['field', 'message'] },
+          items: {
+            type: 'object',
+            properties: { field: { type: 'string' }, message: { type: 'string' } },
+            required: ['field', 'message'],
+          },
         },
       },
     },
@@ -43,7 +50,8 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     info: {
       title: 'Crossdock API',
       version,
-      description: 'Integration backbone for product distributors: governed quote-to-order, lifecycle events, master data.',
+      description:
+        'Integration backbone for product distributors: governed quote-to-order, lifecycle events, master data.',
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
@@ -52,15 +60,32 @@ export function buildOpenApi(version: string): Record<string, unknown> {
         post: {
           operationId: 'submitOrder',
           summary: 'Submit a CRM quote for governed quote-to-order orchestration',
-          parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } }],
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', maxLength: 255 },
+            },
+          ],
           requestBody: { required: true, content: json(ref('OrderSubmission')) },
           responses: {
             '201': { description: 'accepted; the ERP order exists', content: json(ref('OrderDecision')) },
-            '202': { description: 'validated and committed; ERP creation pending', content: json(ref('OrderDecision')) },
-            '200': { description: 'on hold (with reasons and owners) or rejected', content: json(ref('OrderDecision')) },
+            '202': {
+              description: 'validated and committed; ERP creation pending',
+              content: json(ref('OrderDecision')),
+            },
+            '200': {
+              description: 'on hold (with reasons and owners) or rejected',
+              content: json(ref('OrderDecision')),
+            },
             '409': problem('idempotency key in flight'),
-            '422': problem('invalid input, naming each field; or an Idempotency-Key reused with another body'),
-            '503': problem('a system needed for the decision is down (downstream_outage); retry with the same Idempotency-Key'),
+            '422': problem(
+              'invalid input, naming each field; or an Idempotency-Key reused with another body',
+            ),
+            '503': problem(
+              'a system needed for the decision is down (downstream_outage); retry with the same Idempotency-Key',
+            ),
             ...errors,
           },
         },
@@ -76,7 +101,13 @@ export function buildOpenApi(version: string): Record<string, unknown> {
           responses: {
             '200': {
               description: 'a page of orders',
-              content: json({ type: 'object', properties: { items: { type: 'array', items: ref('SalesOrder') }, next: { type: ['string', 'null'] } } }),
+              content: json({
+                type: 'object',
+                properties: {
+                  items: { type: 'array', items: ref('SalesOrder') },
+                  next: { type: ['string', 'null'] },
+                },
+              }),
             },
             ...errors,
           },
@@ -86,7 +117,11 @@ export function buildOpenApi(version: string): Record<string, unknown> {
         get: {
           operationId: 'getOrder',
           parameters: [idParam],
-          responses: { '200': { description: 'the canonical order', content: json(ref('SalesOrder')) }, '404': problem('no such order'), ...errors },
+          responses: {
+            '200': { description: 'the canonical order', content: json(ref('SalesOrder')) },
+            '404': problem('no such order'),
+            ...errors,
+          },
         },
       },
       '/api/v1/orders/{id}/timeline': {
@@ -96,7 +131,13 @@ export function buildOpenApi(version: string): Record<string, unknown> {
           responses: {
             '200': {
               description: 'every step and event across systems, in order',
-              content: json({ type: 'object', properties: { orderId: { type: 'string' }, entries: { type: 'array', items: ref('TimelineEntry') } } }),
+              content: json({
+                type: 'object',
+                properties: {
+                  orderId: { type: 'string' },
+                  entries: { type: 'array', items: ref('TimelineEntry') },
+                },
+              }),
             },
             '404': problem('no such order'),
             ...errors,
@@ -106,17 +147,61 @@ export function buildOpenApi(version: string): Record<string, unknown> {
       '/api/v1/availability': {
         get: {
           operationId: 'getAvailability',
-          parameters: [{ name: 'sku', in: 'query', required: true, schema: { type: 'string' }, description: 'one or more SKUs, comma separated or repeated' }],
-          responses: { '200': { description: 'available-to-promise by warehouse with data age' }, '422': problem('no sku'), ...errors },
+          parameters: [
+            {
+              name: 'sku',
+              in: 'query',
+              required: true,
+              schema: { type: 'string' },
+              description: 'one or more SKUs, comma separated or repeated',
+            },
+          ],
+          responses: {
+            '200': { description: 'available-to-promise by warehouse with data age' },
+            '422': problem('no sku'),
+            ...errors,
+          },
         },
       },
-      '/api/v1/exceptions': { get: { operationId: 'listExceptions', responses: { '200': { description: 'the exception queue' }, ...errors } } },
-      '/api/v1/exceptions/{id}/retry': { post: { operationId: 'retryException', parameters: [idParam], responses: { '200': { description: 'retried' }, ...errors } } },
-      '/api/v1/exceptions/{id}/resolve': { post: { operationId: 'resolveException', parameters: [idParam], responses: { '200': { description: 'resolved' }, ...errors } } },
-      '/api/v1/subscriptions': { get: { operationId: 'listSubscriptions', responses: { '200': { description: 'delivery state per destination' }, ...errors } } },
-      '/health/live': { get: { operationId: 'live', security: [], responses: { '200': { description: 'alive' } } } },
-      '/health/ready': { get: { operationId: 'ready', security: [], responses: { '200': { description: 'ready' }, '503': problem('not ready') } } },
-      '/metrics': { get: { operationId: 'metrics', responses: { '200': { description: 'Prometheus text format' } } } },
+      '/api/v1/exceptions': {
+        get: {
+          operationId: 'listExceptions',
+          responses: { '200': { description: 'the exception queue' }, ...errors },
+        },
+      },
+      '/api/v1/exceptions/{id}/retry': {
+        post: {
+          operationId: 'retryException',
+          parameters: [idParam],
+          responses: { '200': { description: 'retried' }, ...errors },
+        },
+      },
+      '/api/v1/exceptions/{id}/resolve': {
+        post: {
+          operationId: 'resolveException',
+          parameters: [idParam],
+          responses: { '200': { description: 'resolved' }, ...errors },
+        },
+      },
+      '/api/v1/subscriptions': {
+        get: {
+          operationId: 'listSubscriptions',
+          responses: { '200': { description: 'delivery state per destination' }, ...errors },
+        },
+      },
+      '/health/live': {
+        get: { operationId: 'live', security: [], responses: { '200': { description: 'alive' } } },
+      },
+      '/health/ready': {
+        get: {
+          operationId: 'ready',
+          security: [],
+          responses: { '200': { description: 'ready' }, '503': problem('not ready') },
+        },
+      },
+      '/metrics': {
+        get: { operationId: 'metrics', responses: { '200': { description: 'Prometheus text format' } } },
+      },
     },
     components: {
       schemas,

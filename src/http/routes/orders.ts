@@ -33,36 +33,40 @@ const ListQuery = z.object({
 const IdParams = z.object({ id: z.string().min(1).max(64) });
 
 export function registerOrderRoutes(app: FastifyInstance, deps: OrderRoutesDeps): void {
-  app.post('/api/v1/orders', { preHandler: [requireScope('orders:write'), deps.governance.idempotency] }, async (request, reply) => {
-    const submission = OrderSubmission.parse(request.body);
-    const idem = request.idempotency ?? undefined;
-    const orderId = idem ? orderIdForIdempotencyKey(idem.scope, idem.key) : timeOrderedId('ord');
-    const trace = request.trace;
-    try {
-      const result = await deps.workflow.submit({
-        orderId,
-        correlationId: trace?.traceId ?? orderId,
-        ...(trace?.traceparent ? { traceparent: trace.traceparent } : {}),
-        submission,
-        ...(idem ? { idempotency: idem } : {}),
-      });
-      reply.header('location', result.decision.links.self);
-      if (result.existing) reply.header('crossdock-existing-order', 'true');
-      return reply.code(result.httpStatus).send(result.decision);
-    } catch (err) {
-      const fields = err instanceof CrossdockError ? err.details['fields'] : undefined;
-      if (err instanceof CrossdockError && err.kind === 'data_quality' && Array.isArray(fields)) {
-        throw new ProblemError({
-          type: problemTypes.validation,
-          title: 'Invalid order',
-          status: 422,
-          detail: err.message,
-          errors: fields as { field: string; message: string }[],
+  app.post(
+    '/api/v1/orders',
+    { preHandler: [requireScope('orders:write'), deps.governance.idempotency] },
+    async (request, reply) => {
+      const submission = OrderSubmission.parse(request.body);
+      const idem = request.idempotency ?? undefined;
+      const orderId = idem ? orderIdForIdempotencyKey(idem.scope, idem.key) : timeOrderedId('ord');
+      const trace = request.trace;
+      try {
+        const result = await deps.workflow.submit({
+          orderId,
+          correlationId: trace?.traceId ?? orderId,
+          ...(trace?.traceparent ? { traceparent: trace.traceparent } : {}),
+          submission,
+          ...(idem ? { idempotency: idem } : {}),
         });
+        reply.header('location', result.decision.links.self);
+        if (result.existing) reply.header('crossdock-existing-order', 'true');
+        return reply.code(result.httpStatus).send(result.decision);
+      } catch (err) {
+        const fields = err instanceof CrossdockError ? err.details['fields'] : undefined;
+        if (err instanceof CrossdockError && err.kind === 'data_quality' && Array.isArray(fields)) {
+          throw new ProblemError({
+            type: problemTypes.validation,
+            title: 'Invalid order',
+            status: 422,
+            detail: err.message,
+            errors: fields as { field: string; message: string }[],
+          });
+        }
+        throw err;
       }
-      throw err;
-    }
-  });
+    },
+  );
 
   app.get('/api/v1/orders', { preHandler: requireScope('orders:read') }, async (request) => {
     const q = ListQuery.parse(request.query);
@@ -90,6 +94,12 @@ export function registerOrderRoutes(app: FastifyInstance, deps: OrderRoutesDeps)
     const order = await deps.store.getOrder(id);
     if (!order) throw new ProblemError(httpProblem(404, `order ${id} not found`, problemTypes.notFound));
     const entries = await deps.store.getTimeline(id);
-    return { orderId: id, state: order.state, customerStatus: order.customerStatus, correlationId: order.correlationId, entries };
+    return {
+      orderId: id,
+      state: order.state,
+      customerStatus: order.customerStatus,
+      correlationId: order.correlationId,
+      entries,
+    };
   });
 }

@@ -46,7 +46,12 @@ export const ShippingRules = z.object({
       }),
     )
     .default([
-      { country: 'US', regions: ['HI', 'AK', 'PR'], appliesTo: 'hazmat', reason: 'hazmat to non-contiguous US needs a carrier review' },
+      {
+        country: 'US',
+        regions: ['HI', 'AK', 'PR'],
+        appliesTo: 'hazmat',
+        reason: 'hazmat to non-contiguous US needs a carrier review',
+      },
     ]),
 });
 export type ShippingRules = z.infer<typeof ShippingRules>;

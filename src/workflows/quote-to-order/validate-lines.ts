@@ -3,7 +3,13 @@
  * the unit of measure forbids them, duplicate lines. These are the caller's mistakes, answered
  * with 422 naming each field, and nothing is written.
  */
-import { CrossdockError, fractionalUoms, type OrderLine, type OrderSubmission, type Product } from '../../domain/index.js';
+import {
+  CrossdockError,
+  fractionalUoms,
+  type OrderLine,
+  type OrderSubmission,
+  type Product,
+} from '../../domain/index.js';
 
 export interface FieldProblem {
   field: string;
@@ -19,7 +25,10 @@ export function validateLines(submission: OrderSubmission, products: Map<string,
     const product = products.get(input.sku);
     const earlier = seen.get(input.sku);
     if (earlier !== undefined) {
-      problems.push({ field: `${field}.sku`, message: `duplicate of lines[${earlier}]: combine the quantities in one line` });
+      problems.push({
+        field: `${field}.sku`,
+        message: `duplicate of lines[${earlier}]: combine the quantities in one line`,
+      });
       return;
     }
     seen.set(input.sku, i);
@@ -32,7 +41,10 @@ export function validateLines(submission: OrderSubmission, products: Map<string,
       return;
     }
     if (!Number.isInteger(input.quantity) && !fractionalUoms.has(product.uom)) {
-      problems.push({ field: `${field}.quantity`, message: `${product.uom} is counted in whole units; got ${input.quantity}` });
+      problems.push({
+        field: `${field}.quantity`,
+        message: `${product.uom} is counted in whole units; got ${input.quantity}`,
+      });
       return;
     }
     lines.push({
@@ -48,7 +60,9 @@ export function validateLines(submission: OrderSubmission, products: Map<string,
     });
   });
   if (problems.length > 0) {
-    throw CrossdockError.dataQuality(`${problems.length} invalid order line(s)`, { details: { fields: problems } });
+    throw CrossdockError.dataQuality(`${problems.length} invalid order line(s)`, {
+      details: { fields: problems },
+    });
   }
   return lines;
 }

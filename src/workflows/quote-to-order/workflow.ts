@@ -12,17 +12,23 @@
  */
 import {
   CrossdockError,
-  customerStatus,
   type Customer,
-  holdOwners,
+  customerStatus,
   type Hold,
+  holdOwners,
   newEvent,
   type OrderDecision,
   type OrderState,
   type OrderSubmission,
   type SalesOrder,
 } from '../../domain/index.js';
-import type { CommitUnit, IdempotencyRecord, InventoryDelta, JournalEntry, TimelineInput } from '../../ports/index.js';
+import type {
+  CommitUnit,
+  IdempotencyRecord,
+  InventoryDelta,
+  JournalEntry,
+  TimelineInput,
+} from '../../ports/index.js';
 import { runStep, type StepReport } from '../engine/index.js';
 import type { QuoteToOrderDeps, RunContext } from './context.js';
 import { applyTaxShippingRules, applyTaxShippingRulesStepId } from './steps/apply-tax-shipping-rules.js';
@@ -82,7 +88,11 @@ export class QuoteToOrder {
     const lines = validateLines(input.submission, products);
 
     for (let attempt = 1; ; attempt++) {
-      const ctx = this.newContext(input, products, lines.map((l) => ({ ...l })));
+      const ctx = this.newContext(
+        input,
+        products,
+        lines.map((l) => ({ ...l })),
+      );
       const credit = await this.decide(ctx);
       const order = this.buildOrder(ctx, input);
       const answer: Answer = { mode: 'inline', idempotency: input.idempotency };
@@ -90,7 +100,13 @@ export class QuoteToOrder {
       const unit: CommitUnit = {
         order: { next: order, expectedVersion: null },
         timeline: ctx.timeline,
-        journal: [this.journal(order.id, decideStepId, 'completed', { outcome: order.state, credit, plan: ctx.plan ?? null })],
+        journal: [
+          this.journal(order.id, decideStepId, 'completed', {
+            outcome: order.state,
+            credit,
+            plan: ctx.plan ?? null,
+          }),
+        ],
       };
       if (ctx.customerWrites.length > 0) unit.customers = ctx.customerWrites;
       if (ctx.plan && !final) unit.inventory = ctx.plan.reservations;
@@ -134,7 +150,9 @@ export class QuoteToOrder {
       const customer = order.customerId ? await this.deps.store.getCustomer(order.customerId) : null;
       if (!customer) continue;
       resumed++;
-      await this.completeErp(order, customer, { mode: 'background', idempotency: undefined }, null).catch(() => undefined);
+      await this.completeErp(order, customer, { mode: 'background', idempotency: undefined }, null).catch(
+        () => undefined,
+      );
     }
     return resumed;
   }
@@ -220,15 +238,29 @@ export class QuoteToOrder {
             attempts: attempt,
           }),
         );
-        journal.push(this.journal(order.id, createErpOrderStepId, 'completed', { ...res.ref, erpCustomerId: res.erpCustomerId }, null, attempt, durationMs));
+        journal.push(
+          this.journal(
+            order.id,
+            createErpOrderStepId,
+            'completed',
+            { ...res.ref, erpCustomerId: res.erpCustomerId },
+            null,
+            attempt,
+            durationMs,
+          ),
+        );
         const unit: CommitUnit = {
           order: { next, expectedVersion: order.version },
           timeline,
           journal,
           events: [this.decisionEvent(next, undefined)],
         };
-        if (res.customerCreated) unit.customers = [{ ...customer, externalIds: { ...customer.externalIds, erp: res.erpCustomerId } }];
-        if (answer.mode === 'inline' && answer.idempotency) unit.idempotency = this.idempotencyRecord(answer.idempotency, next);
+        if (res.customerCreated)
+          unit.customers = [
+            { ...customer, externalIds: { ...customer.externalIds, erp: res.erpCustomerId } },
+          ];
+        if (answer.mode === 'inline' && answer.idempotency)
+          unit.idempotency = this.idempotencyRecord(answer.idempotency, next);
         await store.commit(unit);
         this.resumeAttempts.delete(order.id);
         return next;
@@ -265,7 +297,14 @@ export class QuoteToOrder {
     const { clock, erp, store } = this.deps;
     const now = clock.now().toISOString();
     const reason = e.kind === 'policy_violation' ? 'credit' : 'customer_data';
-    const hold: Hold = { reason, owner: holdOwners[reason], detail: `${erp.system}: ${e.message}`, data: e.details, openedAt: now, resolvedAt: null };
+    const hold: Hold = {
+      reason,
+      owner: holdOwners[reason],
+      detail: `${erp.system}: ${e.message}`,
+      data: e.details,
+      openedAt: now,
+      resolvedAt: null,
+    };
     const next: SalesOrder = {
       ...order,
       version: order.version + 1,
@@ -281,7 +320,10 @@ export class QuoteToOrder {
       order: { next, expectedVersion: order.version },
       inventory: release,
       timeline: [
-        this.stepEntry(order, createErpOrderStepId, erp.system, 'hold', durationMs, { kind: e.kind, message: e.message }),
+        this.stepEntry(order, createErpOrderStepId, erp.system, 'hold', durationMs, {
+          kind: e.kind,
+          message: e.message,
+        }),
         this.stepEntry(order, releaseReservationsStepId, 'hub', 'passed', 0, { lines: release.length }),
       ],
       journal: [
@@ -290,7 +332,8 @@ export class QuoteToOrder {
       ],
       events: [this.decisionEvent(next, undefined)],
     };
-    if (answer.mode === 'inline' && answer.idempotency) unit.idempotency = this.idempotencyRecord(answer.idempotency, next);
+    if (answer.mode === 'inline' && answer.idempotency)
+      unit.idempotency = this.idempotencyRecord(answer.idempotency, next);
     await store.commit(unit);
     if (credit) this.deps.credit.add(credit.erpCustomerId, -credit.amount);
     if (e.kind === 'policy_violation' && order.customerId) {
@@ -323,13 +366,19 @@ export class QuoteToOrder {
       reserved = out.reserved ?? null;
       return out;
     });
-    r = await runStep(ctx.timeline, meta(applyTaxShippingRulesStepId, 'hub'), () => applyTaxShippingRules(ctx, d));
+    r = await runStep(ctx.timeline, meta(applyTaxShippingRulesStepId, 'hub'), () =>
+      applyTaxShippingRules(ctx, d),
+    );
     if (stop(r) || ctx.holds.length > 0) return reserved;
     await runStep(ctx.timeline, meta(routeFulfillmentStepId, 'hub'), () => routeFulfillment(ctx, d));
     return reserved;
   }
 
-  private newContext(input: SubmitInput, products: RunContext['products'], lines: RunContext['lines']): RunContext {
+  private newContext(
+    input: SubmitInput,
+    products: RunContext['products'],
+    lines: RunContext['lines'],
+  ): RunContext {
     const now = this.deps.clock.now();
     return {
       orderId: input.orderId,
@@ -392,12 +441,24 @@ export class QuoteToOrder {
 
   private decisionEvent(order: SalesOrder, traceparent: string | undefined) {
     const opts = { source, time: this.deps.clock.now(), ...(traceparent ? { traceparent } : {}) };
-    const base = { orderId: order.id, customerId: order.customerId, state: order.state, customerStatus: order.customerStatus };
+    const base = {
+      orderId: order.id,
+      customerId: order.customerId,
+      state: order.state,
+      customerStatus: order.customerStatus,
+    };
     if (order.state === 'rejected') {
-      return newEvent('order.rejected.v1', order.id, { ...base, code: order.rejection?.code ?? 'rejected', detail: order.rejection?.detail ?? '' }, opts);
+      return newEvent(
+        'order.rejected.v1',
+        order.id,
+        { ...base, code: order.rejection?.code ?? 'rejected', detail: order.rejection?.detail ?? '' },
+        opts,
+      );
     }
     if (order.state === 'on_hold') {
-      const holds = order.holds.filter((h) => !h.resolvedAt).map((h) => ({ reason: h.reason, owner: h.owner, detail: h.detail }));
+      const holds = order.holds
+        .filter((h) => !h.resolvedAt)
+        .map((h) => ({ reason: h.reason, owner: h.owner, detail: h.detail }));
       return newEvent('order.held.v1', order.id, { ...base, holds }, opts);
     }
     return newEvent(
@@ -408,7 +469,11 @@ export class QuoteToOrder {
         erpOrderNumber: order.externalIds.erp ?? null,
         total: order.total,
         currency: order.currency,
-        lines: order.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, backorderedQuantity: l.backorderedQuantity })),
+        lines: order.lines.map((l) => ({
+          sku: l.sku,
+          quantity: l.quantity,
+          backorderedQuantity: l.backorderedQuantity,
+        })),
       },
       opts,
     );
@@ -416,11 +481,20 @@ export class QuoteToOrder {
 
   private result(order: SalesOrder, existing: boolean): SubmitResult {
     const decision = toDecision(order);
-    const httpStatus = order.state === 'validating' ? 202 : order.state === 'on_hold' || order.state === 'rejected' ? 200 : 201;
+    const httpStatus =
+      order.state === 'validating'
+        ? 202
+        : order.state === 'on_hold' || order.state === 'rejected'
+          ? 200
+          : 201;
     return { httpStatus, decision, order, existing };
   }
 
-  private idempotencyRecord(idem: NonNullable<SubmitInput['idempotency']>, order: SalesOrder, status?: number): IdempotencyRecord {
+  private idempotencyRecord(
+    idem: NonNullable<SubmitInput['idempotency']>,
+    order: SalesOrder,
+    status?: number,
+  ): IdempotencyRecord {
     const r = this.result(order, false);
     return {
       scope: idem.scope,
@@ -441,7 +515,16 @@ export class QuoteToOrder {
     attempt = 1,
     durationMs = 0,
   ): JournalEntry {
-    return { orderId, step, status, attempt, output, error, at: this.deps.clock.now().toISOString(), durationMs };
+    return {
+      orderId,
+      step,
+      status,
+      attempt,
+      output,
+      error,
+      at: this.deps.clock.now().toISOString(),
+      durationMs,
+    };
   }
 
   private stepEntry(
@@ -473,7 +556,9 @@ export function toDecision(order: SalesOrder): OrderDecision {
     state: order.state,
     customerStatus: order.customerStatus,
     erpOrderNumber: order.externalIds.erp ?? null,
-    holds: order.holds.filter((h) => !h.resolvedAt).map((h) => ({ reason: h.reason, owner: h.owner, detail: h.detail })),
+    holds: order.holds
+      .filter((h) => !h.resolvedAt)
+      .map((h) => ({ reason: h.reason, owner: h.owner, detail: h.detail })),
     rejection: order.rejection,
     correlationId: order.correlationId,
     links: { self: `/api/v1/orders/${order.id}`, timeline: `/api/v1/orders/${order.id}/timeline` },

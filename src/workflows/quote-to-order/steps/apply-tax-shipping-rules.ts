@@ -13,7 +13,10 @@ export function applyTaxShippingRules(ctx: RunContext, deps: QuoteToOrderDeps): 
   const shipTo = ctx.submission.shipTo;
   const method = ctx.submission.shippingMethod;
   if (rules.embargoedCountries.includes(shipTo.country)) {
-    ctx.rejection = { code: 'embargoed_destination', detail: `the distributor does not ship to ${shipTo.country}` };
+    ctx.rejection = {
+      code: 'embargoed_destination',
+      detail: `the distributor does not ship to ${shipTo.country}`,
+    };
     return { outcome: 'reject', summary: { country: shipTo.country } };
   }
   const findings: string[] = [];
@@ -44,7 +47,11 @@ export function applyTaxShippingRules(ctx: RunContext, deps: QuoteToOrderDeps): 
     if (r.country !== shipTo.country) continue;
     if (r.regions.length > 0 && !r.regions.includes(shipTo.region ?? '')) continue;
     if (r.appliesTo === 'hazmat' && hazmatSkus.length === 0) continue;
-    ctx.holds.push({ reason: 'shipping_rule', detail: r.reason, data: { country: r.country, region: shipTo.region } });
+    ctx.holds.push({
+      reason: 'shipping_rule',
+      detail: r.reason,
+      data: { country: r.country, region: shipTo.region },
+    });
     findings.push('restricted_destination');
   }
   return {

@@ -13,7 +13,10 @@ export async function checkAvailability(ctx: RunContext, deps: QuoteToOrderDeps)
   const positions = new Map<string, { warehouseId: string; available: number }[]>();
   for (const p of ctx.inventory) {
     let list = positions.get(p.sku);
-    if (!list) positions.set(p.sku, (list = []));
+    if (!list) {
+      list = [];
+      positions.set(p.sku, list);
+    }
     list.push({ warehouseId: p.warehouseId, available: p.available });
   }
   ctx.availability = ctx.lines.map((line): LineAvailability => {
@@ -29,7 +32,9 @@ export async function checkAvailability(ctx: RunContext, deps: QuoteToOrderDeps)
 
   const warehouses = new Set(ctx.inventory.map((p) => p.warehouseId));
   const singleFill = [...warehouses].filter((wh) =>
-    ctx.availability.every((l) => (l.byWarehouse.find((w) => w.warehouseId === wh)?.available ?? 0) >= l.quantity),
+    ctx.availability.every(
+      (l) => (l.byWarehouse.find((w) => w.warehouseId === wh)?.available ?? 0) >= l.quantity,
+    ),
   );
   const short = ctx.availability.filter((l) => l.totalAvailable < l.quantity);
   const summary = {
@@ -53,7 +58,11 @@ export async function checkAvailability(ctx: RunContext, deps: QuoteToOrderDeps)
       ctx.rejection = { code: 'cannot_ship_complete', detail: 'no single warehouse can fill the order' };
       return { outcome: 'reject', summary: { ...summary, decision: 'reject' } };
     }
-    return inventoryHold(ctx, 'customer requires ship-complete; no single warehouse can fill the order', summary);
+    return inventoryHold(
+      ctx,
+      'customer requires ship-complete; no single warehouse can fill the order',
+      summary,
+    );
   }
   if (policy === 'allow_backorder') {
     ctx.inventoryDecision = 'backorder';

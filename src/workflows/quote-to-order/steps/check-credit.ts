@@ -10,7 +10,10 @@ import type { QuoteToOrderDeps, RunContext } from '../context.js';
 
 export const checkCreditStepId = 'check-credit';
 
-export async function checkCredit(ctx: RunContext, deps: QuoteToOrderDeps): Promise<StepReport & { reserved?: { erpCustomerId: string; amount: number } }> {
+export async function checkCredit(
+  ctx: RunContext,
+  deps: QuoteToOrderDeps,
+): Promise<StepReport & { reserved?: { erpCustomerId: string; amount: number } }> {
   const customer = ctx.customer;
   if (!customer) return { outcome: 'skipped', summary: { because: 'no customer' } };
   const erpCustomerId = customer.externalIds.erp;
@@ -23,19 +26,28 @@ export async function checkCredit(ctx: RunContext, deps: QuoteToOrderDeps): Prom
         detail: `order ${ctx.total.toFixed(2)} exceeds the new account limit ${customer.creditLimit.toFixed(2)}`,
         data: { limit: customer.creditLimit, exposure: 0, orderTotal: ctx.total },
       });
-      return { outcome: 'hold', summary: { reason: 'credit', limit: customer.creditLimit, orderTotal: ctx.total } };
+      return {
+        outcome: 'hold',
+        summary: { reason: 'credit', limit: customer.creditLimit, orderTotal: ctx.total },
+      };
     }
-    return { outcome: 'passed', summary: { limit: customer.creditLimit, exposure: 0, orderTotal: ctx.total, source: 'policy' } };
+    return {
+      outcome: 'passed',
+      summary: { limit: customer.creditLimit, exposure: 0, orderTotal: ctx.total, source: 'policy' },
+    };
   }
   let credit: Awaited<ReturnType<typeof deps.credit.get>>;
   try {
     credit = await deps.credit.get(erpCustomerId);
   } catch (err) {
     if (err instanceof CrossdockError) throw err;
-    throw CrossdockError.downstreamOutage(`credit exposure unavailable from ${deps.erp.system}`, { cause: err });
+    throw CrossdockError.downstreamOutage(`credit exposure unavailable from ${deps.erp.system}`, {
+      cause: err,
+    });
   }
   const after = credit.exposure + ctx.total;
-  const autoApproved = ctx.total < ctx.policy.credit.autoApproveBelow && credit.exposure <= credit.creditLimit;
+  const autoApproved =
+    ctx.total < ctx.policy.credit.autoApproveBelow && credit.exposure <= credit.creditLimit;
   const summary = {
     limit: credit.creditLimit,
     exposure: round2(credit.exposure),

@@ -13,7 +13,13 @@ export async function confirmPricing(ctx: RunContext, deps: QuoteToOrderDeps): P
   const skus = ctx.lines.map((l) => l.sku);
   const agreements = await deps.store.getPriceAgreements(customer.id, skus, ctx.today);
   const bySku = new Map(agreements.map((a) => [a.sku, a]));
-  const offending: { lineNo: number; sku: string; submitted: number; expected: number; tolerancePct: number }[] = [];
+  const offending: {
+    lineNo: number;
+    sku: string;
+    submitted: number;
+    expected: number;
+    tolerancePct: number;
+  }[] = [];
   let contractLines = 0;
   for (const line of ctx.lines) {
     const agreement = bySku.get(line.sku);
@@ -22,9 +28,20 @@ export async function confirmPricing(ctx: RunContext, deps: QuoteToOrderDeps): P
     const tolerance = agreement ? agreement.tolerancePct : ctx.policy.pricing.listPriceTolerancePct;
     if (agreement) contractLines++;
     line.agreedPrice = expected;
-    const deviation = expected === 0 ? (line.unitPrice === 0 ? 0 : 100) : (Math.abs(line.unitPrice - expected) / expected) * 100;
+    const deviation =
+      expected === 0
+        ? line.unitPrice === 0
+          ? 0
+          : 100
+        : (Math.abs(line.unitPrice - expected) / expected) * 100;
     if (deviation > tolerance + 1e-9) {
-      offending.push({ lineNo: line.lineNo, sku: line.sku, submitted: line.unitPrice, expected, tolerancePct: tolerance });
+      offending.push({
+        lineNo: line.lineNo,
+        sku: line.sku,
+        submitted: line.unitPrice,
+        expected,
+        tolerancePct: tolerance,
+      });
     }
   }
   if (offending.length > 0) {

@@ -16,7 +16,11 @@ export interface ErpStepResult {
 }
 
 /** Runs against the ERP; throws CrossdockError on any failure (typed by the connector). */
-export async function createErpOrder(order: SalesOrder, customer: Customer, erp: ErpPort): Promise<ErpStepResult> {
+export async function createErpOrder(
+  order: SalesOrder,
+  customer: Customer,
+  erp: ErpPort,
+): Promise<ErpStepResult> {
   let erpCustomerId = customer.externalIds.erp;
   let customerCreated = false;
   if (!erpCustomerId) {
@@ -33,8 +37,15 @@ export async function createErpOrder(order: SalesOrder, customer: Customer, erp:
     customerCreated = true;
   }
   const lines = order.lines.flatMap((l) => {
-    const shipped = l.allocations.map((a) => ({ sku: l.sku, quantity: a.quantity, unitPrice: l.unitPrice, warehouseId: a.warehouseId }));
-    return l.backorderedQuantity > 0 ? [...shipped, { sku: l.sku, quantity: l.backorderedQuantity, unitPrice: l.unitPrice }] : shipped;
+    const shipped = l.allocations.map((a) => ({
+      sku: l.sku,
+      quantity: a.quantity,
+      unitPrice: l.unitPrice,
+      warehouseId: a.warehouseId,
+    }));
+    return l.backorderedQuantity > 0
+      ? [...shipped, { sku: l.sku, quantity: l.backorderedQuantity, unitPrice: l.unitPrice }]
+      : shipped;
   });
   const ref = await erp.createSalesOrder({
     idempotencyKey: order.id,
@@ -48,10 +59,13 @@ export async function createErpOrder(order: SalesOrder, customer: Customer, erp:
   });
   const status = await erp.confirmSalesOrder(ref.erpOrderId);
   if (status.state === 'draft' || status.state === 'quotation' || status.state === 'cancelled') {
-    throw CrossdockError.policyViolation(`${erp.system} left order ${ref.erpOrderNumber} in state ${status.state}`, {
-      owner: 'customer_service',
-      details: { erpOrderId: ref.erpOrderId, state: status.state },
-    });
+    throw CrossdockError.policyViolation(
+      `${erp.system} left order ${ref.erpOrderNumber} in state ${status.state}`,
+      {
+        owner: 'customer_service',
+        details: { erpOrderId: ref.erpOrderId, state: status.state },
+      },
+    );
   }
   return { erpCustomerId, customerCreated, ref, state: status.state };
 }

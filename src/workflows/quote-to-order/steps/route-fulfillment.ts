@@ -22,10 +22,18 @@ export function routeFulfillment(ctx: RunContext, deps: QuoteToOrderDeps): StepR
     headroom.set(p.warehouseId, (headroom.get(p.warehouseId) ?? 0) + p.available);
   }
   const ranked = [...headroom.keys()].sort(
-    (a, b) => Number(serving.has(b)) - Number(serving.has(a)) || (headroom.get(b) ?? 0) - (headroom.get(a) ?? 0) || a.localeCompare(b),
+    (a, b) =>
+      Number(serving.has(b)) - Number(serving.has(a)) ||
+      (headroom.get(b) ?? 0) - (headroom.get(a) ?? 0) ||
+      a.localeCompare(b),
   );
 
-  const lines: OrderLine[] = ctx.lines.map((l) => ({ ...l, allocations: [], backorderedQuantity: 0, promiseDate: null }));
+  const lines: OrderLine[] = ctx.lines.map((l) => ({
+    ...l,
+    allocations: [],
+    backorderedQuantity: 0,
+    promiseDate: null,
+  }));
   const reservations: InventoryDelta[] = [];
   let strategy: FulfillmentPlan['strategy'];
   let rationale: string;
@@ -70,11 +78,20 @@ export function routeFulfillment(ctx: RunContext, deps: QuoteToOrderDeps): StepR
   }
   ctx.lines = lines;
   ctx.plan = { strategy, rationale, lines, reservations };
-  return { outcome: 'passed', summary: { strategy, rationale, warehouses: [...new Set(reservations.map((r) => r.warehouseId))] } };
+  return {
+    outcome: 'passed',
+    summary: { strategy, rationale, warehouses: [...new Set(reservations.map((r) => r.warehouseId))] },
+  };
 }
 
 /** The date the first inbound receipts cover the shortfall, else lead days from today. */
-function promiseDate(inventory: InventoryPosition[], sku: string, shortfall: number, today: string, leadDays: number): string {
+function promiseDate(
+  inventory: InventoryPosition[],
+  sku: string,
+  shortfall: number,
+  today: string,
+  leadDays: number,
+): string {
   const receipts = inventory
     .filter((p) => p.sku === sku)
     .flatMap((p) => p.inbound)

@@ -26,7 +26,8 @@ export async function validateCustomer(ctx: RunContext, deps: QuoteToOrderDeps):
       return hold(ctx, `CRM account ${ref.externalId} is not known to the hub`, { crmId: ref.externalId });
     }
     const account = await deps.crm.getAccount(ref.externalId);
-    if (!account) return hold(ctx, `CRM account ${ref.externalId} does not exist in the CRM`, { crmId: ref.externalId });
+    if (!account)
+      return hold(ctx, `CRM account ${ref.externalId} does not exist in the CRM`, { crmId: ref.externalId });
     // Link: an existing customer with the same account number (a CRM record created by hand).
     if (account.accountNumber) {
       const existing = await deps.store.findCustomerByExternalId('account', account.accountNumber);
@@ -57,7 +58,8 @@ export async function validateCustomer(ctx: RunContext, deps: QuoteToOrderDeps):
       ctx.customerWrites.push(customer);
       how = 'created from CRM account';
     }
-    if (!customer) return hold(ctx, `CRM account ${ref.externalId} could not be linked`, { crmId: ref.externalId });
+    if (!customer)
+      return hold(ctx, `CRM account ${ref.externalId} could not be linked`, { crmId: ref.externalId });
   }
 
   if (!customer) {
