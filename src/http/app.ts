@@ -14,6 +14,7 @@ import {
   traceGenReqId,
 } from './middleware/index.js';
 import { registerAvailabilityRoutes } from './routes/availability.js';
+import { registerConsoleRoutes } from './routes/console.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerOpenApiRoute } from './routes/openapi.js';
 import { registerOrderRoutes } from './routes/orders.js';
@@ -50,6 +51,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   deps.metrics.registry.registerMetric(ordersGauge(deps.store));
 
   registerHealthRoutes(app, { store: deps.store });
+  registerConsoleRoutes(app, deps.version);
   registerOpenApiRoute(app, deps.version);
   registerOrderRoutes(app, { store: deps.store, workflow: deps.workflow, governance });
   registerAvailabilityRoutes(app, { store: deps.store, clock: deps.clock });

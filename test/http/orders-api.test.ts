@@ -191,3 +191,12 @@ describe('POST /api/v1/orders on the embedded default', () => {
     expect(res.json().status).toBe('ready');
   });
 });
+
+describe('the landing page', () => {
+  test('/ answers HTML without a key and says what runs', async () => {
+    const res = await hub.app.inject({ url: '/' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('text/html');
+    expect(res.body).toContain('/api/v1/orders');
+  });
+});
