@@ -6,8 +6,14 @@
  * each key's deliveries strictly in order, then write the outcomes back in three batched calls
  * (complete, fail, release). Why batches: each store round trip costs far more than an
  * in-process handler call — one claim + one complete per 500 deliveries instead of per
- * delivery is what lets SQLite feed an in-process subscriber at tens of thousands of events/s
- * (see bench/events.ts for the figures measured on our 2-core machine).
+ * delivery is what lets SQLite feed an in-process subscriber at tens of thousands of events/s.
+ * Measured on our 2-core machine (SQLite file, synchronous=FULL, `npx tsx bench/run-events.ts`):
+ * backlog of 100,000 drained at 31,000/s with batches of 2,000 (p50 56 ms per batch: claim,
+ * 2,000 handler calls, one DELETE); live producer + subscriber 32,000/s (the producer's commits
+ * share the one SQLite writer); paced 5,000/s → lag p50 1 ms, p99 8 ms with a 5 ms idle poll
+ * plus `notify()`; HTTP webhook sink on 127.0.0.1 (undici pool of 32) 7,400/s. PostgreSQL:
+ * backlog drain 23,000/s. The remaining cost per delivery is the claim's row scan and JSON
+ * parse of the payload, not the dispatcher.
  *
  * Guarantees and why they hold:
  * - At-least-once: a delivery is completed only after its handler resolved; a crash leaves it
