@@ -5,7 +5,7 @@
  * PostgreSQL error must never leak past the store. Unique violations mean "someone else already
  * wrote this" (conflict); a database that cannot be reached is a downstream outage.
  */
-import { CrossdockError } from '../../domain/index.js';
+import { CrossdockError, type ErrorKind, type Owner } from '../../domain/index.js';
 
 const pgConnectionCodes = new Set(['57P01', '57P02', '57P03', '53300', '53400']);
 const nodeConnectionCodes = new Set([
@@ -74,4 +74,36 @@ export function mapPgError(err: unknown): CrossdockError {
     return CrossdockError.downstreamOutage(`store unavailable: ${message}`, { details, cause: err });
   }
   return CrossdockError.transient(`store: ${message}`, { details, retryable: false, cause: err });
+}
+
+/** A `CrossdockError` as plain data, so it can cross a thread (`postMessage`) intact. */
+export interface SerializedError {
+  kind: ErrorKind;
+  message: string;
+  retryable: boolean;
+  owner: Owner;
+  details: Record<string, unknown>;
+  retryAfterMs: number | undefined;
+}
+
+/** Flattens a typed error for `postMessage` (class, prototype and cause do not survive a clone). */
+export function serializeError(err: CrossdockError): SerializedError {
+  return {
+    kind: err.kind,
+    message: err.message,
+    retryable: err.retryable,
+    owner: err.owner,
+    details: err.details,
+    retryAfterMs: err.retryAfterMs,
+  };
+}
+
+/** Rebuilds the typed error on the receiving thread: same kind, retryable, owner and details. */
+export function deserializeError(e: SerializedError): CrossdockError {
+  return new CrossdockError(e.kind, e.message, {
+    retryable: e.retryable,
+    owner: e.owner,
+    details: e.details,
+    ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
+  });
 }

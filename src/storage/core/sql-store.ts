@@ -30,13 +30,13 @@ import type {
   SubscriptionDef,
   SubscriptionStats,
 } from '../../ports/index.js';
-import { commitUnit } from './commit.js';
 import * as deliveries from './deliveries.js';
 import * as exceptions from './exceptions.js';
 import * as governance from './governance.js';
 import * as master from './master-data.js';
 import * as orders from './orders.js';
 import type { Dialect, Txn } from './sql.js';
+import { type WriteArgs, type WriteOpName, type WriteResult, writeTxn } from './write-ops.js';
 
 /** Base of `SqliteStore` and `PostgresStore`: they supply the driver, this supplies the logic. */
 export abstract class SqlStore implements Store {
@@ -53,17 +53,25 @@ export abstract class SqlStore implements Store {
   /** Runs an operation as one transaction. */
   protected abstract write<T>(txn: () => Txn<T>): Promise<T>;
 
+  /**
+   * Runs one named write operation (`write-ops.ts`) as one transaction. Why by name: a backend may
+   * run its writes elsewhere (the SQLite writer thread) and only plain data crosses a thread.
+   */
+  protected writeOp<K extends WriteOpName>(op: K, args: WriteArgs<K>): Promise<WriteResult<K>> {
+    const now = this.clock.now();
+    return this.write(() => writeTxn(this.dialect, op, args, now, {}));
+  }
+
   abstract migrate(): Promise<number[]>;
   abstract ready(): Promise<{ ok: boolean; schemaVersion: number; latestVersion: number }>;
   abstract close(): Promise<void>;
 
   commit(unit: CommitUnit): Promise<CommitResult> {
-    const now = this.clock.now();
-    return this.write(() => commitUnit(this.dialect, unit, now, {}));
+    return this.writeOp('commit', [unit]);
   }
 
   upsertCustomers(customers: Customer[]): Promise<void> {
-    return this.write(() => master.upsertCustomers(customers));
+    return this.writeOp('upsertCustomers', [customers]);
   }
   getCustomer(id: string): Promise<Customer | null> {
     return this.read(() => master.getCustomer(id));
@@ -72,19 +80,19 @@ export abstract class SqlStore implements Store {
     return this.read(() => master.findCustomerByExternalId(system, externalId));
   }
   upsertProducts(products: Product[]): Promise<void> {
-    return this.write(() => master.upsertProducts(products));
+    return this.writeOp('upsertProducts', [products]);
   }
   getProducts(skus: string[]): Promise<Map<string, Product>> {
     return this.read(() => master.getProducts(this.dialect, skus));
   }
   upsertPriceAgreements(agreements: PriceAgreement[]): Promise<void> {
-    return this.write(() => master.upsertPriceAgreements(agreements));
+    return this.writeOp('upsertPriceAgreements', [agreements]);
   }
   getPriceAgreements(customerId: string, skus: string[], onDate: string): Promise<PriceAgreement[]> {
     return this.read(() => master.getPriceAgreements(this.dialect, customerId, skus, onDate));
   }
   upsertInventoryPositions(positions: InventoryPosition[]): Promise<void> {
-    return this.write(() => master.upsertInventoryPositions(positions));
+    return this.writeOp('upsertInventoryPositions', [positions]);
   }
   getInventory(skus: string[]): Promise<InventoryPosition[]> {
     return this.read(() => master.getInventory(this.dialect, skus));
@@ -113,7 +121,7 @@ export abstract class SqlStore implements Store {
   }
 
   putApiKey(key: ApiKeyRecord): Promise<void> {
-    return this.write(() => governance.putApiKey(key));
+    return this.writeOp('putApiKey', [key]);
   }
   findApiKeyByHash(secretHash: string): Promise<ApiKeyRecord | null> {
     return this.read(() => governance.findApiKeyByHash(secretHash));
@@ -126,23 +134,22 @@ export abstract class SqlStore implements Store {
   }
 
   putSubscriptions(subs: SubscriptionDef[]): Promise<void> {
-    return this.write(() => deliveries.putSubscriptions(subs));
+    return this.writeOp('putSubscriptions', [subs]);
   }
   listSubscriptions(): Promise<SubscriptionDef[]> {
     return this.read(() => deliveries.listSubscriptions());
   }
   claimDeliveries(subscription: string, options: ClaimOptions): Promise<Delivery[]> {
-    return this.write(() => deliveries.claimDeliveries(this.dialect, subscription, options));
+    return this.writeOp('claimDeliveries', [subscription, options]);
   }
   completeDeliveries(ids: string[]): Promise<void> {
-    return this.write(() => deliveries.completeDeliveries(this.dialect, ids));
+    return this.writeOp('completeDeliveries', [ids]);
   }
   failDeliveries(failures: DeliveryFailure[]): Promise<void> {
-    const now = this.clock.now();
-    return this.write(() => deliveries.failDeliveries(failures, now));
+    return this.writeOp('failDeliveries', [failures]);
   }
   releaseDeliveries(ids: string[]): Promise<void> {
-    return this.write(() => deliveries.releaseDeliveries(this.dialect, ids));
+    return this.writeOp('releaseDeliveries', [ids]);
   }
   subscriptionStats(): Promise<SubscriptionStats[]> {
     const now = this.clock.now();
@@ -158,8 +165,7 @@ export abstract class SqlStore implements Store {
     return this.read(() => deliveries.readEvents(options));
   }
   enqueueDeliveries(subscription: string, eventSeqs: number[]): Promise<number> {
-    const now = this.clock.now();
-    return this.write(() => deliveries.enqueueDeliveries(this.dialect, subscription, eventSeqs, now));
+    return this.writeOp('enqueueDeliveries', [subscription, eventSeqs]);
   }
 
   listExceptions(filter: ExceptionFilter): Promise<ExceptionRecord[]> {
@@ -174,8 +180,7 @@ export abstract class SqlStore implements Store {
     audit: AuditInput,
     note?: string,
   ): Promise<ExceptionRecord> {
-    const now = this.clock.now();
-    return this.write(() => exceptions.actOnException(this.dialect, id, action, audit, note, now));
+    return this.writeOp('actOnException', [id, action, audit, note]);
   }
   listAudit(limit: number): Promise<(AuditInput & { id: number })[]> {
     return this.read(() => governance.listAudit(limit));

@@ -21,16 +21,27 @@
  * and both are 4–6× one-transaction-per-commit. In memory the SQL itself is ~60 µs per order
  * (outbox and order inserts ~5 µs each, every other row ~2 µs).
  */
-import Database from 'better-sqlite3';
-import type { ClaimOptions, CommitResult, CommitUnit, Delivery } from '../../ports/index.js';
-import { type Clock, systemClock } from '../../ports/index.js';
-import { type CommitContext, commitUnit } from '../core/commit.js';
-import { claimDeliveries, completeDeliveries, releaseDeliveries } from '../core/deliveries.js';
-import { mapSqliteError } from '../core/errors.js';
-import type { Migration } from '../core/migration.js';
-import { type Op, sqliteDialect, type Txn } from '../core/sql.js';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { CrossdockError } from '../../domain/index.js';
+import type { Clock } from '../../ports/index.js';
+import { systemClock } from '../../ports/index.js';
+import { deserializeError, mapSqliteError } from '../core/errors.js';
+import { sqliteDialect, type Txn } from '../core/sql.js';
 import { SqlStore } from '../core/sql-store.js';
+import type { WriteArgs, WriteOpName, WriteResult } from '../core/write-ops.js';
+import {
+  Connection,
+  type ConnectionOptions,
+  GroupWriter,
+  latestOf,
+  maxGroupSize,
+  type WriteOutcome,
+  type WriteRequest,
+} from './group-writer.js';
 import { sqliteMigrations } from './migrations/index.js';
+import type { FromWriter, ToWriter, WriterData } from './sqlite-writer.js';
 
 /** How to open a SQLite store. */
 export interface SqliteStoreOptions {
@@ -38,241 +49,268 @@ export interface SqliteStoreOptions {
   filename: string;
   /** `FULL` (default) survives power loss; `NORMAL` survives a killed process only. */
   synchronous?: 'FULL' | 'NORMAL';
-  /** Group concurrent commits into one transaction (default true); off only for measurements. */
+  /** Group concurrent writes into one transaction (default true); off only for measurements. */
   groupCommit?: boolean;
+  /**
+   * Where writes run: `worker` (default for files) on a writer thread with its own connection,
+   * `inline` on the caller's thread. `:memory:` is always inline: a worker cannot share it.
+   */
+  writer?: 'worker' | 'inline';
   /** How long a writer waits for another connection's lock (default 5,000 ms). */
   busyTimeoutMs?: number;
   clock?: Clock;
 }
 
-/**
- * Most units per group transaction: bounds how long one flush blocks the event loop (~60 µs of
- * SQL per unit, so ~30 ms) while keeping the fsync amortised over hundreds of units.
- */
-const maxGroupSize = 500;
-
 interface Pending {
-  unit: CommitUnit;
-  resolve: (r: CommitResult) => void;
-  reject: (e: unknown) => void;
+  request: WriteRequest;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
 }
 
-type Outcome = { ok: true; value: CommitResult } | { ok: false; error: unknown };
+/**
+ * The writer thread's entry, next to this module: `sqlite-writer.js` in `dist/`. Run from the
+ * sources (vitest, tsx) it is `sqlite-writer.ts`, and Node 20 does not apply `--import tsx` hooks
+ * inside a worker, so a tiny bootstrap registers tsx's ESM loader in the thread, then imports it.
+ */
+function writerEntry(): { entry: URL | string; eval: boolean } {
+  if (!import.meta.url.endsWith('.ts'))
+    return { entry: new URL('./sqlite-writer.js', import.meta.url), eval: false };
+  const source = new URL('./sqlite-writer.ts', import.meta.url).href;
+  // tsx's CommonJS entry sits beside the ESM one we need (its own CJS shim misresolves it).
+  const api = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve('tsx/esm/api')
+      .replace(/\.cjs$/, '.mjs'),
+  ).href;
+  return {
+    entry: `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(source)}); });`,
+    eval: true,
+  };
+}
 
-/** The embedded `Store`: one connection, cached prepared statements, group commit. */
+/** The embedded `Store`: reads on the caller's thread, writes group-committed on a writer. */
 export class SqliteStore extends SqlStore {
   readonly backend = 'sqlite' as const;
   protected readonly dialect = sqliteDialect;
   /** The database file (or `:memory:`), so a second connection can open the same file. */
   readonly filename: string;
-  private readonly db: Database.Database;
-  private readonly statements = new Map<string, Database.Statement>();
+  /** Where writes run (see `SqliteStoreOptions.writer`). */
+  readonly writerMode: 'worker' | 'inline';
+  /** The read connection; in inline mode also the writer's. */
+  private readonly reader: Connection;
+  /** Inline mode only: the group writer on `reader`'s connection. */
+  private readonly inline: GroupWriter | null = null;
+  /** Worker mode only. */
+  private readonly worker: Worker | null = null;
+  private readonly port: MessagePort | null = null;
   private readonly groupCommit: boolean;
-  private readonly full: boolean;
   private queue: Pending[] = [];
+  private readonly inflight = new Map<number, Pending>();
+  private nextId = 1;
   private flushScheduled = false;
   private closed = false;
-  private readonly unitTransaction: (unit: CommitUnit, now: Date, ctx: CommitContext) => CommitResult;
+  private closing: Promise<void> | null = null;
+  /** Set when the writer thread died: every pending and later write fails with it. */
+  private broken: CrossdockError | null = null;
+  private workerExited: Promise<void> = Promise.resolve();
 
+  /** Throws a `downstream_outage` when the file cannot be opened. */
   constructor(options: SqliteStoreOptions) {
     super(options.clock ?? systemClock);
-    this.groupCommit = options.groupCommit ?? true;
     this.filename = options.filename;
-    this.full = options.synchronous !== 'NORMAL';
-    try {
-      this.db = new Database(options.filename);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
-      this.db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
-      // No foreign keys: every reference is written by the shared core in the same transaction,
-      // and FK checks would cost on the hottest path (deliveries → outbox).
-      this.db.pragma('foreign_keys = OFF');
-      this.db.pragma('temp_store = MEMORY');
-    } catch (err) {
-      throw mapSqliteError(err);
+    this.groupCommit = options.groupCommit ?? true;
+    const memory = options.filename === ':memory:' || options.filename === '';
+    this.writerMode = memory ? 'inline' : (options.writer ?? 'worker');
+    const connection: ConnectionOptions = {
+      filename: options.filename,
+      synchronous: options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL',
+      busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+    };
+    const maxGroup = this.groupCommit ? maxGroupSize : 1;
+    const full = connection.synchronous === 'FULL';
+    if (this.writerMode === 'inline') {
+      this.reader = new Connection(connection);
+      this.inline = new GroupWriter(this.reader, { full, maxGroup });
+      return;
     }
-    this.unitTransaction = this.db.transaction((unit: CommitUnit, now: Date, ctx: CommitContext) =>
-      this.drive(commitUnit(this.dialect, unit, now, ctx)),
-    );
-  }
-
-  private statement(sql: string): Database.Statement {
-    let st = this.statements.get(sql);
-    if (!st) {
-      st = this.db.prepare(sql);
-      this.statements.set(sql, st);
-    }
-    return st;
-  }
-
-  private exec(op: Op): unknown {
-    const st = this.statement(op.sql);
-    const params = op.params as unknown[];
-    if (op.kind === 'all') return st.all(...params);
-    if (op.kind === 'get') return st.get(...params);
-    return st.run(...params).changes;
-  }
-
-  /** Runs a core generator to completion synchronously. */
-  private drive<T>(gen: Txn<T>): T {
-    let step = gen.next();
-    while (!step.done) step = gen.next(this.exec(step.value));
-    return step.value;
+    // The reader opens first so an unopenable file fails here, synchronously, as before.
+    this.reader = new Connection({ ...connection, queryOnly: true });
+    const { port1, port2 } = new MessageChannel();
+    const { entry, eval: evalEntry } = writerEntry();
+    const data: WriterData = { port: port2, connection, maxGroup };
+    const worker = new Worker(entry, { eval: evalEntry, workerData: data, transferList: [port2] });
+    this.worker = worker;
+    this.port = port1;
+    port1.on('message', (m: FromWriter) => this.onWriterMessage(m));
+    this.workerExited = new Promise<void>((resolve) => {
+      worker.once('exit', (code) => {
+        if (!this.closed) this.fail(`the SQLite writer thread exited (code ${code})`);
+        resolve();
+      });
+    });
+    worker.on('error', (err) => this.fail(`the SQLite writer thread failed: ${err.message}`, err));
+    // Idle, the writer must not keep the process alive (an inline store never did).
+    worker.unref();
+    port1.unref();
   }
 
   protected read<T>(txn: () => Txn<T>): Promise<T> {
     try {
-      return Promise.resolve(this.drive(txn()));
+      return Promise.resolve(this.reader.drive(txn()));
     } catch (err) {
       return Promise.reject(mapSqliteError(err));
     }
   }
 
-  protected write<T>(txn: () => Txn<T>): Promise<T> {
-    try {
-      return Promise.resolve(this.db.transaction(() => this.drive(txn())).immediate());
-    } catch (err) {
-      return Promise.reject(mapSqliteError(err));
-    }
+  /** Unused: every write goes through `writeOp`, by name, so it can cross to the writer thread. */
+  protected write<T>(_txn: () => Txn<T>): Promise<T> {
+    return Promise.reject(mapSqliteError(new Error('SqliteStore writes go through writeOp')));
   }
 
-  /**
-   * Runs delivery bookkeeping (claim, complete, release) with `synchronous=NORMAL` even when the
-   * store runs FULL. Why it is safe: delivery is at-least-once by design, so losing the last
-   * leases or completions to a power cut only means a redelivery that idempotency at the
-   * destination absorbs; WAL frames are ordered, so the next FULL commit still makes them
-   * durable. Why it matters: a claim and a complete each paid an fsync; at batches of 1,000 the
-   * drain went from ~60k to ~130–170k deliveries/s on a file database (see the bench).
-   */
-  private writeRelaxed<T>(txn: () => Txn<T>): Promise<T> {
-    if (!this.full) return this.write(txn);
-    this.statement('PRAGMA synchronous = NORMAL').run();
-    try {
-      return this.write(txn);
-    } finally {
-      this.statement('PRAGMA synchronous = FULL').run();
-    }
+  protected override writeOp<K extends WriteOpName>(op: K, args: WriteArgs<K>): Promise<WriteResult<K>> {
+    return this.submit(op, args as unknown[]) as Promise<WriteResult<K>>;
   }
 
-  override claimDeliveries(subscription: string, options: ClaimOptions): Promise<Delivery[]> {
-    return this.writeRelaxed(() => claimDeliveries(this.dialect, subscription, options));
-  }
-
-  override completeDeliveries(ids: string[]): Promise<void> {
-    return this.writeRelaxed(() => completeDeliveries(this.dialect, ids));
-  }
-
-  override releaseDeliveries(ids: string[]): Promise<void> {
-    return this.writeRelaxed(() => releaseDeliveries(this.dialect, ids));
-  }
-
-  override commit(unit: CommitUnit): Promise<CommitResult> {
-    if (this.closed) return Promise.reject(mapSqliteError(new Error('store is closed')));
-    if (!this.groupCommit) {
-      const now = this.clock.now();
-      return this.write(() => commitUnit(this.dialect, unit, now, {}));
-    }
-    return new Promise<CommitResult>((resolve, reject) => {
-      this.queue.push({ unit, resolve, reject });
-      if (!this.flushScheduled) {
+  private submit(op: WriteRequest['op'], args: unknown[]): Promise<unknown> {
+    if (this.broken) return Promise.reject(this.broken);
+    if (this.closed || this.closing) return Promise.reject(mapSqliteError(new Error('store is closed')));
+    return new Promise<unknown>((resolve, reject) => {
+      const request: WriteRequest = { id: this.nextId++, op, args, now: this.clock.now().getTime() };
+      this.queue.push({ request, resolve, reject });
+      if (this.inline && !this.groupCommit) {
+        this.flush();
+      } else if (!this.flushScheduled) {
+        // `setImmediate` rather than a microtask: the check phase runs after libuv has handed over
+        // every socket readable in this turn, so concurrent HTTP requests land in the same group.
         this.flushScheduled = true;
         setImmediate(() => this.flush());
       }
     });
   }
 
-  /** Commits every queued unit in one transaction, one savepoint each. */
+  /** Hands everything queued in this turn to the writer (inline: runs it now). */
   private flush(): void {
     this.flushScheduled = false;
-    const batch = this.queue.splice(0, maxGroupSize);
-    if (this.queue.length > 0) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    const batch = this.queue;
     if (batch.length === 0) return;
-    const now = this.clock.now();
-    const outcomes: Outcome[] = [];
-    try {
-      this.db
-        .transaction(() => {
-          const ctx: CommitContext = {};
-          for (const p of batch) {
-            try {
-              outcomes.push({ ok: true, value: this.unitTransaction(p.unit, now, ctx) });
-            } catch (error) {
-              outcomes.push({ ok: false, error });
-            }
-          }
-        })
-        .immediate();
-    } catch (err) {
-      const mapped = mapSqliteError(err);
-      for (const p of batch) p.reject(mapped);
+    this.queue = [];
+    if (this.inline) {
+      const requests = batch.map((p) => p.request);
+      let at = 0;
+      while (requests.length > 0) {
+        const { outcomes } = this.inline.runNext(requests);
+        for (const o of outcomes) settle(batch[at++]!, o);
+      }
       return;
     }
-    batch.forEach((p, i) => {
-      const o = outcomes[i]!;
-      if (o.ok) p.resolve(o.value);
-      else p.reject(mapSqliteError(o.error));
+    if (this.broken) {
+      for (const p of batch) p.reject(this.broken);
+      return;
+    }
+    try {
+      this.port!.postMessage({ type: 'writes', requests: batch.map((p) => p.request) } satisfies ToWriter);
+    } catch (err) {
+      // Arguments that cannot be cloned (functions, class instances with private state).
+      const error = CrossdockError.dataQuality(
+        `store: write arguments cannot be sent to the writer: ${String(err)}`,
+        {
+          details: { backend: 'sqlite' },
+        },
+      );
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    if (this.inflight.size === 0) {
+      this.worker!.ref();
+      this.port!.ref();
+    }
+    for (const p of batch) this.inflight.set(p.request.id, p);
+  }
+
+  private onWriterMessage(m: FromWriter): void {
+    if (m.type !== 'results') return;
+    for (const r of m.results) {
+      const p = this.inflight.get(r.id);
+      if (!p) continue;
+      this.inflight.delete(r.id);
+      if (r.ok) p.resolve(r.value);
+      else p.reject(deserializeError(r.error));
+    }
+    if (this.inflight.size === 0 && !this.closing) {
+      this.worker!.unref();
+      this.port!.unref();
+    }
+  }
+
+  /** The writer thread is gone: reject everything pending, and every later write. */
+  private fail(message: string, cause?: unknown): void {
+    if (this.broken) return;
+    this.broken = CrossdockError.downstreamOutage(`store unavailable: ${message}`, {
+      details: { backend: 'sqlite', filename: this.filename },
+      ...(cause !== undefined ? { cause } : {}),
     });
+    const pending = [...this.inflight.values(), ...this.queue];
+    this.inflight.clear();
+    this.queue = [];
+    for (const p of pending) p.reject(this.broken);
   }
 
   async migrate(): Promise<number[]> {
-    try {
-      return applySqliteMigrations(this.db, sqliteMigrations);
-    } catch (err) {
-      throw mapSqliteError(err);
-    }
+    return (await this.submit('migrate', [])) as number[];
   }
 
   async ready(): Promise<{ ok: boolean; schemaVersion: number; latestVersion: number }> {
     const latestVersion = latestOf(sqliteMigrations);
     try {
-      const table = this.db
+      const db = this.reader.db;
+      const table = db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
         .get();
       const schemaVersion = table
         ? Number(
-            (this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null })
-              .v ?? 0,
+            (db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }).v ??
+              0,
           )
         : 0;
-      return { ok: schemaVersion === latestVersion, schemaVersion, latestVersion };
+      return { ok: !this.broken && schemaVersion === latestVersion, schemaVersion, latestVersion };
     } catch {
       return { ok: false, schemaVersion: 0, latestVersion };
     }
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    while (this.queue.length > 0) this.flush();
+  /** Commits every write already made, stops the writer thread, closes both connections. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.flush();
+    if (this.worker && this.port) {
+      if (!this.broken) {
+        this.worker.ref();
+        this.port.ref();
+        // Ordered after every write sent: the writer commits them, closes its connection, exits.
+        this.port.postMessage({ type: 'close' } satisfies ToWriter);
+        const closed = new Promise<void>((resolve) => {
+          this.port!.on('message', (m: FromWriter) => {
+            if (m.type === 'closed') resolve();
+          });
+        });
+        await Promise.race([closed, this.workerExited]);
+      }
+      this.closed = true;
+      this.port.close();
+      await this.worker.terminate();
+    }
     this.closed = true;
-    this.db.close();
+    // The reader closes last: as the last connection it checkpoints the WAL into the database.
+    this.reader.close();
   }
 }
 
-function latestOf(migrations: readonly Migration[]): number {
-  return migrations.reduce((max, m) => Math.max(max, m.version), 0);
-}
-
-/** Applies missing migrations, each in its own immediate transaction (safe against a second process). */
-function applySqliteMigrations(db: Database.Database, migrations: readonly Migration[]): number[] {
-  db.exec(
-    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
-  );
-  const applied: number[] = [];
-  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-    db.transaction(() => {
-      const done = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version);
-      if (done) return;
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
-        m.version,
-        m.name,
-        new Date().toISOString(),
-      );
-      applied.push(m.version);
-    }).immediate();
-  }
-  return applied;
+function settle(p: Pending, o: WriteOutcome): void {
+  if (o.ok) p.resolve(o.value);
+  else p.reject(o.error);
 }
