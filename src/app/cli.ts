@@ -3,6 +3,7 @@
  * the dead-letter queue and replays. See CONTRACT.md for the public surface.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { registerDlqCommands, registerReplayCommand } from '../events/cli.js';
 import { loadConfig } from './config.js';
 import { version } from './version.js';
 
@@ -103,6 +104,27 @@ export function buildCli(): Command {
       });
       process.exitCode = await runTrace(config, orderId, process.stdout);
     });
+
+  // Dead letters and replay work on the store directly; a running hub's dispatcher delivers
+  // what they re-enqueue. `--config`/`--data` before the subcommand pick the store.
+  program
+    .option('--config <file>', 'configuration file (for dlq and replay)')
+    .option('--data <dir>', 'data directory (for dlq and replay)');
+  const open = async () => {
+    const { createStore } = await import('../storage/index.js');
+    const g = program.opts<{ config?: string; data?: string }>();
+    const config = await loadConfig({
+      ...(g.config ? { file: g.config } : {}),
+      overrides: g.data ? { dataDir: g.data } : {},
+    });
+    const store = await createStore({
+      ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
+      dataDir: config.dataDir,
+    });
+    return { store, close: () => store.close() };
+  };
+  registerDlqCommands(program, { open });
+  registerReplayCommand(program, { open });
 
   return program;
 }

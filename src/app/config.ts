@@ -66,6 +66,14 @@ export const CrossdockConfig = z.object({
     .default({ seed: 42, enabled: true, creditLimitMultiplier: 1 }),
   erp: ErpConfig.default({ kind: 'simulator' }),
   policies: QuoteToOrderPolicies.default(defaultPolicies),
+  webhooks: z
+    .object({
+      /** HMAC-SHA256 secrets per inbound source; a source without one has its webhooks refused. */
+      secrets: z
+        .record(z.string(), z.union([z.string().min(16), z.array(z.string().min(16)).min(1)]))
+        .default({}),
+    })
+    .default({ secrets: {} }),
   /** Event dispatch in this process (off for API-only processes in a cluster). */
   workers: z.boolean().default(true),
   demoTraffic: z.number().min(0).default(0),

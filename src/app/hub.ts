@@ -2,8 +2,12 @@
  * The composition root: config in, a running hub out. The only place that knows which
  * concrete store, connectors and simulators exist; everything else sees ports.
  */
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
+import { Dispatcher, FileAnalyticsSink, standardSubscriptions } from '../events/index.js';
 import { buildHttpApp } from '../http/app.js';
 import {
   createMetrics,
@@ -11,6 +15,7 @@ import {
   type HttpMetrics,
   loggerOptions,
 } from '../http/middleware/index.js';
+import { registerOpsRoutes } from '../http/routes/ops.js';
 import type { Clock, CrmPort, ErpPort, Store } from '../ports/index.js';
 import { systemClock } from '../ports/index.js';
 import { createSimulators, registerSimulatorRoutes, type Simulators } from '../simulators/index.js';
@@ -27,6 +32,8 @@ export interface Hub {
   erp: ErpPort;
   crm: CrmPort;
   workflow: QuoteToOrder;
+  /** Outbox → subscriptions; null in an API-only process (`workers: false`). */
+  dispatcher: Dispatcher | null;
   app: FastifyInstance;
   logger: Logger;
   metrics: HttpMetrics;
@@ -78,6 +85,30 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
       credit: new CreditExposureCache(erp, clock),
     });
 
+    mkdirSync(config.dataDir, { recursive: true });
+    const dispatcher = config.workers
+      ? new Dispatcher({
+          store,
+          clock,
+          onLoopError: (sub, err) =>
+            logger.warn({ subscription: sub, err: String(err) }, 'delivery loop error'),
+        })
+      : null;
+    if (dispatcher) {
+      const analytics = new FileAnalyticsSink(join(config.dataDir, 'analytics-export.jsonl'));
+      for (const reg of standardSubscriptions({
+        crm,
+        notifications: sims.notifications,
+        wms: sims.wms,
+        store,
+        analytics,
+      })) {
+        dispatcher.register(reg);
+      }
+      await dispatcher.start();
+      cleanups.unshift(() => dispatcher.stop());
+    }
+
     const metrics = createMetrics();
     const app = await buildHttpApp({
       store,
@@ -88,7 +119,10 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
       version,
       defaultRateLimit: config.defaultRateLimit,
       bodyLimitBytes: config.bodyLimitBytes,
-      extraRoutes: [(a) => registerSimulatorRoutes(a, sims)],
+      extraRoutes: [
+        (a) => registerOpsRoutes(a, { store, clock, dispatcher, webhookSecrets: config.webhooks.secrets }),
+        (a) => registerSimulatorRoutes(a, sims),
+      ],
     });
     cleanups.unshift(() => app.close());
 
@@ -116,6 +150,7 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
       erp,
       crm,
       workflow,
+      dispatcher,
       app,
       logger,
       metrics,

@@ -5,6 +5,7 @@
  * an event's data adds `…v2` next to `…v1` instead of silently changing what a CRM receives.
  */
 import { z } from 'zod';
+import { CrossdockError } from './errors.js';
 import { HoldReason, OrderState } from './order-state.js';
 import { ShipmentEventType } from './schemas.js';
 
@@ -71,35 +72,83 @@ export function isEventType(type: string): type is EventType {
   return Object.hasOwn(eventCatalogue, type);
 }
 
+/** Where events made by the hub say they come from (CloudEvents `source`) unless told otherwise. */
+export const hubEventSource = 'urn:crossdock:hub';
+
 export interface NewEventOptions {
-  /** CloudEvents `source`: the component that decided (e.g. `/crossdock/quote-to-order`). */
-  source: string;
-  time: Date;
+  /** CloudEvents `source`: the component that decided; {@link hubEventSource} by default. */
+  source?: string;
+  /** Event time; pass the injected Clock's `now()` so tests are deterministic. */
+  time?: Date;
+  /** W3C trace context of the request or step that caused the event; a new root when absent or invalid. */
   traceparent?: string;
+  /** Event id; a random UUID by default. Give one when the id must be derived (inbound mapping). */
   id?: string;
 }
 
+const traceparentPattern = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** Whether a string is a syntactically valid W3C `traceparent` (all-zero ids are invalid). */
+export function isTraceparent(value: string): boolean {
+  if (!traceparentPattern.test(value)) return false;
+  const [, traceId, spanId] = value.split('-');
+  return !/^0+$/.test(traceId ?? '') && !/^0+$/.test(spanId ?? '');
+}
+
+/** A fresh W3C `traceparent` (version 00, sampled) for events with no causing request. */
+export function newTraceparent(): string {
+  const hex = (bytes: number) =>
+    Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, '0')).join(
+      '',
+    );
+  return `00-${hex(16)}-${hex(8)}-01`;
+}
+
 /**
- * Build a catalogue event, validating its data against the type's schema: an event that does
- * not match its published schema is a bug and must never reach a subscriber.
+ * Validates an event payload of a (possibly untrusted) type against the catalogue. Unknown type
+ * or schema failure → `data_quality` naming the offending fields.
+ */
+export function validateEventData(type: string, data: unknown): Record<string, unknown> {
+  if (!isEventType(type)) {
+    throw CrossdockError.dataQuality(`unknown event type ${type}`, {
+      details: { type, known: Object.keys(eventCatalogue) },
+    });
+  }
+  const result = eventCatalogue[type].safeParse(data);
+  if (!result.success) {
+    throw CrossdockError.dataQuality(`event data does not match ${type}`, {
+      details: {
+        type,
+        issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      },
+    });
+  }
+  return result.data as Record<string, unknown>;
+}
+
+/**
+ * Build a catalogue event, validating its data against the type's schema: the outbox is a public
+ * contract (every subscriber and every replay reads it), so an event that does not match its
+ * published schema is refused where it is made, inside the transaction that would commit it.
  */
 export function newEvent<T extends EventType>(
   type: T,
   subject: string,
   data: EventData<T>,
-  options: NewEventOptions,
+  options: NewEventOptions = {},
 ): CloudEvent {
-  const parsed = eventCatalogue[type].parse(data) as Record<string, unknown>;
-  const event: CloudEvent = {
+  return {
     specversion: '1.0',
     id: options.id ?? crypto.randomUUID(),
-    source: options.source,
+    source: options.source ?? hubEventSource,
     type,
-    time: options.time.toISOString(),
+    time: (options.time ?? new Date()).toISOString(),
     subject,
     datacontenttype: 'application/json',
-    data: parsed,
+    traceparent:
+      options.traceparent !== undefined && isTraceparent(options.traceparent)
+        ? options.traceparent
+        : newTraceparent(),
+    data: validateEventData(type, data),
   };
-  if (options.traceparent) event.traceparent = options.traceparent;
-  return event;
 }

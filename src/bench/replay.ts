@@ -3,7 +3,7 @@
  * while the subscriber is down (no dispatcher running), then one dispatcher drains them; the
  * figure is the drain rate, with duplicates and losses counted by event id.
  */
-import { Dispatcher } from '../src/events/index.js';
+import { Dispatcher } from '../events/index.js';
 import { type BenchResult, BenchSink, benchEvents, benchStore, percentile, rssMb } from './events-common.js';
 
 /** Options of {@link runReplayBench}. */

@@ -10,8 +10,8 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
-import { CrossdockError } from '../src/domain/index.js';
-import { type DeliveryHandler, Dispatcher } from '../src/events/index.js';
+import { CrossdockError } from '../domain/index.js';
+import { type DeliveryHandler, Dispatcher } from '../events/index.js';
 import { type BenchResult, BenchSink, benchEvents, benchStore, percentile, rssMb } from './events-common.js';
 
 /** Options of {@link runEventsBench}. */

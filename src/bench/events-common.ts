@@ -6,26 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { CloudEvent } from '../src/domain/index.js';
-import { makeEvent } from '../src/events/index.js';
-import type { Store } from '../src/ports/index.js';
-import { createStore } from '../src/storage/index.js';
+import type { CloudEvent } from '../domain/index.js';
+import { makeEvent } from '../events/index.js';
+import type { Store } from '../ports/index.js';
+import { createStore } from '../storage/index.js';
 
-/** The JSON every `crossdock bench … --json` prints last (CONTRACT.md). */
-export interface BenchResult {
-  scenario: string;
-  backend: 'sqlite' | 'postgres';
-  count: number;
-  seconds: number;
-  perSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  lost: number;
-  duplicates: number;
-  rssMb: number;
-  [extra: string]: unknown;
-}
+export type { BenchResult } from './report.js';
 
 /** Opens a fresh store for a benchmark and returns how to dispose of it. */
 export async function benchStore(
