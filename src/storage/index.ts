@@ -26,6 +26,11 @@ export interface CreateStoreOptions {
   dataDir?: string;
   /** SQLite durability (default `FULL`). */
   synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * SQLite: where writes run, `worker` (default for files: COMMIT and its fsync leave the event
+   * loop) or `inline`. `:memory:` is always inline.
+   */
+  writer?: 'worker' | 'inline';
   /** PostgreSQL schema (created if missing). */
   schema?: string;
   /** PostgreSQL pool size. */
@@ -64,6 +69,7 @@ export async function createStore(options: CreateStoreOptions = {}): Promise<Sto
     store = new SqliteStore({
       filename,
       synchronous: options.synchronous ?? 'FULL',
+      ...(options.writer ? { writer: options.writer } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
     });
   }

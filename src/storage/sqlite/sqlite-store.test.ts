@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { CrossdockError } from '../../domain/index.js';
-import { order } from '../contract/fixtures.js';
+import { order, product } from '../contract/fixtures.js';
 import { storeContract } from '../contract/store-contract.js';
 import { createStore } from '../index.js';
 import { SqliteStore } from './sqlite-store.js';
 
-storeContract('SQLite in memory', {
+storeContract('SQLite in memory (inline writer)', {
   open: () => createStore({ url: ':memory:' }),
   propertyRuns: Number(process.env['CROSSDOCK_PROPERTY_RUNS'] ?? 60),
 });
@@ -18,17 +18,25 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-storeContract('SQLite file (WAL, synchronous=NORMAL, two connections)', {
-  open: () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'crossdock-sqlite-'));
-    dirs.push(dataDir);
-    return createStore({ dataDir, synchronous: 'NORMAL' });
-  },
+function tempDir(): string {
+  const dataDir = mkdtempSync(join(tmpdir(), 'crossdock-sqlite-'));
+  dirs.push(dataDir);
+  return dataDir;
+}
+
+storeContract('SQLite file, inline writer (WAL, synchronous=NORMAL, two connections)', {
+  open: () => createStore({ dataDir: tempDir(), synchronous: 'NORMAL', writer: 'inline' }),
   openPeer: async (store) => {
     const filename = (store as SqliteStore).filename;
-    return new SqliteStore({ filename, synchronous: 'NORMAL' });
+    return new SqliteStore({ filename, synchronous: 'NORMAL', writer: 'inline' });
   },
-  propertyRuns: 25,
+  propertyRuns: 15,
+});
+
+storeContract('SQLite file, writer thread (WAL, synchronous=FULL, two connections)', {
+  open: () => createStore({ dataDir: tempDir() }),
+  openPeer: async (store) => new SqliteStore({ filename: (store as SqliteStore).filename }),
+  propertyRuns: 15,
 });
 
 describe('SQLite store specifics', () => {
@@ -112,5 +120,85 @@ describe('SQLite store specifics', () => {
     }
     expect(caught).toBeInstanceOf(CrossdockError);
     expect((caught as CrossdockError).kind).toBe('downstream_outage');
+  });
+
+  test('File stores write on a writer thread by default, while :memory: stores write inline', async () => {
+    const file = await createStore({ dataDir: tempDir() });
+    const memory = await createStore({ url: ':memory:' });
+    try {
+      expect((file as SqliteStore).writerMode).toBe('worker');
+      expect((memory as SqliteStore).writerMode).toBe('inline');
+    } finally {
+      await file.close();
+      await memory.close();
+    }
+  });
+
+  test('A read on the main connection sees every write whose promise has resolved on the writer thread', async () => {
+    const store = await createStore({ dataDir: tempDir() });
+    try {
+      for (let i = 0; i < 100; i++) {
+        await store.commit({ order: { next: order(`ryw${i}`), expectedVersion: null } });
+        expect((await store.getOrder(`ryw${i}`))?.id).toBe(`ryw${i}`);
+        await store.upsertProducts([product(`SKU-${i}`)]);
+        expect((await store.getProducts([`SKU-${i}`])).has(`SKU-${i}`)).toBe(true);
+      }
+      const ids = Array.from({ length: 300 }, (_, i) => `burst${i}`);
+      await Promise.all(ids.map((id) => store.commit({ order: { next: order(id), expectedVersion: null } })));
+      for (const id of ids) expect(await store.getOrder(id)).not.toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('Errors from the writer thread arrive as CrossdockError with the same kind and details', async () => {
+    const store = await createStore({ dataDir: tempDir() });
+    try {
+      await store.commit({ order: { next: order('dup'), expectedVersion: null } });
+      const conflict = await store
+        .commit({ order: { next: order('dup'), expectedVersion: null } })
+        .catch((e: unknown) => e);
+      expect(conflict).toBeInstanceOf(CrossdockError);
+      expect((conflict as CrossdockError).kind).toBe('conflict');
+      expect((conflict as CrossdockError).details).toEqual({ orderId: 'dup' });
+      const missing = await store
+        .actOnException('nope', 'retry', { actor: 'a', action: 'retry', target: 'nope', detail: {}, at: 'x' })
+        .catch((e: unknown) => e);
+      expect(missing).toBeInstanceOf(CrossdockError);
+      expect((missing as CrossdockError).kind).toBe('data_quality');
+      expect((missing as CrossdockError).details).toEqual({ id: 'nope', notFound: true });
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('A crashed writer thread fails pending and later writes with downstream_outage instead of hanging', async () => {
+    const store = await createStore({ dataDir: tempDir() });
+    const worker = (store as unknown as { worker: { terminate(): Promise<number> } }).worker;
+    const pending = store.commit({ order: { next: order('lost'), expectedVersion: null } });
+    await worker.terminate();
+    const first = await pending.catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(CrossdockError);
+    expect((first as CrossdockError).kind).toBe('downstream_outage');
+    const later = await store.upsertProducts([product('SKU-X')]).catch((e: unknown) => e);
+    expect((later as CrossdockError).kind).toBe('downstream_outage');
+    expect((await store.ready()).ok).toBe(false);
+    await store.close();
+  });
+
+  test('Closing a store commits every write still in flight on the writer thread', async () => {
+    const dataDir = tempDir();
+    const store = await createStore({ dataDir });
+    const writes = Array.from({ length: 700 }, (_, i) =>
+      store.commit({ order: { next: order(`c${i}`), expectedVersion: null } }),
+    );
+    await store.close();
+    expect((await Promise.all(writes)).every((r) => r.status === 'committed')).toBe(true);
+    const again = await createStore({ dataDir, writer: 'inline' });
+    try {
+      expect(await again.countOrders()).toEqual([{ state: 'received', holdReason: null, count: 700 }]);
+    } finally {
+      await again.close();
+    }
   });
 });
