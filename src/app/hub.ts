@@ -18,11 +18,11 @@ import {
 import { registerOpsRoutes } from '../http/routes/ops.js';
 import type { Clock, CrmPort, ErpPort, Store } from '../ports/index.js';
 import { systemClock } from '../ports/index.js';
-import { createSimulators, registerSimulatorRoutes, type Simulators } from '../simulators/index.js';
+import type { Simulators } from '../simulators/index.js';
 import { createStore } from '../storage/index.js';
 import { CreditExposureCache, QuoteToOrder } from '../workflows/index.js';
 import type { CrossdockConfig } from './config.js';
-import { demoWarehouseRegions, loadDemoMasterData } from './master-data.js';
+import { selectPorts } from './ports.js';
 import { version } from './version.js';
 
 export interface Hub {
@@ -59,22 +59,13 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
   const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
   try {
     await store.migrate();
-    const sims = config.simulators.enabled ? createSimulators({ seed: config.simulators.seed, clock }) : null;
-    if (!sims) throw new Error('simulators are disabled and no CRM connector is configured');
-    if (config.simulators.creditLimitMultiplier !== 1) {
-      for (const c of sims.data.erpCustomers)
-        sims.erp.setCreditLimit(c.erpId, c.creditLimit * config.simulators.creditLimitMultiplier);
-    }
-    const erp: ErpPort = sims.erp;
-    const crm: CrmPort = sims.crm;
-    await loadDemoMasterData(store, sims.data);
-
+    const ports = await selectPorts(config, clock);
+    cleanups.unshift(() => ports.close());
+    const { sims, erp, crm } = ports;
+    await ports.loadMasterData(store);
     const policies = {
       ...config.policies,
-      warehouses:
-        config.policies.warehouses.length > 0
-          ? config.policies.warehouses
-          : sims.data.warehouses.map((w) => ({ id: w.id, serves: demoWarehouseRegions[w.id] ?? [w.region] })),
+      warehouses: config.policies.warehouses.length > 0 ? config.policies.warehouses : ports.warehouses,
     };
     const workflow = new QuoteToOrder({
       store,
@@ -98,8 +89,8 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
       const analytics = new FileAnalyticsSink(join(config.dataDir, 'analytics-export.jsonl'));
       for (const reg of standardSubscriptions({
         crm,
-        notifications: sims.notifications,
-        wms: sims.wms,
+        notifications: ports.notifications,
+        wms: ports.wms,
         store,
         analytics,
       })) {
@@ -121,7 +112,7 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
       bodyLimitBytes: config.bodyLimitBytes,
       extraRoutes: [
         (a) => registerOpsRoutes(a, { store, clock, dispatcher, webhookSecrets: config.webhooks.secrets }),
-        (a) => registerSimulatorRoutes(a, sims),
+        ...ports.routes,
       ],
     });
     cleanups.unshift(() => app.close());

@@ -1,0 +1,51 @@
+/**
+ * Which systems the hub talks to: the ports it gets, and the master data it loads at start.
+ * The composition root asks this module once; connectors and simulators are chosen here only.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Clock, CrmPort, ErpPort, NotificationPort, Store, WmsPort } from '../ports/index.js';
+import { createSimulators, registerSimulatorRoutes, type Simulators } from '../simulators/index.js';
+import type { CrossdockConfig } from './config.js';
+import { demoWarehouseRegions, loadDemoMasterData } from './master-data.js';
+
+export interface HubPorts {
+  crm: CrmPort;
+  erp: ErpPort;
+  wms: WmsPort;
+  notifications: NotificationPort;
+  /** The in-process simulators, when the estate is simulated here. */
+  sims: Simulators | null;
+  /** Warehouses and the regions they serve first (routing). */
+  warehouses: { id: string; serves: string[] }[];
+  /** Loads the hub's master data copies (customers, products, prices, inventory). */
+  loadMasterData(store: Store): Promise<void>;
+  /** Extra HTTP routes (the simulators' `/sim/*`). */
+  routes: ((app: FastifyInstance) => void)[];
+  close(): Promise<void>;
+}
+
+export async function selectPorts(config: CrossdockConfig, clock: Clock): Promise<HubPorts> {
+  if (!config.simulators.enabled)
+    throw new Error('simulators are disabled and no CRM/WMS connector is configured');
+  const sims = createSimulators({ seed: config.simulators.seed, clock });
+  if (config.simulators.creditLimitMultiplier !== 1) {
+    for (const c of sims.data.erpCustomers)
+      sims.erp.setCreditLimit(c.erpId, c.creditLimit * config.simulators.creditLimitMultiplier);
+  }
+  return {
+    crm: sims.crm,
+    erp: sims.erp,
+    wms: sims.wms,
+    notifications: sims.notifications,
+    sims,
+    warehouses: sims.data.warehouses.map((w) => ({
+      id: w.id,
+      serves: demoWarehouseRegions[w.id] ?? [w.region],
+    })),
+    loadMasterData: async (store) => {
+      await loadDemoMasterData(store, sims.data);
+    },
+    routes: [(app) => registerSimulatorRoutes(app, sims)],
+    close: async () => undefined,
+  };
+}
