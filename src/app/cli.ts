@@ -14,9 +14,12 @@ const int = (name: string) => (value: string) => {
 };
 
 export function buildCli(): Command {
+  // Positional options: `crossdock --data X dlq list` and `crossdock start --data X` each mean
+  // their own `--data`, instead of the program swallowing the subcommand's flag.
   const program = new Command('crossdock')
     .description('Integration backbone for product distributors')
-    .version(version);
+    .version(version)
+    .enablePositionalOptions();
 
   program
     .command('start')
