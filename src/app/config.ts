@@ -62,8 +62,18 @@ export const CrossdockConfig = z.object({
       enabled: z.boolean().default(true),
       /** Scales every simulated ERP credit limit; benchmarks raise it so load is not all credit holds. */
       creditLimitMultiplier: z.number().positive().default(1),
+      /**
+       * Base URL of a simulator server (`scripts/sim-server.ts`, `startSimulatorServer`): the
+       * hub then talks to that estate over HTTP instead of building one in process, loads its
+       * master data from the server's data set, and serves no `/sim/*` routes. Crash tests use
+       * it so the simulated effects outlive a killed hub. `seed` and `creditLimitMultiplier`
+       * are the server's then.
+       */
+      url: z.string().url().optional(),
+      /** Per-call timeout to the simulator server, in ms. */
+      timeoutMs: z.number().int().positive().default(10_000),
     })
-    .default({ seed: 42, enabled: true, creditLimitMultiplier: 1 }),
+    .default({ seed: 42, enabled: true, creditLimitMultiplier: 1, timeoutMs: 10_000 }),
   erp: ErpConfig.default({ kind: 'simulator' }),
   policies: QuoteToOrderPolicies.default(defaultPolicies),
   webhooks: z

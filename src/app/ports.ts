@@ -3,8 +3,14 @@
  * The composition root asks this module once; connectors and simulators are chosen here only.
  */
 import type { FastifyInstance } from 'fastify';
+import { connectRemoteSimulators } from '../connectors/sim-http/index.js';
 import type { Clock, CrmPort, ErpPort, NotificationPort, Store, WmsPort } from '../ports/index.js';
-import { createSimulators, registerSimulatorRoutes, type Simulators } from '../simulators/index.js';
+import {
+  createSimulators,
+  type DemoDataSet,
+  registerSimulatorRoutes,
+  type Simulators,
+} from '../simulators/index.js';
 import type { CrossdockConfig } from './config.js';
 import { demoWarehouseRegions, loadDemoMasterData } from './master-data.js';
 
@@ -27,6 +33,8 @@ export interface HubPorts {
 export async function selectPorts(config: CrossdockConfig, clock: Clock): Promise<HubPorts> {
   if (!config.simulators.enabled)
     throw new Error('simulators are disabled and no CRM/WMS connector is configured');
+  if (config.simulators.url)
+    return selectRemoteSimulators(config.simulators.url, config.simulators.timeoutMs);
   const sims = createSimulators({ seed: config.simulators.seed, clock });
   if (config.simulators.creditLimitMultiplier !== 1) {
     for (const c of sims.data.erpCustomers)
@@ -48,4 +56,36 @@ export async function selectPorts(config: CrossdockConfig, clock: Clock): Promis
     routes: [(app) => registerSimulatorRoutes(app, sims)],
     close: async () => undefined,
   };
+}
+
+/**
+ * The simulated estate of a simulator server (`simulators.url`): ports over HTTP, master data
+ * from the data set the server was seeded with (fetched, not regenerated, so a server started
+ * on another day or with another seed still matches), and no `/sim/*` routes here — the server
+ * serves its own.
+ */
+async function selectRemoteSimulators(url: string, timeoutMs: number): Promise<HubPorts> {
+  const remote = await connectRemoteSimulators({ url, timeoutMs });
+  try {
+    const data = (await remote.fetchDataSet()) as DemoDataSet;
+    return {
+      crm: remote.crm,
+      erp: remote.erp,
+      wms: remote.wms,
+      notifications: remote.notifications,
+      sims: null,
+      warehouses: data.warehouses.map((w) => ({
+        id: w.id,
+        serves: demoWarehouseRegions[w.id] ?? [w.region],
+      })),
+      loadMasterData: async (store) => {
+        await loadDemoMasterData(store, data);
+      },
+      routes: [],
+      close: () => remote.close(),
+    };
+  } catch (err) {
+    await remote.close();
+    throw err;
+  }
 }
