@@ -497,3 +497,105 @@ function check(
       });
   }
 }
+
+/** What {@link runErpWindowCrash} observed. */
+export interface ErpWindowReport {
+  /** ERP state of the sales order at the moment of the kill (the window: created, not confirmed). */
+  erpStateAtKill: string;
+  erpOrdersForTheOrder: number;
+  hubState: string;
+  hubErpNumber: string | null;
+  erpOrderNumber: string;
+  erpStateAfter: string;
+  decisionNotifications: number;
+  crmState: string | null;
+}
+
+/**
+ * The crash the brief names: the ERP created the sales order, the hub has not committed it.
+ * Deterministic: the ERP simulator answers every call after `latencyMs`, so once the order
+ * appears in the ERP (seen from this process) the hub is inside `confirmSalesOrder`'s delay,
+ * before its second commit — and is SIGKILLed there. After a restart the hub must finish the
+ * order with that same ERP order.
+ */
+export async function runErpWindowCrash(latencyMs = 1500): Promise<ErpWindowReport> {
+  const sims = createSimulators({ seed: 42, clock: systemClock });
+  const server = await startSimulatorServer({ sims, host: '127.0.0.1', port: 0 });
+  const dir = mkdtempSync(join(tmpdir(), 'crossdock-chaos-erp-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const configFile = join(dir, 'crossdock.config.json');
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      host: '127.0.0.1',
+      port,
+      dataDir: join(dir, 'data'),
+      bootstrapKey: bootstrap,
+      logLevel: 'error',
+      simulators: { url: server.url, timeoutMs: 10_000 },
+    }),
+  );
+  const agent = new Agent({ connections: 4, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const hub = new HubProcess(configFile, url, agent);
+  const auth = { authorization: `Bearer ${bootstrap}` };
+  const body = JSON.stringify(submissionFor(sims, () => 0.1));
+  const post = () =>
+    request(`${url}/api/v1/orders`, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { ...auth, 'content-type': 'application/json', 'idempotency-key': 'erp-window-1' },
+      body,
+    }).then(async (r) => ({ status: r.statusCode, json: (await r.body.json()) as Record<string, unknown> }));
+  try {
+    await hub.start();
+    sims.faults.erp.configure({ latencyMs });
+    const first = post().catch(() => null);
+    const deadline = Date.now() + 30_000;
+    while (sims.erp.orderCount === 0) {
+      if (Date.now() > deadline) throw new Error('the ERP never received the sales order');
+      await sleep(5);
+    }
+    const erpAtKill = sims.erp.listOrders(0, 1).items[0]!;
+    await hub.kill('SIGKILL');
+    await first;
+    sims.faults.erp.reset();
+    // What the hub had committed when it died (read after restart, before any retry).
+    await hub.start();
+    // The same request again, as the CRM would after losing the answer (202 is an answer too).
+    let answer = await post();
+    for (let i = 0; i < 100 && answer.status === 409; i++) {
+      await sleep(100);
+      answer = await post();
+    }
+    const orderId = String(answer.json.orderId);
+    let order: SalesOrder | null = null;
+    for (let i = 0; i < 300; i++) {
+      order = await getJson<SalesOrder | null>(agent, `${url}/api/v1/orders/${orderId}`, auth, true);
+      const crm = sims.crm.orderStatus(orderId);
+      const noticed = sims.notifications.delivered.some((n) => n.orderId === orderId);
+      if (order && order.state !== 'validating' && crm?.state === order.state && noticed) break;
+      await sleep(100);
+    }
+    const erpOrders = sims.erp.listOrders(0, 100).items.filter((o) => o.hubOrderId === orderId);
+    const report: ErpWindowReport = {
+      erpStateAtKill: erpAtKill.state,
+      erpOrdersForTheOrder: erpOrders.length,
+      hubState: order?.state ?? 'missing',
+      hubErpNumber: order?.externalIds.erp ?? null,
+      erpOrderNumber: erpAtKill.erpOrderNumber,
+      erpStateAfter: erpOrders[0]?.state ?? 'missing',
+      decisionNotifications: sims.notifications.delivered.filter(
+        (n) => n.orderId === orderId && decisionTemplates.has(n.template),
+      ).length,
+      crmState: sims.crm.orderStatus(orderId)?.state ?? null,
+    };
+    await hub.kill('SIGTERM');
+    return report;
+  } finally {
+    await hub.kill('SIGKILL').catch(() => undefined);
+    await agent.close();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,16 @@
+import { describe, expect, test } from 'vitest';
+import { runErpWindowCrash } from './harness.js';
+
+describe('a crash between the ERP create call and the local commit', () => {
+  test('A hub killed after the ERP created the sales order but before its own commit finishes the order on restart with that same ERP order, and tells the customer once.', async () => {
+    const r = await runErpWindowCrash();
+    // The kill landed inside the window: the ERP order existed, not yet confirmed.
+    expect(r.erpStateAtKill).toBe('quotation');
+    expect(r.erpOrdersForTheOrder).toBe(1);
+    expect(r.hubState).toBe('accepted');
+    expect(r.hubErpNumber).toBe(r.erpOrderNumber);
+    expect(r.erpStateAfter).toBe('confirmed');
+    expect(r.decisionNotifications).toBe(1);
+    expect(r.crmState).toBe('accepted');
+  }, 120_000);
+});
