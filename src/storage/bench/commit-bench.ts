@@ -1,7 +1,8 @@
 /**
  * Micro-benchmark of the SQLite store: commits/s with and without group commit under FULL and
- * NORMAL, a whole order's storage work (4 reads + 2 commits), and how fast a batched
- * claim-and-complete drains deliveries. Not part of the test suite.
+ * NORMAL, with writes inline or on the writer thread, a whole order's storage work (4 reads +
+ * 2 commits, with the event-loop time it costs), and how fast a batched claim-and-complete drains
+ * deliveries. Not part of the test suite.
  *
  *   npx tsx src/storage/bench/commit-bench.ts [--units 20000] [--inflight 256] [--deliveries 100000]
  *     [--pg postgres://postgres@127.0.0.1:5432/test]   (also measures PostgreSQL in a throw-away schema)
@@ -40,7 +41,7 @@ async function seed(store: Store): Promise<void> {
 }
 
 type Target =
-  | { backend: 'sqlite'; synchronous: 'FULL' | 'NORMAL'; groupCommit: boolean }
+  | { backend: 'sqlite'; synchronous: 'FULL' | 'NORMAL'; groupCommit: boolean; writer: 'worker' | 'inline' }
   | { backend: 'postgres'; url: string };
 
 async function open(target: Target): Promise<{ store: Store; done: () => Promise<void> }> {
@@ -64,6 +65,7 @@ async function open(target: Target): Promise<{ store: Store; done: () => Promise
     filename: join(dir, 'crossdock.db'),
     synchronous: target.synchronous,
     groupCommit: target.groupCommit,
+    writer: target.writer,
   });
   await seed(store);
   return {
@@ -125,8 +127,10 @@ async function commitsPerSecond(target: Target, n: number): Promise<number> {
   return Math.round(n / secs);
 }
 
-async function ordersPerSecond(target: Target): Promise<number> {
+/** Orders/s, and how many µs per order the event loop was busy (ELU active time): what HTTP loses. */
+async function ordersPerSecond(target: Target): Promise<string> {
   const { store, done } = await open(target);
+  const elu0 = performance.eventLoopUtilization();
   const secs = await runConcurrently(units, async (i) => {
     const id = `o-${i}`;
     await store.getCustomer('c1');
@@ -140,8 +144,9 @@ async function ordersPerSecond(target: Target): Promise<number> {
       events: [event(id, 'order.status_changed.v1')],
     });
   });
+  const busy = performance.eventLoopUtilization(elu0).active;
   await done();
-  return Math.round(units / secs);
+  return `${Math.round(units / secs)}/s, event loop busy ${Math.round((busy * 1000) / units)} µs/order`;
 }
 
 async function deliveriesPerSecond(target: Target): Promise<number> {
@@ -172,19 +177,26 @@ async function deliveriesPerSecond(target: Target): Promise<number> {
   return Math.round(drained / secs);
 }
 
-const sqlite = (synchronous: 'FULL' | 'NORMAL', groupCommit: boolean): Target => ({
-  backend: 'sqlite',
-  synchronous,
-  groupCommit,
-});
+const sqlite = (
+  synchronous: 'FULL' | 'NORMAL',
+  groupCommit: boolean,
+  writer: 'worker' | 'inline' = 'worker',
+): Target => ({ backend: 'sqlite', synchronous, groupCommit, writer });
 const single = Math.min(units, 5000);
-const results: Record<string, number> = {
-  sqlite_commits_per_s_FULL_single: await commitsPerSecond(sqlite('FULL', false), single),
-  sqlite_commits_per_s_FULL_group: await commitsPerSecond(sqlite('FULL', true), units),
-  sqlite_commits_per_s_NORMAL_single: await commitsPerSecond(sqlite('NORMAL', false), single),
-  sqlite_commits_per_s_NORMAL_group: await commitsPerSecond(sqlite('NORMAL', true), units),
-  sqlite_orders_per_s_FULL_group_4_reads_2_commits: await ordersPerSecond(sqlite('FULL', true)),
-  sqlite_deliveries_per_s_FULL_batch_1000: await deliveriesPerSecond(sqlite('FULL', true)),
+const results: Record<string, number | string> = {
+  sqlite_commits_per_s_FULL_single_inline: await commitsPerSecond(sqlite('FULL', false, 'inline'), single),
+  sqlite_commits_per_s_FULL_group_inline: await commitsPerSecond(sqlite('FULL', true, 'inline'), units),
+  sqlite_commits_per_s_FULL_group_worker: await commitsPerSecond(sqlite('FULL', true), units),
+  sqlite_commits_per_s_NORMAL_single_inline: await commitsPerSecond(
+    sqlite('NORMAL', false, 'inline'),
+    single,
+  ),
+  sqlite_commits_per_s_NORMAL_group_inline: await commitsPerSecond(sqlite('NORMAL', true, 'inline'), units),
+  sqlite_commits_per_s_NORMAL_group_worker: await commitsPerSecond(sqlite('NORMAL', true), units),
+  sqlite_orders_FULL_4_reads_2_commits_inline: await ordersPerSecond(sqlite('FULL', true, 'inline')),
+  sqlite_orders_FULL_4_reads_2_commits_worker: await ordersPerSecond(sqlite('FULL', true)),
+  sqlite_deliveries_per_s_FULL_batch_1000_inline: await deliveriesPerSecond(sqlite('FULL', true, 'inline')),
+  sqlite_deliveries_per_s_FULL_batch_1000_worker: await deliveriesPerSecond(sqlite('FULL', true)),
 };
 if (values.pg) {
   const target: Target = { backend: 'postgres', url: values.pg };

@@ -23,7 +23,7 @@
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { CrossdockError } from '../../domain/index.js';
 import type { Clock } from '../../ports/index.js';
 import { systemClock } from '../../ports/index.js';
@@ -144,7 +144,12 @@ export class SqliteStore extends SqlStore {
     port1.on('message', (m: FromWriter) => this.onWriterMessage(m));
     this.workerExited = new Promise<void>((resolve) => {
       worker.once('exit', (code) => {
-        if (!this.closed) this.fail(`the SQLite writer thread exited (code ${code})`);
+        // Results the writer posted before it ended may still sit in the port: settle them first.
+        for (let m = receiveMessageOnPort(port1); m !== undefined; m = receiveMessageOnPort(port1)) {
+          this.onWriterMessage(m.message as FromWriter);
+        }
+        if (!this.closing || this.inflight.size > 0)
+          this.fail(`the SQLite writer thread exited (code ${code})`);
         resolve();
       });
     });
@@ -175,7 +180,11 @@ export class SqliteStore extends SqlStore {
     if (this.broken) return Promise.reject(this.broken);
     if (this.closed || this.closing) return Promise.reject(mapSqliteError(new Error('store is closed')));
     return new Promise<unknown>((resolve, reject) => {
-      const request: WriteRequest = { id: this.nextId++, op, args, now: this.clock.now().getTime() };
+      const now = this.clock.now().getTime();
+      const request: WriteRequest =
+        op === 'commit' && this.worker
+          ? { id: this.nextId++, op, args: [], json: JSON.stringify(args[0]), now }
+          : { id: this.nextId++, op, args, now };
       this.queue.push({ request, resolve, reject });
       if (this.inline && !this.groupCommit) {
         this.flush();

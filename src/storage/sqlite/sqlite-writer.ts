@@ -42,7 +42,7 @@ let closing = false;
 function accept(message: ToWriter): void {
   if (message.type === 'writes') {
     for (const r of message.requests) queue.push(r);
-  } else {
+  } else if (message.type === 'close') {
     closing = true;
   }
 }
