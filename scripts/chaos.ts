@@ -36,6 +36,7 @@ const summary = {
   hubStates: report.hubStates,
   erpOrders: report.erpOrders,
   notifications: report.notifications,
+  suppressedNotificationRepeats: report.suppressedNotificationRepeats,
   lost: report.lost,
   duplicateErpOrders: report.duplicateErpOrders,
   duplicateNotifications: report.duplicateNotifications,
