@@ -84,6 +84,14 @@ export const CrossdockConfig = z.object({
         .default({}),
     })
     .default({ secrets: {} }),
+  events: z
+    .object({
+      /** Claim lease per delivery batch; a killed process's claims are taken over after it. */
+      leaseMs: z.number().int().min(1000).default(20_000),
+      /** One delivery call may take this long before it counts as a transient timeout. */
+      handlerTimeoutMs: z.number().int().min(100).default(8_000),
+    })
+    .default({ leaseMs: 20_000, handlerTimeoutMs: 8_000 }),
   /** Event dispatch in this process (off for API-only processes in a cluster). */
   workers: z.boolean().default(true),
   demoTraffic: z.number().min(0).default(0),

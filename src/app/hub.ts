@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
-import { Dispatcher, FileAnalyticsSink, standardSubscriptions } from '../events/index.js';
+import { Dispatcher, FileAnalyticsSink, standardSubscriptions, subscriptionNames } from '../events/index.js';
 import { buildHttpApp } from '../http/app.js';
 import {
   createMetrics,
@@ -93,6 +93,14 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
         wms: ports.wms,
         store,
         analytics,
+        // A lease is how long a killed process's claims block its keys before another (or the
+        // restarted) process takes them over: twice the handler timeout, not minutes.
+        policies: Object.fromEntries(
+          Object.values(subscriptionNames).map((name) => [
+            name,
+            { leaseMs: config.events.leaseMs, timeoutMs: config.events.handlerTimeoutMs },
+          ]),
+        ),
       })) {
         dispatcher.register(reg);
       }
