@@ -248,7 +248,13 @@ export interface Store {
   releaseDeliveries(ids: string[]): Promise<void>;
   subscriptionStats(): Promise<SubscriptionStats[]>;
   /** Events in seq order for replay, from `fromSeq` (inclusive), optionally up to a time. */
-  readEvents(options: { fromSeq?: number; fromTime?: string; toTime?: string; limit: number; types?: string[] }): Promise<StoredEvent[]>;
+  readEvents(options: {
+    fromSeq?: number;
+    fromTime?: string;
+    toTime?: string;
+    limit: number;
+    types?: string[];
+  }): Promise<StoredEvent[]>;
   /** Re-enqueues events for one subscription (replay); returns how many deliveries it made. */
   enqueueDeliveries(subscription: string, eventSeqs: number[]): Promise<number>;
 
@@ -256,6 +262,11 @@ export interface Store {
   listExceptions(filter: ExceptionFilter): Promise<ExceptionRecord[]>;
   getException(id: string): Promise<ExceptionRecord | null>;
   /** retry: the parked delivery becomes pending again (due now); resolve/discard close it. */
-  actOnException(id: string, action: 'retry' | 'resolve' | 'discard', audit: AuditInput, note?: string): Promise<ExceptionRecord>;
+  actOnException(
+    id: string,
+    action: 'retry' | 'resolve' | 'discard',
+    audit: AuditInput,
+    note?: string,
+  ): Promise<ExceptionRecord>;
   listAudit(limit: number): Promise<(AuditInput & { id: number })[]>;
 }
