@@ -20,15 +20,18 @@ import type { Clock, CrmPort, ErpPort, Store } from '../ports/index.js';
 import { systemClock } from '../ports/index.js';
 import type { Simulators } from '../simulators/index.js';
 import { createStore } from '../storage/index.js';
+import { FulfillmentSync, InventoryRefresh } from '../workflows/fulfillment/index.js';
 import { CreditExposureCache, QuoteToOrder } from '../workflows/index.js';
 import type { CrossdockConfig } from './config.js';
-import { selectPorts } from './ports.js';
+import { type HubPorts, selectPorts } from './ports.js';
 import { version } from './version.js';
 
 export interface Hub {
   config: CrossdockConfig;
   store: Store;
   sims: Simulators | null;
+  /** The systems this hub talks to, as chosen from config. */
+  ports: HubPorts;
   erp: ErpPort;
   crm: CrmPort;
   workflow: QuoteToOrder;
@@ -102,6 +105,7 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
           ]),
         ),
       })) {
+        if (reg.name === subscriptionNames.warehousePlanning && !ports.warehouseFeeds) continue;
         dispatcher.register(reg);
       }
       await dispatcher.start();
@@ -140,12 +144,33 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
       const timer = setInterval(resume, 2000);
       timer.unref();
       cleanups.unshift(() => clearInterval(timer));
+
+      // Milestones from ERP/WMS/TMS flow back into order state, timeline and outbox.
+      const fulfillment = new FulfillmentSync({
+        store,
+        clock,
+        erp,
+        ...(ports.warehouseFeeds ? { wms: ports.wms, tms: ports.tms } : {}),
+        intervalMs: 1000,
+        onError: (feed, err) => logger.warn({ feed, err: err.toJSON() }, 'fulfillment sync failed'),
+      });
+      fulfillment.start();
+      cleanups.unshift(() => fulfillment.stop());
+      const inventoryRefresh = new InventoryRefresh({
+        store,
+        source: ports.inventory,
+        intervalMs: 30_000,
+        onError: (err) => logger.warn({ err: String(err) }, 'inventory refresh failed'),
+      });
+      inventoryRefresh.start();
+      cleanups.unshift(() => inventoryRefresh.stop());
     }
 
     return {
       config,
       store,
       sims,
+      ports,
       erp,
       crm,
       workflow,

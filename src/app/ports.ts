@@ -4,21 +4,33 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { connectRemoteSimulators } from '../connectors/sim-http/index.js';
-import type { Clock, CrmPort, ErpPort, NotificationPort, Store, WmsPort } from '../ports/index.js';
+import type { Clock, CrmPort, ErpPort, NotificationPort, Store, TmsPort, WmsPort } from '../ports/index.js';
 import {
   createSimulators,
   type DemoDataSet,
   registerSimulatorRoutes,
   type Simulators,
 } from '../simulators/index.js';
+import type { InventorySource } from '../workflows/fulfillment/index.js';
 import type { CrossdockConfig } from './config.js';
+import { createErp, type ErpSetup } from './erp-factory.js';
 import { demoWarehouseRegions, loadDemoMasterData } from './master-data.js';
 
 export interface HubPorts {
   crm: CrmPort;
   erp: ErpPort;
   wms: WmsPort;
+  tms: TmsPort;
   notifications: NotificationPort;
+  /** Where the periodic inventory refresh reads stock positions. */
+  inventory: InventorySource;
+  /**
+   * Whether the WMS/TMS milestone feeds and warehouse planning belong to this estate: with a
+   * real ERP that runs its own warehouse (Tryton), the simulated WMS must not receive releases.
+   */
+  warehouseFeeds: boolean;
+  /** The ERP as built from config, with its guarded warehouse operations (Tryton); null when remote. */
+  erpSetup: ErpSetup | null;
   /** The in-process simulators, when the estate is simulated here. */
   sims: Simulators | null;
   /** Warehouses and the regions they serve first (routing). */
@@ -40,21 +52,23 @@ export async function selectPorts(config: CrossdockConfig, clock: Clock): Promis
     for (const c of sims.data.erpCustomers)
       sims.erp.setCreditLimit(c.erpId, c.creditLimit * config.simulators.creditLimitMultiplier);
   }
+  const erpSetup = createErp(config, sims);
   return {
     crm: sims.crm,
-    erp: sims.erp,
+    erp: erpSetup.erp,
     wms: sims.wms,
+    tms: sims.tms,
     notifications: sims.notifications,
+    inventory: erpSetup.inventory,
+    warehouseFeeds: config.erp.kind === 'simulator',
+    erpSetup,
     sims,
-    warehouses: sims.data.warehouses.map((w) => ({
-      id: w.id,
-      serves: demoWarehouseRegions[w.id] ?? [w.region],
-    })),
+    warehouses: erpSetup.warehouses,
     loadMasterData: async (store) => {
-      await loadDemoMasterData(store, sims.data);
+      await erpSetup.masterData(store);
     },
     routes: [(app) => registerSimulatorRoutes(app, sims)],
-    close: async () => undefined,
+    close: () => erpSetup.close(),
   };
 }
 
@@ -72,7 +86,11 @@ async function selectRemoteSimulators(url: string, timeoutMs: number): Promise<H
       crm: remote.crm,
       erp: remote.erp,
       wms: remote.wms,
+      tms: remote.tms,
       notifications: remote.notifications,
+      inventory: remote.wms,
+      warehouseFeeds: true,
+      erpSetup: null,
       sims: null,
       warehouses: data.warehouses.map((w) => ({
         id: w.id,

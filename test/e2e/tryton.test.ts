@@ -5,88 +5,72 @@
  * No mocks: a real trytond (installed on demand; the suite FAILS if it cannot be) and a real
  * SQLite store. The composition is the one hub.ts builds, with `createErp` choosing Tryton.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { CrossdockConfig } from '../../src/app/config.js';
-import { createErp, type ErpSetup } from '../../src/app/erp-factory.js';
+import { loadConfig } from '../../src/app/config.js';
+import type { ErpSetup } from '../../src/app/erp-factory.js';
+import { createHub, type Hub } from '../../src/app/hub.js';
 import { startTrytonServer, type TrytonServerHandle } from '../../src/connectors/tryton/index.js';
 import type { OrderSubmission, SalesOrder } from '../../src/domain/index.js';
-import { buildHttpApp } from '../../src/http/app.js';
-import { createMetrics, ensureBootstrapKey } from '../../src/http/middleware/index.js';
 import { type Clock, type Store, systemClock } from '../../src/ports/index.js';
-import { createSimulators } from '../../src/simulators/index.js';
-import { createStore } from '../../src/storage/index.js';
-import { FulfillmentSync } from '../../src/workflows/fulfillment/index.js';
-import { CreditExposureCache, QuoteToOrder } from '../../src/workflows/index.js';
 
 const bootstrap = 'e2e-tryton-bootstrap-secret-0123';
 const clock: Clock = systemClock;
 const hubWarehouse = 'WH-TRYTON';
 
 let server: TrytonServerHandle;
+let hub: Hub;
 let store: Store;
 let setup: ErpSetup;
 let app: FastifyInstance;
-let sync: FulfillmentSync;
+let dataDir: string;
 const latencies: number[] = [];
 
 beforeAll(async () => {
   // Throws (never skips) when Tryton cannot be installed, prepared or started.
   server = await startTrytonServer();
   const m = server.manifest;
-  const config = CrossdockConfig.parse({
-    logLevel: 'silent',
-    bootstrapKey: bootstrap,
-    erp: {
-      kind: 'tryton',
-      url: server.url,
-      database: server.database,
-      username: server.username,
-      password: server.password,
-      warehouseId: hubWarehouse,
-      warehouseCode: m.warehouse.code,
-      customers: [m.customers.inCredit.code, m.customers.overLimit.code],
+  dataDir = mkdtempSync(join(tmpdir(), 'crossdock-tryton-e2e-'));
+  // The shipped example, pointed at this test's trytond: what `crossdock start --config
+  // examples/tryton.config.json` runs, composed by the real createHub.
+  const example = await loadConfig({ file: 'examples/tryton.config.json', env: {} });
+  const config = await loadConfig({
+    file: 'examples/tryton.config.json',
+    env: {},
+    overrides: {
+      logLevel: 'silent',
+      bootstrapKey: bootstrap,
+      dataDir,
+      erp: {
+        ...example.erp,
+        url: server.url,
+        database: server.database,
+        username: server.username,
+        password: server.password,
+        warehouseId: hubWarehouse,
+        warehouseCode: m.warehouse.code,
+        customers: [m.customers.inCredit.code, m.customers.overLimit.code],
+      },
+      // Tryton on a shared 2-core box answers create+confirm in ~0.4–1.3 s: give the inline ERP
+      // step room so the test sees the synchronous 201 path rather than the 202 fallback.
+      policies: { ...example.policies, erpInlineBudgetMs: 8000 },
     },
-    // Tryton on a shared 2-core box answers create+confirm in ~0.4–1.3 s: give the inline ERP
-    // step room so the test sees the synchronous 201 path rather than the 202 fallback.
-    policies: { erpInlineBudgetMs: 8000 },
   });
-  store = await createStore({ url: ':memory:' });
-  await store.migrate();
-  const sims = createSimulators({ seed: 42, clock, customerCount: 40, productCount: 40 });
-  setup = createErp(config, sims);
-  const loaded = await setup.masterData(store);
-  expect(loaded.customers).toBe(2);
-  expect(loaded.products).toBeGreaterThanOrEqual(m.products.length);
-  const workflow = new QuoteToOrder({
-    store,
-    erp: setup.erp,
-    crm: sims.crm,
-    clock,
-    policies: { ...config.policies, warehouses: setup.warehouses },
-    credit: new CreditExposureCache(setup.erp, clock),
-  });
-  app = await buildHttpApp({
-    store,
-    workflow,
-    clock,
-    logger: pino({ level: 'silent' }),
-    metrics: createMetrics({ defaultMetrics: false }),
-    version: 'e2e',
-    defaultRateLimit: config.defaultRateLimit,
-    bodyLimitBytes: config.bodyLimitBytes,
-  });
-  await ensureBootstrapKey(store, { CROSSDOCK_BOOTSTRAP_KEY: bootstrap }, clock.now());
-  sync = new FulfillmentSync({ store, clock, erp: setup.erp, intervalMs: 200 });
+  hub = await createHub(config, { clock, logger: pino({ level: 'silent' }) });
+  store = hub.store;
+  app = hub.app;
+  setup = hub.ports.erpSetup!;
+  expect(hub.erp.system).toBe('tryton');
 });
 
 afterAll(async () => {
-  await sync?.stop();
-  await app?.close();
-  await setup?.close();
-  await store?.close();
+  await hub?.close();
   await server?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   if (latencies.length > 0) {
     const sorted = [...latencies].sort((a, b) => a - b);
     console.info(
@@ -207,7 +191,6 @@ describe('Crossdock with Tryton as the ERP', () => {
     const erpOrderId = order.externalIds['erpOrderId']!;
     const fulfillment = setup.fulfillment!;
     const delays: Record<string, number> = {};
-    sync.start();
     for (const [target, hubState] of [
       ['assigned', 'allocated'],
       ['picked', 'picked'],
@@ -222,7 +205,6 @@ describe('Crossdock with Tryton as the ERP', () => {
     }
     await fulfillment.postInvoices(erpOrderId);
     const invoiced = await waitForState(order.id, 'invoiced');
-    await sync.stop();
     expect(invoiced.state).toBe('invoiced');
     expect(invoiced.customerStatus).toBe('Shipped');
     expect(invoiced.invoices[0]).toMatchObject({ status: 'open', amount: order.total });
@@ -250,7 +232,9 @@ describe('Crossdock with Tryton as the ERP', () => {
     const [position] = await store.getInventory([order.lines[0]!.sku]);
     expect(position?.reserved).toBeLessThan(order.lines[0]!.quantity * 3);
     console.info(
-      `Tryton milestone propagation (button pressed → hub order state, 200 ms poll): ${Object.entries(delays)
+      `Tryton milestone propagation (button pressed → hub order state, the hub's 1 s poll): ${Object.entries(
+        delays,
+      )
         .map(([k, v]) => `${k} ${v.toFixed(0)} ms`)
         .join(', ')}`,
     );
