@@ -47,6 +47,8 @@ export const CrossdockConfig = z.object({
   /** SQLite durability: FULL survives power loss (default; group commit pays for it). */
   sqliteSynchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
   natsUrl: z.string().optional(),
+  /** How long master data (products, customers, prices) read from the store is trusted. */
+  masterDataCacheMs: z.number().int().min(0).default(10_000),
   bootstrapKey: z.string().min(16).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Requests per second per API client unless its key says otherwise. */

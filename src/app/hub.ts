@@ -19,7 +19,7 @@ import { registerOpsRoutes } from '../http/routes/ops.js';
 import type { Clock, CrmPort, ErpPort, Store } from '../ports/index.js';
 import { systemClock } from '../ports/index.js';
 import type { Simulators } from '../simulators/index.js';
-import { createStore } from '../storage/index.js';
+import { createStore, withMasterDataCache } from '../storage/index.js';
 import { FulfillmentSync, InventoryRefresh } from '../workflows/fulfillment/index.js';
 import { CreditExposureCache, QuoteToOrder } from '../workflows/index.js';
 import type { CrossdockConfig } from './config.js';
@@ -54,11 +54,13 @@ export interface CreateHubOptions {
 export async function createHub(config: CrossdockConfig, options: CreateHubOptions = {}): Promise<Hub> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino(loggerOptions({ level: config.logLevel }));
-  const store = await createStore({
+  const rawStore = await createStore({
     ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
     dataDir: config.dataDir,
     synchronous: config.sqliteSynchronous,
   });
+  // Master data is read on every order and changes rarely: served from memory, fresh within TTL.
+  const store = withMasterDataCache(rawStore, { ttlMs: config.masterDataCacheMs, clock });
   const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
   try {
     await store.migrate();

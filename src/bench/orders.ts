@@ -49,6 +49,8 @@ export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
     defaultRateLimit: 1_000_000,
     simulators: { seed, creditLimitMultiplier: 10_000 },
     ...(databaseUrl ? { databaseUrl } : {}),
+    // Experiments (e.g. `{"workers":false}` or `{"sqliteSynchronous":"NORMAL"}`) without a rebuild.
+    ...(JSON.parse(process.env['CROSSDOCK_BENCH_CONFIG'] ?? '{}') as Record<string, unknown>),
   };
   writeFileSync(join(dir, 'bench.config.json'), JSON.stringify(config));
   const profileDir = process.env['CROSSDOCK_BENCH_PROFILE_DIR'];
@@ -104,7 +106,11 @@ export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
         errors: at80.errors + at80.non2xx,
       },
       byState: check.byState,
-      durability: 'sqlite synchronous=FULL, group commit',
+      durability:
+        opts.backend === 'postgres'
+          ? 'postgres synchronous_commit=on'
+          : `sqlite synchronous=${String((config as Record<string, unknown>)['sqliteSynchronous'] ?? process.env['CROSSDOCK_SQLITE_SYNCHRONOUS'] ?? 'FULL')}, group commit`,
+      workers: (config as Record<string, unknown>)['workers'] !== false,
     };
   } finally {
     clearInterval(rssTimer);

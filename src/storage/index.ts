@@ -83,3 +83,4 @@ export async function createStore(options: CreateStoreOptions = {}): Promise<Sto
   }
   return store;
 }
+export { type MasterDataCacheOptions, withMasterDataCache } from './master-data-cache.js';
