@@ -46,6 +46,11 @@ export const CrossdockConfig = z.object({
   databaseUrl: z.string().optional(),
   /** SQLite durability: FULL survives power loss (default; group commit pays for it). */
   sqliteSynchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
+  /**
+   * Where SQLite commits run: on a writer thread (the event loop never waits on fsync) or
+   * inline on the event loop; see docs/PERFORMANCE.md for what each measured.
+   */
+  sqliteWriter: z.enum(['worker', 'inline']).default('worker'),
   natsUrl: z.string().optional(),
   /** How long master data (products, customers, prices) read from the store is trusted. */
   masterDataCacheMs: z.number().int().min(0).default(10_000),

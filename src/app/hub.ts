@@ -58,6 +58,7 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
     ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
     dataDir: config.dataDir,
     synchronous: config.sqliteSynchronous,
+    writer: config.sqliteWriter,
   });
   // Master data is read on every order and changes rarely: served from memory, fresh within TTL.
   const store = withMasterDataCache(rawStore, { ttlMs: config.masterDataCacheMs, clock });
