@@ -138,3 +138,16 @@ describe('demo data set', () => {
     expect(() => demoPicks(small)).not.toThrow();
   });
 });
+
+describe('small data sets for fast tests', () => {
+  test('a catalogue smaller than a key account price list still generates (no endless SKU draw)', () => {
+    const data = generateDemoData({
+      seed: 42,
+      clock: { now: () => new Date('2026-11-28T00:00:00Z') },
+      customerCount: 10,
+      productCount: 10,
+    });
+    expect(data.products).toHaveLength(10);
+    expect(data.priceAgreements.every((a) => data.products.some((p) => p.sku === a.sku))).toBe(true);
+  });
+});

@@ -663,7 +663,8 @@ function generateAgreements(
   for (const c of customers) {
     const has = c.segment === 'key_account' || (c.segment === 'standard' && rng.chance(0.55));
     if (!has) continue;
-    const count = c.segment === 'key_account' ? rng.int(12, 30) : rng.int(4, 12);
+    // Never more distinct SKUs than the catalogue has: a small test catalogue must not spin here.
+    const count = Math.min(sellable.length, c.segment === 'key_account' ? rng.int(12, 30) : rng.int(4, 12));
     const skus = new Set<string>();
     while (skus.size < count) skus.add(rng.pick(sellable).sku);
     for (const sku of skus) {
