@@ -16,6 +16,7 @@ import type {
   TmsPort,
 } from '../ports/index.js';
 import type { FaultInjector } from './faults.js';
+import { feedPage } from './feed.js';
 
 /** A booked shipment as the TMS stores it. */
 export interface TmsBookingRecord extends TmsBookingInput {
@@ -145,14 +146,8 @@ export class TmsSimulator implements TmsPort {
   async milestonesSince(since: string | null, limit = 100): Promise<TmsMilestonePage> {
     const g = this.faults.before('milestonesSince');
     if (g) await g;
-    const start = since === null || since === '' ? 0 : Number(since);
-    if (!Number.isInteger(start) || start < 0) {
-      throw CrossdockError.dataQuality(`Invalid milestone watermark ${JSON.stringify(since)}`, {
-        details: { system: this.system, field: 'since' },
-      });
-    }
-    const page = this.log.slice(start, start + Math.max(1, limit));
-    return { milestones: page.map(toFeedMilestone), watermark: String(start + page.length) };
+    const { page, watermark } = feedPage(this.log, since, limit, this.system);
+    return { milestones: page.map(toFeedMilestone), watermark };
   }
 
   /** The raw milestone log after `seq` (0 = from the start), for inspection. */

@@ -17,6 +17,7 @@ import type {
   WmsReleaseInput,
 } from '../ports/index.js';
 import type { FaultInjector } from './faults.js';
+import { feedPage } from './feed.js';
 import { InventoryBook } from './inventory-book.js';
 
 /** A fulfillment milestone as the WMS reports it: a canonical ShipmentEvent plus routing keys. */
@@ -195,14 +196,8 @@ export class WmsSimulator implements WmsPort {
   async milestonesSince(since: string | null, limit = 100): Promise<WmsMilestonePage> {
     const g = this.faults.before('milestonesSince');
     if (g) await g;
-    const start = since === null || since === '' ? 0 : Number(since);
-    if (!Number.isInteger(start) || start < 0) {
-      throw CrossdockError.dataQuality(`Invalid milestone watermark ${JSON.stringify(since)}`, {
-        details: { system: this.system, field: 'since' },
-      });
-    }
-    const page = this.log.slice(start, start + Math.max(1, limit));
-    return { milestones: page.map(toFeedMilestone), watermark: String(start + page.length) };
+    const { page, watermark } = feedPage(this.log, since, limit, this.system);
+    return { milestones: page.map(toFeedMilestone), watermark };
   }
 
   /** The raw milestone log after `seq` (0 = from the start), up to `limit`, for inspection. */

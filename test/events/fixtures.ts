@@ -11,6 +11,7 @@ import type {
 } from '../../src/domain/index.js';
 import { makeEvent } from '../../src/events/index.js';
 import type { Clock, Store } from '../../src/ports/index.js';
+import { mulberry32 } from '../../src/simulators/index.js';
 
 /** One lifecycle step: the state reached and the event type announcing it. */
 export interface Step {
@@ -145,17 +146,8 @@ export async function commitStep(
   return event;
 }
 
-/** A deterministic PRNG for interleavings and jitter. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** A deterministic PRNG for interleavings and jitter (the simulators' mulberry32). */
+export const seeded = mulberry32;
 
 /** Commits `steps` lifecycle steps of each order in a random interleaving (per-order order kept). */
 export async function commitInterleaved(
