@@ -68,6 +68,15 @@ export function* claimDeliveries(d: Dialect, subscription: string, o: ClaimOptio
   if (!sub) return [];
   const statuses = sub.ordering === 'skip_parked' ? "status = 'pending'" : "status IN ('pending', 'parked')";
   const nowMs = o.now.getTime();
+  if (d.skipLocked !== '') {
+    // PostgreSQL: claimers of one subscription take turns (a transaction-scoped advisory lock).
+    // Row locks alone let a concurrent walk see a later row of a key as its head while the head
+    // is locked by another claim in flight; the contract test "Concurrent claimers never get the
+    // same delivery and every key is delivered in order" caught that under load. A claim is one
+    // short transaction per batch of up to 500, so taking turns costs little; completions and
+    // failures do not take the lock.
+    yield* get('SELECT pg_advisory_xact_lock(hashtext(?)) AS locked', [`crossdock:claim:${subscription}`]);
+  }
   // One page of `limit` rows is enough when nothing is blocked (the common case); a page of twice
   // that cost ~40% of drain throughput for rows that were scanned and thrown away.
   const page = Math.min(Math.max(o.limit, 64), 5_000);
