@@ -23,6 +23,11 @@ export interface ConnectionOptions {
   busyTimeoutMs: number;
   /** A connection that must never write (the main thread's reader beside a writer thread). */
   queryOnly?: boolean;
+  /**
+   * WAL pages before this connection checkpoints by itself (SQLite's default is 1,000). The
+   * writer thread raises it when a checkpointer thread does the work (see `SqliteStore`).
+   */
+  walAutocheckpoint?: number;
 }
 
 /**
@@ -65,6 +70,8 @@ export class Connection {
       // and FK checks would cost on the hottest path (deliveries → outbox).
       this.db.pragma('foreign_keys = OFF');
       this.db.pragma('temp_store = MEMORY');
+      if (options.walAutocheckpoint !== undefined)
+        this.db.pragma(`wal_autocheckpoint = ${Math.trunc(options.walAutocheckpoint)}`);
       if (options.queryOnly) this.db.pragma('query_only = ON');
     } catch (err) {
       throw mapSqliteError(err);
