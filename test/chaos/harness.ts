@@ -203,21 +203,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       sims.erp.setCreditLimit(c.erpId, c.creditLimit * 1000);
   }
   const server: SimulatorServer = await startSimulatorServer({ sims, host: '127.0.0.1', port: 0 });
-  const dir = mkdtempSync(join(tmpdir(), 'crossdock-chaos-'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const configFile = join(dir, 'crossdock.config.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      host: '127.0.0.1',
-      port,
-      dataDir: join(dir, 'data'),
-      bootstrapKey: bootstrap,
-      logLevel: 'error',
-      simulators: { url: server.url, timeoutMs: 5000 },
-    }),
-  );
+  const { dir, url, configFile } = await hubConfig('crossdock-chaos-', server.url, 5000);
   const agent = new Agent({ connections: submitters + 8, headersTimeout: 15_000, bodyTimeout: 15_000 });
   const hub = new HubProcess(configFile, url, agent);
   const auth = { authorization: `Bearer ${bootstrap}` };
@@ -521,21 +507,7 @@ export interface ErpWindowReport {
 export async function runErpWindowCrash(latencyMs = 1500): Promise<ErpWindowReport> {
   const sims = createSimulators({ seed: 42, clock: systemClock });
   const server = await startSimulatorServer({ sims, host: '127.0.0.1', port: 0 });
-  const dir = mkdtempSync(join(tmpdir(), 'crossdock-chaos-erp-'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const configFile = join(dir, 'crossdock.config.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      host: '127.0.0.1',
-      port,
-      dataDir: join(dir, 'data'),
-      bootstrapKey: bootstrap,
-      logLevel: 'error',
-      simulators: { url: server.url, timeoutMs: 10_000 },
-    }),
-  );
+  const { dir, url, configFile } = await hubConfig('crossdock-chaos-erp-', server.url, 10_000);
   const agent = new Agent({ connections: 4, headersTimeout: 30_000, bodyTimeout: 30_000 });
   const hub = new HubProcess(configFile, url, agent);
   const auth = { authorization: `Bearer ${bootstrap}` };
@@ -598,4 +570,27 @@ export async function runErpWindowCrash(latencyMs = 1500): Promise<ErpWindowRepo
     await server.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A temp dir and the config file of a hub child that uses the remote simulators at `simulatorsUrl`. */
+async function hubConfig(
+  prefix: string,
+  simulatorsUrl: string,
+  timeoutMs: number,
+): Promise<{ dir: string; url: string; configFile: string }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const port = await freePort();
+  const configFile = join(dir, 'crossdock.config.json');
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      host: '127.0.0.1',
+      port,
+      dataDir: join(dir, 'data'),
+      bootstrapKey: bootstrap,
+      logLevel: 'error',
+      simulators: { url: simulatorsUrl, timeoutMs },
+    }),
+  );
+  return { dir, url: `http://127.0.0.1:${port}`, configFile };
 }
