@@ -111,6 +111,12 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
         if (reg.name === subscriptionNames.warehousePlanning && !ports.warehouseFeeds) continue;
         dispatcher.register(reg);
       }
+      // Embedded SQLite has one process: any lease left at start was held by a process that died
+      // (a crash, a SIGKILL), so its deliveries resume now rather than when the lease expires.
+      if (store.backend === 'sqlite') {
+        const freed = await store.releaseForeignLeases(dispatcher.owner);
+        if (freed > 0) logger.info({ freed }, 'released delivery leases left by a previous process');
+      }
       await dispatcher.start();
       cleanups.unshift(() => dispatcher.stop());
     }

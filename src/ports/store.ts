@@ -246,6 +246,12 @@ export interface Store {
   failDeliveries(failures: DeliveryFailure[]): Promise<void>;
   /** Drops the lease so the delivery can be claimed again at once (a batch cut short). */
   releaseDeliveries(ids: string[]): Promise<void>;
+  /**
+   * Drops every delivery lease not held by `owner` and returns how many. For a store only one
+   * process uses (embedded SQLite), every such lease at start belongs to a dead process, so its
+   * work resumes at once instead of after the lease. Never call it where other live processes claim.
+   */
+  releaseForeignLeases(owner: string): Promise<number>;
   subscriptionStats(): Promise<SubscriptionStats[]>;
   /** Events in seq order for replay, from `fromSeq` (inclusive), optionally up to a time. */
   readEvents(options: {

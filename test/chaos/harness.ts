@@ -271,6 +271,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const drainStart = Date.now();
     const deadline = drainStart + (options.drainTimeoutMs ?? 120_000);
     const orders = new Map<string, SalesOrder>();
+    let lastDelivered = -1;
+    let quietSince = Date.now();
     for (;;) {
       const subs = await getJson<{ items: { name: string; backlog: Record<string, number> | null }[] }>(
         agent,
@@ -286,7 +288,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         if (o) orders.set(s.orderId, o);
         if (!o || undecided.has(o.state)) validating++;
       }
-      if (busy.length === 0 && validating === 0) break;
+      // Quiet, not just empty: the fulfillment sync polls its feeds every second and may still
+      // turn warehouse milestones into new events, so wait until nothing was delivered for 2 s.
+      const delivered = subs.items.reduce((n, sub) => n + (sub.backlog?.['delivered'] ?? 0), 0);
+      if (delivered !== lastDelivered) {
+        lastDelivered = delivered;
+        quietSince = Date.now();
+      }
+      if (busy.length === 0 && validating === 0 && Date.now() - quietSince >= 2000) break;
       if (Date.now() > deadline) {
         log(`drain timed out: ${validating} undecided, busy ${busy.map((b) => b.name).join(', ')}`);
         break;

@@ -520,6 +520,18 @@ export function storeContract(name: string, harness: StoreHarness): void {
         expect((await claim(store, 'crm', 10, 'w2')).map((d) => d.id)).toEqual(batch.map((d) => d.id));
       });
 
+      test("Releasing foreign leases frees a dead claimer's deliveries at once and keeps the caller's own", async () => {
+        await subscribe(['crm', []]);
+        await emit('k1', 1);
+        await emit('k2', 1);
+        const [dead] = await claim(store, 'crm', 1, 'dead-process');
+        const [mine] = await claim(store, 'crm', 1, 'me');
+        expect(await claim(store, 'crm', 10, 'someone')).toEqual([]);
+        expect(await store.releaseForeignLeases('me')).toBe(1);
+        expect((await claim(store, 'crm', 10, 'someone')).map((d) => d.id)).toEqual([dead!.id]);
+        expect(mine).toBeDefined();
+      });
+
       test('A failed delivery is retried on schedule, keeping its first error and counting attempts', async () => {
         await subscribe(['crm', []]);
         const k1 = await emit('k1', 2);

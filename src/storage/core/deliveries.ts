@@ -200,6 +200,14 @@ export function* releaseDeliveries(d: Dialect, ids: readonly string[]): Txn<void
   ]);
 }
 
+/** Drops every lease whose owner is not `owner` (see `Store.releaseForeignLeases`). */
+export function* releaseForeignLeases(owner: string): Txn<number> {
+  return yield* run(
+    'UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_until IS NOT NULL AND (lease_owner IS NULL OR lease_owner <> ?)',
+    [owner],
+  );
+}
+
 /** Backlog per subscription (a lease counts only while it has not expired). */
 export function* subscriptionStats(now: Date): Txn<SubscriptionStats[]> {
   const nowMs = now.getTime();

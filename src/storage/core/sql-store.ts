@@ -151,6 +151,9 @@ export abstract class SqlStore implements Store {
   releaseDeliveries(ids: string[]): Promise<void> {
     return this.writeOp('releaseDeliveries', [ids]);
   }
+  releaseForeignLeases(owner: string): Promise<number> {
+    return this.writeOp('releaseForeignLeases', [owner]);
+  }
   subscriptionStats(): Promise<SubscriptionStats[]> {
     const now = this.clock.now();
     return this.read(() => deliveries.subscriptionStats(now));

@@ -51,6 +51,8 @@ export const writeOps = {
     deliveries.failDeliveries(failures, now),
   releaseDeliveries: (d: Dialect, _now: Date, _ctx: CommitContext, ids: string[]) =>
     deliveries.releaseDeliveries(d, ids),
+  releaseForeignLeases: (_d: Dialect, _now: Date, _ctx: CommitContext, owner: string) =>
+    deliveries.releaseForeignLeases(owner),
   enqueueDeliveries: (
     d: Dialect,
     now: Date,
