@@ -309,6 +309,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (o) orders.set(s.orderId, o);
       else orders.delete(s.orderId);
     }
+    // The CRM follows the hub *eventually*: warehouse milestones the fulfillment sync applies
+    // after the read above reach the CRM after it too (seen in 20-cycle runs: releases applied
+    // in the last seconds). Re-read the orders whose CRM state differs until both agree or
+    // 30 s pass; only a difference that never converges is a finding.
+    const converge = Date.now() + 30_000;
+    for (;;) {
+      const differing = [...orders.values()].filter((o) => {
+        const crm = sims.crm.orderStatus(o.id);
+        return crm !== null && crm.state !== o.state;
+      });
+      if (differing.length === 0 || Date.now() > converge) break;
+      await sleep(1000);
+      for (const o of differing) {
+        const again = await getJson<SalesOrder | null>(agent, `${url}/api/v1/orders/${o.id}`, auth, true);
+        if (again) orders.set(o.id, again);
+      }
+    }
     const subs = await getJson<{ items: { name: string; backlog: Record<string, number> | null }[] }>(
       agent,
       `${url}/api/v1/subscriptions`,
