@@ -73,7 +73,13 @@ export interface DeliveryContext {
 }
 
 /** A destination's delivery function. Throw a CrossdockError to say retry or park. */
-export type DeliveryHandler = (event: CloudEvent, ctx: DeliveryContext) => Promise<void>;
+/**
+ * Delivers one event. Resolving `'skipped'` says the event was not this destination's business
+ * (a warehouse scan the customer is not told about): the delivery completes, but no "delivered"
+ * line goes into the order's timeline, so `crossdock trace` shows only real effects.
+ */
+// biome-ignore lint/suspicious/noConfusingVoidType: plain `async` handlers that return nothing must still fit
+export type DeliveryHandler = (event: CloudEvent, ctx: DeliveryContext) => Promise<void | 'skipped'>;
 
 /** One subscription as registered with the dispatcher. */
 export interface SubscriptionRegistration {
@@ -413,6 +419,7 @@ export class Dispatcher {
       else byKey.set(d.key, [d]);
     }
     const completed: Delivery[] = [];
+    const skipped = new Set<string>();
     const failures: DeliveryFailure[] = [];
     const released: string[] = [];
     const keys = [...byKey.values()];
@@ -420,7 +427,7 @@ export class Dispatcher {
     const lane = async (): Promise<void> => {
       while (next < keys.length) {
         const list = keys[next++]!;
-        await this.deliverKey(rt, list, completed, failures, released);
+        await this.deliverKey(rt, list, completed, failures, released, skipped);
       }
     };
     const laneCount = Math.min(policy.concurrency, keys.length);
@@ -432,7 +439,10 @@ export class Dispatcher {
     // a later write of the same cycle failed.
     if (completed.length > 0) {
       await this.store.completeDeliveries(completed.map((d) => d.id));
-      if (rt.reg.recordInTimeline) await this.recordTimeline(rt, completed);
+      if (rt.reg.recordInTimeline) {
+        const effects = skipped.size === 0 ? completed : completed.filter((d) => !skipped.has(d.id));
+        if (effects.length > 0) await this.recordTimeline(rt, effects);
+      }
     }
     if (failures.length > 0) await this.store.failDeliveries(failures);
     if (released.length > 0) await this.store.releaseDeliveries(released);
@@ -458,6 +468,7 @@ export class Dispatcher {
     completed: Delivery[],
     failures: DeliveryFailure[],
     released: string[],
+    skipped: Set<string>,
   ): Promise<void> {
     for (let i = 0; i < list.length; i++) {
       const d = list[i]!;
@@ -475,9 +486,10 @@ export class Dispatcher {
         wait = rt.bucket.take();
       }
       const outcome = await this.attempt(rt, d);
-      if (outcome === 'ok') {
+      if (outcome === 'ok' || outcome === 'skipped') {
         rt.breaker.onSuccess();
         completed.push(d);
+        if (outcome === 'skipped') skipped.add(d.id);
         continue;
       }
       const now = this.clock.now();
@@ -506,7 +518,7 @@ export class Dispatcher {
   }
 
   /** One handler call under the destination's concurrency cap and timeout. */
-  private async attempt(rt: Runtime, d: Delivery): Promise<'ok' | CrossdockError> {
+  private async attempt(rt: Runtime, d: Delivery): Promise<'ok' | 'skipped' | CrossdockError> {
     const forcedId = rt.forced.get(d.eventSeq) ?? replayIdOf(d);
     const ctl = new AbortController();
     const onHardStop = (): void => ctl.abort();
@@ -525,8 +537,9 @@ export class Dispatcher {
     let timer: NodeJS.Timeout | undefined;
     try {
       const call = rt.reg.handler(d.event, ctx);
+      let result: unknown;
       if (Number.isFinite(rt.policy.timeoutMs)) {
-        await Promise.race([
+        result = await Promise.race([
           call,
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => {
@@ -540,9 +553,9 @@ export class Dispatcher {
           }),
         ]);
       } else {
-        await call;
+        result = await call;
       }
-      return 'ok';
+      return result === 'skipped' ? 'skipped' : 'ok';
     } catch (err) {
       return toCrossdockError(err);
     } finally {

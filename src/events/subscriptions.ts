@@ -145,7 +145,7 @@ export function standardSubscriptions(deps: StandardSubscriptionDeps): Subscript
       policy: policy(subscriptionNames.customerNotifications),
       handler: async (event, ctx) => {
         const template = notificationTemplate(event.type, event.data);
-        if (template === null) return;
+        if (template === null) return 'skipped';
         const { customerId } = orderRef(event.data);
         if (customerId === null) {
           throw CrossdockError.dataQuality('cannot notify: order has no customer', {
