@@ -5,7 +5,14 @@ import { createHub } from './hub.js';
 
 export async function runStart(config: CrossdockConfig): Promise<void> {
   const hub = await createHub(config);
-  const url = await hub.listen();
+  let url: string;
+  try {
+    url = await hub.listen();
+  } catch (err) {
+    // A taken port must end the process, not leave the workers running without an API.
+    await hub.close();
+    throw err;
+  }
   const backend = hub.store.backend === 'sqlite' ? `SQLite in ${config.dataDir}` : 'PostgreSQL';
   process.stdout.write(`crossdock listening on ${url} (store: ${backend}; ERP: ${hub.erp.system})\n`);
   if (hub.createdBootstrapSecret) {
