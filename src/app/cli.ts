@@ -62,6 +62,7 @@ export function buildCli(): Command {
       const store = await createStore({
         ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
         dataDir: config.dataDir,
+        migrate: false,
       });
       try {
         const applied = await store.migrate();
