@@ -4,7 +4,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { registerDlqCommands, registerReplayCommand } from '../events/cli.js';
-import { loadConfig } from './config.js';
+import { loadConfig, storeOptions } from './config.js';
 import { version } from './version.js';
 
 const int = (name: string) => (value: string) => {
@@ -12,6 +12,14 @@ const int = (name: string) => (value: string) => {
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number`);
   return n;
 };
+
+/** `--config FILE` and `--data DIR`, as every command that only opens the store takes them. */
+function configFrom(opts: { config?: string; data?: string }) {
+  return loadConfig({
+    ...(opts.config ? { file: opts.config } : {}),
+    overrides: opts.data ? { dataDir: opts.data } : {},
+  });
+}
 
 export function buildCli(): Command {
   // Positional options: `crossdock --data X dlq list` and `crossdock start --data X` each mean
@@ -55,15 +63,8 @@ export function buildCli(): Command {
     .option('--data <dir>', 'data directory for the embedded SQLite store')
     .action(async (opts: { config?: string; data?: string }) => {
       const { createStore } = await import('../storage/index.js');
-      const config = await loadConfig({
-        ...(opts.config ? { file: opts.config } : {}),
-        overrides: opts.data ? { dataDir: opts.data } : {},
-      });
-      const store = await createStore({
-        ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
-        dataDir: config.dataDir,
-        migrate: false,
-      });
+      const config = await configFrom(opts);
+      const store = await createStore({ ...storeOptions(config), migrate: false });
       try {
         const applied = await store.migrate();
         const r = await store.ready();
@@ -102,10 +103,7 @@ export function buildCli(): Command {
     .option('--data <dir>', 'data directory')
     .action(async (orderId: string, opts: { config?: string; data?: string }) => {
       const { runTrace } = await import('./trace.js');
-      const config = await loadConfig({
-        ...(opts.config ? { file: opts.config } : {}),
-        overrides: opts.data ? { dataDir: opts.data } : {},
-      });
+      const config = await configFrom(opts);
       process.exitCode = await runTrace(config, orderId, process.stdout);
     });
 
@@ -117,14 +115,8 @@ export function buildCli(): Command {
   const open = async () => {
     const { createStore } = await import('../storage/index.js');
     const g = program.opts<{ config?: string; data?: string }>();
-    const config = await loadConfig({
-      ...(g.config ? { file: g.config } : {}),
-      overrides: g.data ? { dataDir: g.data } : {},
-    });
-    const store = await createStore({
-      ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
-      dataDir: config.dataDir,
-    });
+    const config = await configFrom(g);
+    const store = await createStore(storeOptions(config));
     return { store, close: () => store.close() };
   };
   registerDlqCommands(program, { open });

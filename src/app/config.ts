@@ -157,3 +157,18 @@ export async function loadConfig(
   }
   return parsed.data;
 }
+
+/** The store a configuration names: one place, so the hub and every CLI command open the same. */
+export function storeOptions(config: CrossdockConfig): {
+  url?: string;
+  dataDir: string;
+  synchronous: 'FULL' | 'NORMAL';
+  writer: 'worker' | 'inline';
+} {
+  return {
+    ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
+    dataDir: config.dataDir,
+    synchronous: config.sqliteSynchronous,
+    writer: config.sqliteWriter,
+  };
+}

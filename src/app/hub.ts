@@ -22,7 +22,7 @@ import type { Simulators } from '../simulators/index.js';
 import { createStore, withMasterDataCache } from '../storage/index.js';
 import { FulfillmentSync, InventoryRefresh } from '../workflows/fulfillment/index.js';
 import { CreditExposureCache, QuoteToOrder } from '../workflows/index.js';
-import type { CrossdockConfig } from './config.js';
+import { type CrossdockConfig, storeOptions } from './config.js';
 import { type HubPorts, selectPorts } from './ports.js';
 import { version } from './version.js';
 
@@ -54,12 +54,7 @@ export interface CreateHubOptions {
 export async function createHub(config: CrossdockConfig, options: CreateHubOptions = {}): Promise<Hub> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino(loggerOptions({ level: config.logLevel }));
-  const rawStore = await createStore({
-    ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
-    dataDir: config.dataDir,
-    synchronous: config.sqliteSynchronous,
-    writer: config.sqliteWriter,
-  });
+  const rawStore = await createStore(storeOptions(config));
   // Master data is read on every order and changes rarely: served from memory, fresh within TTL.
   const store = withMasterDataCache(rawStore, { ttlMs: config.masterDataCacheMs, clock });
   const cleanups: (() => Promise<void> | void)[] = [() => store.close()];

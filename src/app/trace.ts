@@ -1,13 +1,10 @@
 /** `crossdock trace <orderId>`: the order's cross-system timeline, read from the store. */
 import type { Writable } from 'node:stream';
 import { createStore } from '../storage/index.js';
-import type { CrossdockConfig } from './config.js';
+import { type CrossdockConfig, storeOptions } from './config.js';
 
 export async function runTrace(config: CrossdockConfig, orderId: string, out: Writable): Promise<number> {
-  const store = await createStore({
-    ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
-    dataDir: config.dataDir,
-  });
+  const store = await createStore(storeOptions(config));
   try {
     const order = await store.getOrder(orderId);
     if (!order) {

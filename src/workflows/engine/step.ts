@@ -16,24 +16,43 @@ export interface StepReport {
   summary: Record<string, unknown>;
 }
 
-/** Records a step's run into a timeline list, with its duration. */
-export async function runStep(
-  timeline: TimelineInput[],
-  meta: { orderId: string; correlationId: string; system: string; stepId: string; now: () => Date },
-  body: () => Promise<StepReport> | StepReport,
-): Promise<StepReport> {
-  const started = performance.now();
-  const report = await body();
-  timeline.push({
+/** Who ran a step, for its timeline entry. */
+export interface StepMeta {
+  orderId: string;
+  correlationId: string;
+  system: string;
+  stepId: string;
+  now: () => Date;
+}
+
+/** The timeline entry of one step run: one shape for every step, however it was run. */
+export function stepTimelineEntry(
+  meta: StepMeta,
+  outcome: string,
+  durationMs: number,
+  summary: Record<string, unknown>,
+): TimelineInput {
+  return {
     orderId: meta.orderId,
     at: meta.now().toISOString(),
     kind: 'step',
     name: meta.stepId,
     system: meta.system,
-    outcome: report.outcome,
-    durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-    summary: report.summary,
+    outcome,
+    durationMs: Math.round(durationMs * 1000) / 1000,
+    summary,
     correlationId: meta.correlationId,
-  });
+  };
+}
+
+/** Records a step's run into a timeline list, with its duration. */
+export async function runStep(
+  timeline: TimelineInput[],
+  meta: StepMeta,
+  body: () => Promise<StepReport> | StepReport,
+): Promise<StepReport> {
+  const started = performance.now();
+  const report = await body();
+  timeline.push(stepTimelineEntry(meta, report.outcome, performance.now() - started, report.summary));
   return report;
 }

@@ -29,7 +29,7 @@ import type {
   JournalEntry,
   TimelineInput,
 } from '../../ports/index.js';
-import { runStep, type StepReport } from '../engine/index.js';
+import { runStep, type StepReport, stepTimelineEntry } from '../engine/index.js';
 import type { QuoteToOrderDeps, RunContext } from './context.js';
 import { applyTaxShippingRules, applyTaxShippingRulesStepId } from './steps/apply-tax-shipping-rules.js';
 import { checkAvailability, checkAvailabilityStepId } from './steps/check-availability.js';
@@ -535,17 +535,14 @@ export class QuoteToOrder {
     durationMs: number,
     summary: Record<string, unknown>,
   ): TimelineInput {
-    return {
+    const meta = {
       orderId: order.id,
-      at: this.deps.clock.now().toISOString(),
-      kind: 'step',
-      name,
-      system,
-      outcome,
-      durationMs: Math.round(durationMs * 1000) / 1000,
-      summary,
       correlationId: order.correlationId,
+      system,
+      stepId: name,
+      now: () => this.deps.clock.now(),
     };
+    return stepTimelineEntry(meta, outcome, durationMs, summary);
   }
 }
 
