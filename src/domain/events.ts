@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { CrossdockError } from './errors.js';
 import { HoldReason, OrderState } from './order-state.js';
+import { randomHex } from './random.js';
 import { ShipmentEventType } from './schemas.js';
 
 export const CloudEvent = z
@@ -97,11 +98,7 @@ export function isTraceparent(value: string): boolean {
 
 /** A fresh W3C `traceparent` (version 00, sampled) for events with no causing request. */
 export function newTraceparent(): string {
-  const hex = (bytes: number) =>
-    Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, '0')).join(
-      '',
-    );
-  return `00-${hex(16)}-${hex(8)}-01`;
+  return `00-${randomHex(16)}-${randomHex(8)}-01`;
 }
 
 /**

@@ -4,7 +4,8 @@
  * submitted with an Idempotency-Key gets an id derived from the client and key, so a repeat —
  * even one racing the first in another process — lands on the same order.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { pooledRandomBytes } from './random.js';
 
 const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -32,7 +33,7 @@ export function timeOrderedId(prefix: string, now = Date.now()): string {
     time = alphabet[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  return `${prefix}_${time}${base32(randomBytes(10), 16)}`;
+  return `${prefix}_${time}${base32(pooledRandomBytes(10), 16)}`;
 }
 
 /** The order id for an Idempotency-Key of a client: the same pair always gives the same id. */

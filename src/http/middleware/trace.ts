@@ -7,12 +7,14 @@
  * request's log correlation id (`genReqId`), so logs and traces join on one value, and the
  * response always carries our `traceparent` — errors, 401s, 404s and 429s included.
  *
- * Cost: ids come from a pre-filled random pool (one `randomFillSync` per 512 ids) instead of
- * a syscall per request; parsing is one length check and a few char-code loops, no regex.
+ * Cost: ids come from the pre-filled random pool of `domain/random.ts` instead of a syscall
+ * per request; parsing is one length check and a few char-code loops, no regex.
  */
-import { randomFillSync } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import { randomHex } from '../../domain/random.js';
+
+export { randomHex };
 
 /** The trace context of one request, as exposed on `request.trace`. */
 export interface TraceContext {
@@ -75,30 +77,6 @@ export function parseTraceparent(header: string | undefined): ParsedTraceparent 
   if (h.length > 55 && h[55] !== '-') return null;
   if (isAllZero(h, 3, 35) || isAllZero(h, 36, 52)) return null;
   return { version, traceId: h.slice(3, 35), parentId: h.slice(36, 52), flags: h.slice(53, 55) };
-}
-
-const poolSize = 8 * 512;
-const pool = Buffer.allocUnsafe(poolSize);
-let poolOffset = poolSize;
-
-/** `bytes` random bytes as lowercase hex, from a pooled buffer; never all zero. */
-export function randomHex(bytes: number): string {
-  for (;;) {
-    if (poolOffset + bytes > poolSize) {
-      randomFillSync(pool);
-      poolOffset = 0;
-    }
-    const start = poolOffset;
-    poolOffset += bytes;
-    let zero = true;
-    for (let i = start; i < poolOffset; i++) {
-      if (pool[i] !== 0) {
-        zero = false;
-        break;
-      }
-    }
-    if (!zero) return pool.toString('hex', start, poolOffset);
-  }
 }
 
 /** Continues a valid incoming `traceparent` or starts a new trace (flags `01`). */

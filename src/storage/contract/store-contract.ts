@@ -249,6 +249,42 @@ export function storeContract(name: string, harness: StoreHarness): void {
         ]);
       });
 
+      test('Order counts follow every state and hold change, and a refused unit changes no count', async () => {
+        const held = {
+          reason: 'pricing' as const,
+          owner: 'pricing',
+          detail: 'off contract',
+          data: {},
+          openedAt: '2025-01-15T10:00:00.000Z',
+          resolvedAt: null,
+        };
+        const a = order('a');
+        const b = order('b');
+        await store.commit({ order: { next: a, expectedVersion: null } });
+        await store.commit({ order: { next: b, expectedVersion: null } });
+        const aHeld = { ...a, version: 2, state: 'on_hold' as const, holds: [held] };
+        await store.commit({ order: { next: aHeld, expectedVersion: 1 } });
+        const aReleased = {
+          ...aHeld,
+          version: 3,
+          state: 'accepted' as const,
+          holds: [{ ...held, resolvedAt: '2025-01-15T11:00:00.000Z' }],
+        };
+        await store.commit({ order: { next: aReleased, expectedVersion: 2 } });
+        // same state, new version: no count moves
+        await store.commit({ order: { next: { ...aReleased, version: 4 }, expectedVersion: 3 } });
+        // a stale version is refused: nothing moves
+        await expect(
+          store.commit({
+            order: { next: { ...b, version: 8, state: 'rejected' as const }, expectedVersion: 7 },
+          }),
+        ).rejects.toMatchObject({ kind: 'conflict' });
+        expect(await store.countOrders()).toEqual([
+          { state: 'accepted', holdReason: null, count: 1 },
+          { state: 'received', holdReason: null, count: 1 },
+        ]);
+      });
+
       test('A conflicting unit writes nothing: order, timeline, outbox, deliveries and inventory stay unchanged', async () => {
         await subscribe(['crm', []]);
         await store.upsertInventoryPositions([position('A', 'W1', 5)]);

@@ -49,10 +49,8 @@ export function* listOrders(d: Dialect, filter: OrderListFilter): Txn<SalesOrder
 }
 
 /** Order counts by state and hold reason (dashboards). */
-export function* countOrders(): Txn<{ state: string; holdReason: string | null; count: number }[]> {
-  const rows = yield* all(
-    'SELECT state, hold_reason, COUNT(*) AS n FROM orders GROUP BY state, hold_reason ORDER BY state, hold_reason',
-  );
+export function* countOrders(d: Dialect): Txn<{ state: string; holdReason: string | null; count: number }[]> {
+  const rows = yield* all(d.orderCountsSql);
   return rows.map((r) => ({
     state: String(r.state),
     holdReason: textOrNull(r.hold_reason),

@@ -105,7 +105,7 @@ export abstract class SqlStore implements Store {
     return this.read(() => orders.listOrders(this.dialect, filter));
   }
   countOrders(): Promise<{ state: string; holdReason: string | null; count: number }[]> {
-    return this.read(() => orders.countOrders());
+    return this.read(() => orders.countOrders(this.dialect));
   }
   getTimeline(orderId: string): Promise<TimelineEntry[]> {
     return this.read(() => orders.getTimeline(orderId));

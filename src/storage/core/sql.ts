@@ -55,6 +55,13 @@ export interface Dialect {
    * has a single writer anyway. See `commitUnit` for why.
    */
   readonly subjectLock: string | null;
+  /**
+   * Order counts by state and hold reason (`state`, `hold_reason` with NULL for none, `n`).
+   * SQLite keeps them in a trigger-maintained table: its reads run on the event loop, and a scan
+   * of every order would stall it longer as the table grows. PostgreSQL reads off the event loop
+   * and a counter row would serialise every commit that changes a state, so it scans an index.
+   */
+  readonly orderCountsSql: string;
 }
 
 /** SQLite: lists travel as one JSON text expanded by `json_each`; one writer, so no row locks. */
@@ -65,6 +72,8 @@ export const sqliteDialect: Dialect = {
   skipLocked: '',
   forUpdate: '',
   subjectLock: null,
+  orderCountsSql:
+    "SELECT state, NULLIF(hold_reason, '') AS hold_reason, n FROM order_counts WHERE n > 0 ORDER BY state, hold_reason",
 };
 
 /** PostgreSQL: lists travel as arrays (`= ANY($n)`); claims lock rows and skip locked ones. */
@@ -76,6 +85,8 @@ export const postgresDialect: Dialect = {
   forUpdate: ' FOR UPDATE',
   // Two-int4 form, in its own lock space; 1668440435 = 'cros'. Hash collisions only serialize.
   subjectLock: 'SELECT pg_advisory_xact_lock(1668440435, hashtext(?)) AS locked',
+  orderCountsSql:
+    'SELECT state, hold_reason, COUNT(*) AS n FROM orders GROUP BY state, hold_reason ORDER BY state, hold_reason',
 };
 
 /** Converts `?` placeholders to PostgreSQL's `$1…$n` (our SQL never has `?` inside literals). */
