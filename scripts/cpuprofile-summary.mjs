@@ -17,6 +17,9 @@ const focus = focusIdx >= 0 ? new RegExp(args[focusIdx + 1]) : null;
 // --window S: only the busiest S seconds of the profile (e.g. the benchmark's load phase)
 const windowIdx = args.indexOf('--window');
 const windowS = windowIdx >= 0 ? Number(args[windowIdx + 1]) : 0;
+// --from S: the window starts S seconds into the profile instead of at the busiest point
+const fromIdx = args.indexOf('--from');
+const fromS = fromIdx >= 0 ? Number(args[fromIdx + 1]) : null;
 
 const prof = JSON.parse(readFileSync(file, 'utf8'));
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
@@ -42,7 +45,7 @@ if (windowS > 0) {
       if (prof.samples[lo] !== idleId) busy -= prof.timeDeltas[lo];
       lo++;
     }
-    if (busy > best) [best, from, to] = [busy, lo, hi + 1];
+    if (fromS === null ? busy > best : at[lo] <= fromS * 1e6) [best, from, to] = [busy, lo, hi + 1];
   }
   console.log(`window ${windowS} s starting at ${(at[from] / 1e6).toFixed(1)} s of the profile`);
 }

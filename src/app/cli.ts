@@ -78,7 +78,7 @@ export function buildCli(): Command {
 
   program
     .command('bench')
-    .description('run a benchmark scenario (orders, events, replay)')
+    .description('run a benchmark scenario (orders, baseline, events, replay)')
     .argument('<scenario>', 'orders | events | replay')
     .option('--json', 'print one JSON object last')
     .option('--backend <backend>', 'sqlite | postgres', 'sqlite')

@@ -97,8 +97,14 @@ export const CrossdockConfig = z.object({
       leaseMs: z.number().int().min(1000).default(20_000),
       /** One delivery call may take this long before it counts as a transient timeout. */
       handlerTimeoutMs: z.number().int().min(100).default(8_000),
+      /**
+       * How long a subscription with less than a full batch due waits before it claims again.
+       * Each claim is a write (it takes leases); longer waits mean fewer, larger claims and more
+       * delivery lag. See docs/PERFORMANCE.md.
+       */
+      pollMs: z.number().int().min(1).max(10_000).default(20),
     })
-    .default({ leaseMs: 20_000, handlerTimeoutMs: 8_000 }),
+    .default({ leaseMs: 20_000, handlerTimeoutMs: 8_000, pollMs: 20 }),
   /** Event dispatch in this process (off for API-only processes in a cluster). */
   workers: z.boolean().default(true),
   demoTraffic: z.number().min(0).default(0),

@@ -82,6 +82,7 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
       ? new Dispatcher({
           store,
           clock,
+          idleMs: config.events.pollMs,
           onLoopError: (sub, err) =>
             logger.warn({ subscription: sub, err: String(err) }, 'delivery loop error'),
         })

@@ -17,6 +17,12 @@ export async function runBench(scenario: string, opts: BenchOptions): Promise<vo
       if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
       return;
     }
+    case 'baseline': {
+      const { runBaselineBench } = await import('./baseline.js');
+      const result = await runBaselineBench(opts);
+      if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      return;
+    }
     case 'events': {
       const { runEventsBench } = await import('./events.js');
       const backend = opts.backend as 'sqlite' | 'postgres';
@@ -58,6 +64,6 @@ export async function runBench(scenario: string, opts: BenchOptions): Promise<vo
       return;
     }
     default:
-      throw new Error(`unknown scenario ${scenario} (orders, events, replay)`);
+      throw new Error(`unknown scenario ${scenario} (orders, baseline, events, replay)`);
   }
 }

@@ -312,6 +312,50 @@ describe('FulfillmentSync over the simulators and a real SQLite store', () => {
     );
   });
 
+  test('entries of different orders in one page apply side by side; a failing one holds the cursor, not the others', async () => {
+    const { store, sims } = estate;
+    const orders = [await acceptOrder(estate), await acceptOrder(estate), await acceptOrder(estate)];
+    for (const o of orders) {
+      sims.erp.advanceShipment(o.externalIds['erpOrderId']!, 'assigned');
+      sims.erp.advanceShipment(o.externalIds['erpOrderId']!, 'picked');
+    }
+    const cursorName = fulfillmentCursorName('erp', sims.erp.system);
+    const before = await store.getCursor(cursorName);
+    // The store refuses every commit for the second order (a database outage for that write).
+    const failing = orders[1]!.id;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const flaky: Store = Object.create(store) as Store;
+    flaky.commit = async (unit) => {
+      if (unit.order?.next.id === failing) throw new Error('disk full');
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      try {
+        return await store.commit(unit);
+      } finally {
+        inFlight--;
+      }
+    };
+    const sync = new FulfillmentSync({ store: flaky, clock, erp: sims.erp, pageSize: 50 });
+    await expect(sync.syncOnce()).rejects.toThrow('disk full');
+    // the others moved (in feed order: assigned, then picked) …
+    for (const o of [orders[0]!, orders[2]!]) expect((await store.getOrder(o.id))?.state).toBe('picked');
+    expect((await store.getOrder(failing))?.state).toBe('accepted');
+    // … side by side, and the cursor did not pass the failed entry
+    expect(maxInFlight).toBeGreaterThan(1);
+    expect(await store.getCursor(cursorName)).toBe(before);
+
+    // the outage ends: the page is read again, the applied entries are duplicates, the rest applies
+    const again = await new FulfillmentSync({ store, clock, erp: sims.erp, pageSize: 50 }).syncOnce();
+    expect((await store.getOrder(failing))?.state).toBe('picked');
+    expect(again.erp?.duplicates).toBeGreaterThanOrEqual(4);
+    for (const o of orders) {
+      const steps = (await fulfillmentTimeline(store, o.id)).map((t) => t.name);
+      expect(steps.filter((n) => /picked/.test(n))).toHaveLength(1);
+    }
+    expect(await store.getCursor(cursorName)).toBe(String(sims.erp.feedLength));
+  });
+
   test('the poll loop picks up milestones on its own and stops cleanly', async () => {
     const { store, sims } = estate;
     const order = await acceptOrder(estate);

@@ -1,23 +1,25 @@
 /**
  * Lifecycle sync: ERP, WMS and TMS change feeds into the orders the hub owns.
  *
- * Each feed is read from a durable watermark (`Store.getCursor`). Every entry is applied as ONE
- * commit holding the order update (optimistic version; re-read and re-plan on conflict), its
- * timeline entry, its outbox events, the reservations it gives back and the inbound dedupe
- * record (`source`, entry id); the last entry of a page also carries the advanced cursor. So:
- * - a crash between two entries re-reads the page, and the entries already committed come back
+ * Each feed is read from a durable watermark (`Store.getCursor`) a page at a time. Every entry is
+ * applied as ONE commit holding the order update (optimistic version; re-read and re-plan on
+ * conflict), its timeline entry, its outbox events, the reservations it gives back and the
+ * inbound dedupe record (`source`, entry id). The entries of different orders in a page are
+ * applied side by side (group commit takes them in one fsync); one order's entries stay in feed
+ * order. The cursor moves past a page in its own commit once every entry of the page is in. So:
+ * - a crash inside a page re-reads the page, and the entries already committed come back
  *   `duplicate` from the store and apply nothing;
  * - two hub processes polling the same feed cannot both apply an entry;
- * - nothing is skipped: the cursor moves only in the transaction of the entry it covers.
+ * - nothing is skipped: the cursor never moves past an entry that is not committed.
  * Why one commit per entry rather than per page: an entry's plan depends on the order as the
  * previous entry left it, and a page often holds several entries of one order; per entry keeps
- * each plan a simple read-plan-commit. SQLite group commit makes the extra commits cheap.
+ * each plan a simple read-plan-commit.
  *
  * A report for an order that is still being decided (`received`/`validating`: the ERP answered
  * but the hub has not committed the acceptance yet) waits, up to a grace period, so the
  * acceptance is never skipped over; the feed resumes at that entry on the next poll.
  */
-import { type CrossdockError, toCrossdockError } from '../../domain/index.js';
+import { type CrossdockError, type SalesOrder, toCrossdockError } from '../../domain/index.js';
 import type { Clock, CommitUnit, ErpPort, Store, TmsPort, WmsPort } from '../../ports/index.js';
 import { type ErpDetails, planReport } from './apply-report.js';
 import {
@@ -40,6 +42,12 @@ export interface FulfillmentSyncDeps {
   tms?: TmsPort;
   /** Entries read per feed request. Default 100. */
   pageSize?: number;
+  /**
+   * Orders whose entries of one page are applied side by side (each order's own entries stay in
+   * feed order). Default 32. One commit per entry waits for a group commit; applying them one
+   * after another capped the sync at roughly one entry per fsync.
+   */
+  concurrency?: number;
   /** Poll interval of `start()`. Default 1000 ms. */
   intervalMs?: number;
   /** How long a report waits for its order's acceptance before it is applied anyway. Default 60 s. */
@@ -88,6 +96,7 @@ export class FulfillmentSync {
   private readonly feeds: Feed[] = [];
   private readonly pageSize: number;
   private readonly intervalMs: number;
+  private readonly concurrency: number;
   private readonly graceMs: number;
   private readonly eventSource: string;
   private readonly deferredSince = new Map<string, number>();
@@ -97,6 +106,7 @@ export class FulfillmentSync {
   constructor(private readonly deps: FulfillmentSyncDeps) {
     this.pageSize = deps.pageSize ?? 100;
     this.intervalMs = deps.intervalMs ?? 1000;
+    this.concurrency = Math.max(1, deps.concurrency ?? 32);
     this.graceMs = deps.pendingOrderGraceMs ?? 60_000;
     this.eventSource = deps.eventSource ?? `/crossdock/${fulfillmentSyncId}`;
     const { erp, wms, tms } = deps;
@@ -203,53 +213,68 @@ export class FulfillmentSync {
       skipped: 0,
       deferred: false,
     };
+    const { store } = this.deps;
     for (;;) {
-      const since = await this.deps.store.getCursor(feed.cursor);
+      const since = await store.getCursor(feed.cursor);
       const page = await feed.read(since, this.pageSize);
-      if (page.reports.length === 0) {
-        if (page.watermark !== (since ?? '')) {
-          await this.deps.store.commit({ cursors: [{ name: feed.cursor, value: page.watermark }] });
+      report.read += page.reports.length;
+      // One chain per order, in feed order; chains of different orders run side by side.
+      const chains = new Map<string, FulfillmentReport[]>();
+      for (const entry of page.reports) {
+        if (!entry?.hubOrderId) {
+          report.skipped++;
+          continue;
         }
+        const chain = chains.get(entry.hubOrderId);
+        if (chain) chain.push(entry);
+        else chains.set(entry.hubOrderId, [entry]);
+      }
+      let deferred = false;
+      await forEachBounded([...chains.values()], this.concurrency, async (entries) => {
+        let known: SalesOrder | null = null;
+        for (const entry of entries) {
+          const { outcome, order } = await this.applyEntry(entry, known);
+          if (outcome === 'deferred') {
+            // The rest of this order's entries wait behind it; the page is read again next time.
+            deferred = true;
+            return;
+          }
+          report[outcome]++;
+          known = order;
+        }
+      });
+      if (deferred) {
+        report.deferred = true;
         return report;
       }
-      report.read += page.reports.length;
-      for (const [i, entry] of page.reports.entries()) {
-        const last = i === page.reports.length - 1;
-        const cursors = last ? [{ name: feed.cursor, value: page.watermark }] : undefined;
-        const outcome = await this.applyEntry(entry, cursors);
-        if (outcome === 'deferred') {
-          report.deferred = true;
-          return report;
-        }
-        report[outcome]++;
+      // Only once every entry of the page is committed (a crash before this re-reads the page,
+      // and the entries already applied come back `duplicate`).
+      if (page.watermark !== (since ?? '')) {
+        await store.commit({ cursors: [{ name: feed.cursor, value: page.watermark }] });
       }
       if (page.reports.length < this.pageSize) return report;
     }
   }
 
+  /**
+   * Applies one entry as one commit. `known` is the order as this pass last committed it (saves
+   * a read when an order has several entries in a page; a stale one only costs a conflict and a
+   * re-read). Returns the order as committed, or null when the next entry must read it afresh.
+   */
   private async applyEntry(
-    report: FulfillmentReport | null,
-    cursors: CommitUnit['cursors'],
-  ): Promise<EntryOutcome> {
+    report: FulfillmentReport,
+    known: SalesOrder | null,
+  ): Promise<{ outcome: EntryOutcome; order: SalesOrder | null }> {
     const { store } = this.deps;
-    const moveCursor = async () => {
-      if (cursors) await store.commit({ cursors });
-    };
-    if (!report?.hubOrderId) {
-      await moveCursor();
-      return 'skipped';
-    }
-    let order = await store.getOrder(report.hubOrderId);
-    if (!order) {
-      await moveCursor();
-      return 'skipped';
-    }
+    const hubOrderId = report.hubOrderId!;
+    let order = known ?? (await store.getOrder(hubOrderId));
+    if (!order) return { outcome: 'skipped', order: null };
     if (order.state === 'received' || order.state === 'validating') {
       const key = `${report.source}:${report.deliveryId}`;
       const now = this.deps.clock.now().getTime();
       const since = this.deferredSince.get(key) ?? now;
       this.deferredSince.set(key, since);
-      if (now - since < this.graceMs) return 'deferred';
+      if (now - since < this.graceMs) return { outcome: 'deferred', order: null };
       this.deferredSince.delete(key);
     }
     const details = await this.erpDetails(
@@ -270,14 +295,10 @@ export class FulfillmentSync {
         inbound: { source: inboundSource(report), id: report.deliveryId },
       };
       if (plan.inventory.length > 0) unit.inventory = plan.inventory;
-      if (cursors) unit.cursors = cursors;
       try {
         const result = await store.commit(unit);
-        if (result.status === 'duplicate') {
-          await moveCursor();
-          return 'duplicates';
-        }
-        return plan.applied ? 'applied' : 'recorded';
+        if (result.status === 'duplicate') return { outcome: 'duplicates', order: null };
+        return { outcome: plan.applied ? 'applied' : 'recorded', order: plan.next };
       } catch (err) {
         const e = toCrossdockError(err);
         if (e.kind !== 'conflict' || attempt >= maxAttempts) throw e;
@@ -286,7 +307,7 @@ export class FulfillmentSync {
           // this store): record the allocation without touching inventory.
           skipRelease = true;
         } else {
-          const fresh = await store.getOrder(report.hubOrderId);
+          const fresh = await store.getOrder(hubOrderId);
           if (!fresh) throw e;
           order = fresh;
         }
@@ -310,6 +331,24 @@ export class FulfillmentSync {
     if (needsInvoice && invoice) out.invoice = invoice;
     return out;
   }
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first failure after all settle. */
+async function forEachBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const failures: unknown[] = [];
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failures.length > 0) throw failures[0];
 }
 
 /** The cursor name of a feed: `fulfillment.<source>.<system>`. Stored: never rename. */

@@ -1,0 +1,85 @@
+/**
+ * `crossdock bench baseline`: the reference figure of issue 2 measured on THIS machine, so the
+ * orders benchmark can be read against it. Issue 2 quotes, for "a machine of this kind", a bare
+ * Fastify + zod route committing one 15-row SQLite transaction per order at about 6,000
+ * orders/s with synchronous=NORMAL and 2,850/s with FULL. Machines of the same kind differ (we
+ * measured the same commit benchmark 2× apart on two days), so we run that route here, with the
+ * same load generator, bodies and connections as `bench orders`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DemoOrderGenerator } from '../app/demo-orders.js';
+import { generateDemoData } from '../simulators/index.js';
+import type { BenchOptions } from './index.js';
+import { runLoad } from './load.js';
+
+export interface BaselineVariant {
+  synchronous: 'FULL' | 'NORMAL';
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+export interface BaselineResult {
+  scenario: 'baseline';
+  connections: number;
+  seconds: number;
+  variants: BaselineVariant[];
+}
+
+export async function runBaselineBench(opts: BenchOptions): Promise<BaselineResult> {
+  const duration = opts.duration ?? 10;
+  const connections = opts.connections ?? 32;
+  const data = generateDemoData({ seed: 42, clock: { now: () => new Date() } });
+  const generator = new DemoOrderGenerator(data, { seed: 11, holdShare: 0 });
+  const next = () => ({ path: '/api/v1/orders', headers: {}, body: JSON.stringify(generator.next()) });
+  const variants: BaselineVariant[] = [];
+  for (const synchronous of ['NORMAL', 'FULL'] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'crossdock-baseline-'));
+    const { child, url } = await startServer(join(dir, 'baseline.db'), synchronous);
+    try {
+      process.stderr.write(`baseline (Fastify + zod + one 15-row SQLite transaction, ${synchronous})\n`);
+      await runLoad(url, next, { connections, duration: 3 });
+      const r = await runLoad(url, next, { connections, duration });
+      variants.push({
+        synchronous,
+        perSecond: Math.round(r.perSecond),
+        p50Ms: r.p50,
+        p99Ms: r.p99,
+        errors: r.errors + r.non2xx,
+      });
+      process.stderr.write(
+        `  ${Math.round(r.perSecond).toLocaleString('en-US')} orders/s, p99 ${r.p99} ms\n`,
+      );
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return { scenario: 'baseline', connections, seconds: duration, variants };
+}
+
+async function startServer(file: string, synchronous: string): Promise<{ child: ChildProcess; url: string }> {
+  const entry = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
+  const child = spawn(process.execPath, [entry, file, synchronous], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('baseline server did not start within 30 s')), 30_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      const m = /listening on (http:\/\/[^\s]+)/.exec(buf);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`baseline server exited with ${code}`)));
+  });
+  child.stdout!.resume();
+  return { child, url };
+}

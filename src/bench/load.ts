@@ -1,0 +1,92 @@
+/**
+ * The load generator shared by the HTTP benchmarks: autocannon against one route, with a
+ * progress line per second on stderr and the per-second series for the console sparkline.
+ */
+import autocannon from 'autocannon';
+import { progressLine } from './report.js';
+
+/** One request: a POST of `body` (JSON text) to `path` with extra `headers`. */
+export interface LoadRequest {
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface RunStats {
+  requests: number;
+  ok2xx: number;
+  non2xx: number;
+  errors: number;
+  p50: number;
+  p99: number;
+  perSecond: number;
+  seconds: number;
+  perSecondSeries: number[];
+}
+
+/**
+ * Closed loop with `connections` (or open loop when `overallRate` is set) for `duration` seconds;
+ * `next()` makes each request, so every request has its own body and keys.
+ */
+export async function runLoad(
+  target: string,
+  next: () => LoadRequest,
+  o: { connections: number; duration: number; overallRate?: number },
+): Promise<RunStats> {
+  const series: number[] = [];
+  let thisSecond = 0;
+  let done = 0;
+  const started = Date.now();
+  const ticker = setInterval(() => {
+    series.push(thisSecond);
+    thisSecond = 0;
+    process.stderr.write(
+      `\r${progressLine((Date.now() - started) / 1000, o.duration, done, series.at(-1) ?? 0)}`,
+    );
+  }, 1000);
+  const first = next();
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: target,
+        connections: o.connections,
+        duration: o.duration,
+        ...(o.overallRate ? { overallRate: o.overallRate } : {}),
+        requests: [
+          {
+            method: 'POST',
+            path: first.path,
+            setupRequest: (req) => {
+              const r = next();
+              return {
+                ...req,
+                path: r.path,
+                headers: { 'content-type': 'application/json', ...r.headers },
+                body: r.body,
+              };
+            },
+          },
+        ],
+      },
+      (err, res) => (err ? reject(err) : resolve(res)),
+    );
+    instance.on('response', () => {
+      thisSecond++;
+      done++;
+    });
+  });
+  clearInterval(ticker);
+  process.stderr.write('\n');
+  const seconds = result.duration;
+  return {
+    requests: result.requests.total,
+    ok2xx: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    perSecond: result['2xx'] / seconds,
+    seconds,
+    perSecondSeries: series,
+  };
+}
