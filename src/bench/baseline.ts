@@ -6,7 +6,7 @@
  * measured the same commit benchmark 2× apart on two days), so we run that route here, with the
  * same load generator, bodies and connections as `bench orders`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { DemoOrderGenerator } from '../app/demo-orders.js';
 import { generateDemoData } from '../simulators/index.js';
 import type { BenchOptions } from './index.js';
-import { runLoad } from './load.js';
+import { runLoad, spawnServer } from './load.js';
 
 export interface BaselineVariant {
   synchronous: 'FULL' | 'NORMAL';
@@ -64,22 +64,7 @@ export async function runBaselineBench(opts: BenchOptions): Promise<BaselineResu
   return { scenario: 'baseline', connections, seconds: duration, variants };
 }
 
-async function startServer(file: string, synchronous: string): Promise<{ child: ChildProcess; url: string }> {
+function startServer(file: string, synchronous: string): Promise<{ child: ChildProcess; url: string }> {
   const entry = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
-  const child = spawn(process.execPath, [entry, file, synchronous], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error('baseline server did not start within 30 s')), 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buf += chunk.toString();
-      const m = /listening on (http:\/\/[^\s]+)/.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`baseline server exited with ${code}`)));
-  });
-  child.stdout!.resume();
-  return { child, url };
+  return spawnServer([entry, file, synchronous], 'baseline server', 30_000);
 }

@@ -2,8 +2,39 @@
  * The load generator shared by the HTTP benchmarks: autocannon against one route, with a
  * progress line per second on stderr and the per-second series for the console sparkline.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import autocannon from 'autocannon';
 import { progressLine } from './report.js';
+
+/**
+ * Starts `node <args>` as the server under test and resolves once it prints
+ * `listening on http://…` on stdout; `what` names it in errors.
+ */
+export async function spawnServer(
+  args: string[],
+  what: string,
+  timeoutMs: number,
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(
+      () => reject(new Error(`${what} did not start within ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      const m = /listening on (http:\/\/[^\s]+)/.exec(buf);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${what} exited with ${code}`)));
+  });
+  child.stdout!.resume();
+  return { child, url };
+}
 
 /** One request: a POST of `body` (JSON text) to `path` with extra `headers`. */
 export interface LoadRequest {

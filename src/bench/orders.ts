@@ -8,7 +8,7 @@
  * records are checked: every 2xx must be an order in the store (`lost`), and the simulated ERP
  * must hold exactly one order per accepted hub order (`duplicates`).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import pg from 'pg';
 import { DemoOrderGenerator } from '../app/demo-orders.js';
 import { generateDemoData } from '../simulators/index.js';
 import type { BenchOptions } from './index.js';
-import { type LoadRequest, runLoad } from './load.js';
+import { type LoadRequest, runLoad, spawnServer } from './load.js';
 import { type BenchResult, sparkline } from './report.js';
 
 const secret = 'bench-admin-secret-0123456789abcdef';
@@ -116,29 +116,9 @@ export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
 }
 
 /** Starts `crossdock start` as a child; `nodeArgs` (e.g. `--cpu-prof`) profile the hub itself. */
-async function startHub(
-  configFile: string,
-  nodeArgs: string[],
-): Promise<{ child: ChildProcess; url: string }> {
+function startHub(configFile: string, nodeArgs: string[]): Promise<{ child: ChildProcess; url: string }> {
   const cli = fileURLToPath(new URL('../app/cli.js', import.meta.url));
-  const child = spawn(process.execPath, [...nodeArgs, cli, 'start', '--config', configFile], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error('hub did not start within 60 s')), 60_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buf += chunk.toString();
-      const m = /listening on (http:\/\/[^\s]+)/.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`hub exited with ${code}`)));
-  });
-  child.stdout!.resume();
-  return { child, url };
+  return spawnServer([...nodeArgs, cli, 'start', '--config', configFile], 'hub', 60_000);
 }
 
 /**
