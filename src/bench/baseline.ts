@@ -11,10 +11,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DemoOrderGenerator } from '../app/demo-orders.js';
-import { generateDemoData } from '../simulators/index.js';
 import type { BenchOptions } from './index.js';
-import { runLoad, spawnServer } from './load.js';
+import { benchOrderBodies, runLoad, spawnServer } from './load.js';
 
 export interface BaselineVariant {
   synchronous: 'FULL' | 'NORMAL';
@@ -34,17 +32,16 @@ export interface BaselineResult {
 export async function runBaselineBench(opts: BenchOptions): Promise<BaselineResult> {
   const duration = opts.duration ?? 10;
   const connections = opts.connections ?? 32;
-  const data = generateDemoData({ seed: 42, clock: { now: () => new Date() } });
-  const generator = new DemoOrderGenerator(data, { seed: 11, holdShare: 0 });
-  const next = () => ({ path: '/api/v1/orders', headers: {}, body: JSON.stringify(generator.next()) });
+  const nextBody = benchOrderBodies();
+  const next = () => ({ headers: {}, body: nextBody() });
   const variants: BaselineVariant[] = [];
   for (const synchronous of ['NORMAL', 'FULL'] as const) {
     const dir = mkdtempSync(join(tmpdir(), 'crossdock-baseline-'));
     const { child, url } = await startServer(join(dir, 'baseline.db'), synchronous);
     try {
       process.stderr.write(`baseline (Fastify + zod + one 15-row SQLite transaction, ${synchronous})\n`);
-      await runLoad(url, next, { connections, duration: 3 });
-      const r = await runLoad(url, next, { connections, duration });
+      await runLoad(url, '/api/v1/orders', next, { connections, duration: 3 });
+      const r = await runLoad(url, '/api/v1/orders', next, { connections, duration });
       variants.push({
         synchronous,
         perSecond: Math.round(r.perSecond),

@@ -4,7 +4,22 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import autocannon from 'autocannon';
+import { DemoOrderGenerator } from '../app/demo-orders.js';
+import { generateDemoData } from '../simulators/index.js';
 import { progressLine } from './report.js';
+
+/** The simulators' seed of the benchmarked hub: order bodies must name its customers and SKUs. */
+export const benchSimulatorSeed = 42;
+
+/**
+ * Order bodies (JSON text) for the demo data of `benchSimulatorSeed`, all in policy: the same
+ * sequence for every HTTP benchmark, so `bench orders` and `bench baseline` send the same orders.
+ */
+export function benchOrderBodies(): () => string {
+  const data = generateDemoData({ seed: benchSimulatorSeed, clock: { now: () => new Date() } });
+  const generator = new DemoOrderGenerator(data, { seed: 11, holdShare: 0 });
+  return () => JSON.stringify(generator.next());
+}
 
 /**
  * Starts `node <args>` as the server under test and resolves once it prints
@@ -36,9 +51,8 @@ export async function spawnServer(
   return { child, url };
 }
 
-/** One request: a POST of `body` (JSON text) to `path` with extra `headers`. */
+/** One request: a POST of `body` (JSON text) with extra `headers`. */
 export interface LoadRequest {
-  path: string;
   headers: Record<string, string>;
   body: string;
 }
@@ -61,6 +75,7 @@ export interface RunStats {
  */
 export async function runLoad(
   target: string,
+  path: string,
   next: () => LoadRequest,
   o: { connections: number; duration: number; overallRate?: number },
 ): Promise<RunStats> {
@@ -75,7 +90,6 @@ export async function runLoad(
       `\r${progressLine((Date.now() - started) / 1000, o.duration, done, series.at(-1) ?? 0)}`,
     );
   }, 1000);
-  const first = next();
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
       {
@@ -86,12 +100,11 @@ export async function runLoad(
         requests: [
           {
             method: 'POST',
-            path: first.path,
+            path,
             setupRequest: (req) => {
               const r = next();
               return {
                 ...req,
-                path: r.path,
                 headers: { 'content-type': 'application/json', ...r.headers },
                 body: r.body,
               };

@@ -14,14 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { DemoOrderGenerator } from '../app/demo-orders.js';
-import { generateDemoData } from '../simulators/index.js';
 import type { BenchOptions } from './index.js';
-import { type LoadRequest, runLoad, spawnServer } from './load.js';
+import { benchOrderBodies, benchSimulatorSeed, type LoadRequest, runLoad, spawnServer } from './load.js';
 import { type BenchResult, sparkline } from './report.js';
 
 const secret = 'bench-admin-secret-0123456789abcdef';
-const seed = 42;
 
 export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'crossdock-bench-'));
@@ -35,7 +32,7 @@ export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
     logLevel: 'warn',
     bootstrapKey: secret,
     defaultRateLimit: 1_000_000,
-    simulators: { seed, creditLimitMultiplier: 10_000 },
+    simulators: { seed: benchSimulatorSeed, creditLimitMultiplier: 10_000 },
     ...(databaseUrl ? { databaseUrl } : {}),
     // Experiments (e.g. `{"workers":false}` or `{"sqliteSynchronous":"NORMAL"}`) without a rebuild.
     ...(JSON.parse(process.env['CROSSDOCK_BENCH_CONFIG'] ?? '{}') as Record<string, unknown>),
@@ -51,20 +48,18 @@ export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
     rssMax = Math.max(rssMax, sampleRss(child.pid));
   }, 1000);
   try {
-    const data = generateDemoData({ seed, clock: { now: () => new Date() } });
-    const generator = new DemoOrderGenerator(data, { seed: 11, holdShare: 0 });
+    const nextBody = benchOrderBodies();
     log(`hub up at ${url}; warming up (3 s)`);
     const orderRequest = (): LoadRequest => ({
-      path: '/api/v1/orders',
       headers: { authorization: `Bearer ${secret}`, 'idempotency-key': crypto.randomUUID() },
-      body: JSON.stringify(generator.next()),
+      body: nextBody(),
     });
-    const warmup = await runLoad(url, orderRequest, { connections, duration: 3 });
+    const warmup = await runLoad(url, '/api/v1/orders', orderRequest, { connections, duration: 3 });
     log(`phase 1: closed loop, ${connections} connections, ${duration} s`);
-    const max = await runLoad(url, orderRequest, { connections, duration });
+    const max = await runLoad(url, '/api/v1/orders', orderRequest, { connections, duration });
     const target = Math.max(1, Math.floor(max.perSecond * 0.8));
     log(`phase 2: open loop at 80 % = ${target}/s, ${Math.min(duration, 15)} s`);
-    const at80 = await runLoad(url, orderRequest, {
+    const at80 = await runLoad(url, '/api/v1/orders', orderRequest, {
       connections: connections * 4,
       duration: Math.min(duration, 15),
       overallRate: target,
