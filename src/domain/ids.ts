@@ -1,10 +1,10 @@
 /**
  * Identifiers. Order ids sort by creation time (Crockford base32 of the millisecond time,
- * then randomness) so keyset paging and "latest orders" need no extra index; an order
- * submitted with an Idempotency-Key gets an id derived from the client and key, so a repeat —
- * even one racing the first in another process — lands on the same order.
+ * then randomness) so keyset paging and "latest orders" need no extra index, and an order's rows
+ * append to the end of every index keyed by it. Also under an Idempotency-Key: the key's record,
+ * committed with the decision, is what makes a repeat land on the first order (see the orders
+ * route), not the id.
  */
-import { createHash } from 'node:crypto';
 import { pooledRandomBytes } from './random.js';
 
 const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -34,10 +34,4 @@ export function timeOrderedId(prefix: string, now = Date.now()): string {
     t = Math.floor(t / 32);
   }
   return `${prefix}_${time}${base32(pooledRandomBytes(10), 16)}`;
-}
-
-/** The order id for an Idempotency-Key of a client: the same pair always gives the same id. */
-export function orderIdForIdempotencyKey(scope: string, key: string): string {
-  const digest = createHash('sha256').update(scope).update('\n').update(key).digest();
-  return `ord_k${base32(digest, 25)}`;
 }

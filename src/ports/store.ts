@@ -97,7 +97,13 @@ export interface CommitUnit {
   events?: CloudEvent[];
   /** Each applied only while availability stays >= 0; otherwise conflict, nothing written. */
   inventory?: InventoryDelta[];
-  idempotency?: IdempotencyRecord;
+  /**
+   * The answer stored for a client's `Idempotency-Key`, in the same transaction as its effect.
+   * Inserted: a key already used is a conflict (`details.scope`/`details.key`), nothing written.
+   * With `replace`, it overwrites the record the key holds for the same request (same hash):
+   * how an order's provisional 202, written with its decision, becomes the final answer.
+   */
+  idempotency?: IdempotencyRecord & { replace?: boolean };
   /** Inbound message dedupe: if (source, id) was seen, the unit is not applied (`duplicate`). */
   inbound?: { source: string; id: string };
   exceptions?: ExceptionInput[];

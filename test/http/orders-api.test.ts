@@ -150,6 +150,63 @@ describe('POST /api/v1/orders on the embedded default', () => {
     expect(other.statusCode).toBe(422);
   });
 
+  test('a key whose order waits for the ERP replays the 202 for that same order; once the ERP is back the order completes with one ERP order', async () => {
+    const body = inPolicyOrder(hub);
+    const key = crypto.randomUUID();
+    // One order while the ERP answers, so the credit step has the customer's exposure at hand.
+    expect((await post(body)).statusCode).toBe(201);
+    const erpBefore = hub.sims!.erp.orderCount;
+    hub.sims!.faults.erp.configure({ down: true });
+    let first: Awaited<ReturnType<typeof post>>;
+    let again: Awaited<ReturnType<typeof post>>;
+    try {
+      first = await post(body, { 'idempotency-key': key });
+      again = await post(body, { 'idempotency-key': key });
+    } finally {
+      hub.sims!.faults.erp.configure({ down: false });
+    }
+    expect(first.statusCode).toBe(202);
+    expect(again.statusCode).toBe(202);
+    expect(again.headers['idempotency-replayed']).toBe('true');
+    expect(again.json()).toEqual(first.json());
+    const id = first.json().orderId;
+    const deadline = Date.now() + 10_000;
+    let order = await hub.store.getOrder(id);
+    while (order?.state === 'validating' && Date.now() < deadline) {
+      await hub.workflow.resumePending();
+      await new Promise((r) => setTimeout(r, 50));
+      order = await hub.store.getOrder(id);
+    }
+    expect(order?.state).toBe('accepted');
+    expect(hub.sims!.erp.orderCount).toBe(erpBefore + 1);
+    // The repeat gets what the first request got (202, with the order's link), not a new order.
+    const later = await post(body, { 'idempotency-key': key });
+    expect(later.statusCode).toBe(202);
+    expect(later.json().orderId).toBe(id);
+    expect(hub.sims!.erp.orderCount).toBe(erpBefore + 1);
+  });
+
+  test('a repeat whose own run would fail (the key used, the body now refused by the catalogue) still gets the stored answer', async () => {
+    const body = inPolicyOrder(hub);
+    const key = crypto.randomUUID();
+    const first = await post(body, { 'idempotency-key': key });
+    expect(first.statusCode).toBe(201);
+    // Same key, same body, but the catalogue no longer knows a SKU: a new request would get 422.
+    const sku = body.lines[0]!.sku;
+    const product = (await hub.store.getProducts([sku])).get(sku)!;
+    await hub.store.upsertProducts([{ ...product, active: false }]);
+    try {
+      const fresh = await post(body, { 'idempotency-key': crypto.randomUUID() });
+      expect(fresh.statusCode).toBe(422);
+      const again = await post(body, { 'idempotency-key': key });
+      expect(again.statusCode).toBe(201);
+      expect(again.headers['idempotency-replayed']).toBe('true');
+      expect(again.json()).toEqual(first.json());
+    } finally {
+      await hub.store.upsertProducts([product]);
+    }
+  });
+
   test('an ERP outage during the flow answers 202 with the order validated, then completes once the ERP is back', async () => {
     hub.sims!.faults.erp.configure({ down: true });
     const res = await post(inPolicyOrder(hub));

@@ -51,6 +51,15 @@ export interface IdempotencyOptions {
   inFlightTtlMs?: number;
   /** Clock in ms, for tests. */
   now?: () => number;
+  /**
+   * When the stored record is read. `before` (default): the hook reads it and replays or refuses
+   * before the route runs. `on-conflict`: the hook does not read; the route's commit inserts the
+   * record and a used key makes that commit fail as a `conflict` naming the key, after which the
+   * route answers with {@link answerFromRecord} (and looks the key up before answering any error
+   * of its own, so a repeat never gets an answer the first request did not get). For the hottest
+   * create route: a read per request saved, paid for by a wasted decision on a repeat.
+   */
+  lookup?: 'before' | 'on-conflict';
 }
 
 const kRelease = Symbol('crossdock.idempotency.release');
@@ -112,6 +121,7 @@ export function idempotencyKey(options: IdempotencyOptions) {
   const methods = new Set(options.methods ?? ['POST']);
   const ttl = options.inFlightTtlMs ?? 300_000;
   const now = options.now ?? Date.now;
+  const lookup = options.lookup ?? 'before';
   const inFlight = new Map<string, number>();
 
   return async function idempotencyKeyHook(
@@ -154,6 +164,10 @@ export function idempotencyKey(options: IdempotencyOptions) {
     (request as RequestWithRelease)[kRelease] = release;
 
     const requestHash = idempotencyRequestHash(request.method, request.url, request.body);
+    if (lookup === 'on-conflict') {
+      request.idempotency = { scope, key, requestHash };
+      return undefined;
+    }
     let record: IdempotencyRecord | null;
     try {
       record = await store.getIdempotency(scope, key);
@@ -166,25 +180,37 @@ export function idempotencyKey(options: IdempotencyOptions) {
       return undefined;
     }
     release();
-    if (record.requestHash !== requestHash) {
-      const problem = httpProblem(
-        422,
-        'This Idempotency-Key was already used with a different request.',
-        problemTypes.idempotencyKeyReused,
-      );
-      problem.errors = [{ field: 'Idempotency-Key', message: 'already used with a different request' }];
-      return sendProblem(reply, problem);
-    }
-    reply.code(record.responseStatus).header('idempotency-replayed', 'true');
-    if (record.responseBody === undefined || record.responseBody === null) {
-      return reply.send();
-    }
-    const type =
-      record.responseStatus >= 400 && looksLikeProblem(record.responseBody)
-        ? problemContentType
-        : 'application/json; charset=utf-8';
-    return reply.type(type).send(JSON.stringify(record.responseBody));
+    return answerFromRecord(reply, record, requestHash);
   };
+}
+
+/**
+ * The answer to a request whose key already holds `record`: 422 when the key was used with
+ * another request (hash), else the stored status and body with `Idempotency-Replayed: true`.
+ */
+export function answerFromRecord(
+  reply: FastifyReply,
+  record: IdempotencyRecord,
+  requestHash: string,
+): FastifyReply {
+  if (record.requestHash !== requestHash) {
+    const problem = httpProblem(
+      422,
+      'This Idempotency-Key was already used with a different request.',
+      problemTypes.idempotencyKeyReused,
+    );
+    problem.errors = [{ field: 'Idempotency-Key', message: 'already used with a different request' }];
+    return sendProblem(reply, problem);
+  }
+  reply.code(record.responseStatus).header('idempotency-replayed', 'true');
+  if (record.responseBody === undefined || record.responseBody === null) {
+    return reply.send();
+  }
+  const type =
+    record.responseStatus >= 400 && looksLikeProblem(record.responseBody)
+      ? problemContentType
+      : 'application/json; charset=utf-8';
+  return reply.type(type).send(JSON.stringify(record.responseBody));
 }
 
 /**

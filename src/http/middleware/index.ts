@@ -124,6 +124,11 @@ export interface GovernanceOptions {
 export interface Governance {
   /** Route-level `preHandler` for POSTs that create: `{ preHandler: governance.idempotency }`. */
   idempotency: ReturnType<typeof idempotencyKey>;
+  /**
+   * The same for a route whose commit carries the record and answers a used key itself
+   * (`lookup: 'on-conflict'`, see `IdempotencyOptions`): the order submission.
+   */
+  idempotencyOnConflict: ReturnType<typeof idempotencyKey>;
   /** Same as the exported `requireScope`, here for discoverability. */
   requireScope: typeof requireScope;
 }
@@ -185,5 +190,9 @@ export function registerGovernance(app: FastifyInstance, options: GovernanceOpti
     );
   }
 
-  return { idempotency: idempotencyKey({ store: options.store }), requireScope };
+  return {
+    idempotency: idempotencyKey({ store: options.store }),
+    idempotencyOnConflict: idempotencyKey({ store: options.store, lookup: 'on-conflict' }),
+    requireScope,
+  };
 }

@@ -8,12 +8,11 @@ import {
   CrossdockError,
   OrderState,
   OrderSubmission,
-  orderIdForIdempotencyKey,
   timeOrderedId,
 } from '../../domain/index.js';
 import type { Store } from '../../ports/index.js';
 import type { QuoteToOrder } from '../../workflows/index.js';
-import { type Governance, requireScope } from '../middleware/index.js';
+import { answerFromRecord, type Governance, requireScope } from '../middleware/index.js';
 import { httpProblem, ProblemError, problemTypes } from '../problem.js';
 
 export interface OrderRoutesDeps {
@@ -35,13 +34,17 @@ const IdParams = z.object({ id: z.string().min(1).max(64) });
 export function registerOrderRoutes(app: FastifyInstance, deps: OrderRoutesDeps): void {
   app.post(
     '/api/v1/orders',
-    { preHandler: [requireScope('orders:write'), deps.governance.idempotency] },
+    { preHandler: [requireScope('orders:write'), deps.governance.idempotencyOnConflict] },
     async (request, reply) => {
-      const submission = OrderSubmission.parse(request.body);
       const idem = request.idempotency ?? undefined;
-      const orderId = idem ? orderIdForIdempotencyKey(idem.scope, idem.key) : timeOrderedId('ord');
-      const trace = request.trace;
       try {
+        const submission = OrderSubmission.parse(request.body);
+        // Always a fresh time-ordered id, also under an Idempotency-Key: the key's record is
+        // written with the decision (provisional 202, then the final answer), so a repeat finds
+        // it, and the order's rows append to the end of their indexes instead of landing on a
+        // random page each (measured: a random id per order cost ~1/3 of the throughput).
+        const orderId = timeOrderedId('ord');
+        const trace = request.trace;
         const result = await deps.workflow.submit({
           orderId,
           correlationId: trace?.traceId ?? orderId,
@@ -53,6 +56,13 @@ export function registerOrderRoutes(app: FastifyInstance, deps: OrderRoutesDeps)
         if (result.existing) reply.header('crossdock-existing-order', 'true');
         return reply.code(result.httpStatus).send(result.decision);
       } catch (err) {
+        // The hook did not read the key (`on-conflict`): a used key shows here, as the commit's
+        // conflict or as an error a repeat met before committing. Either way, answer what the
+        // key holds, if anything.
+        if (idem) {
+          const record = await deps.store.getIdempotency(idem.scope, idem.key);
+          if (record) return answerFromRecord(reply, record, idem.requestHash);
+        }
         const fields = err instanceof CrossdockError ? err.details['fields'] : undefined;
         if (err instanceof CrossdockError && err.kind === 'data_quality' && Array.isArray(fields)) {
           throw new ProblemError({

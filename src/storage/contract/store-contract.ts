@@ -389,6 +389,38 @@ export function storeContract(name: string, harness: StoreHarness): void {
         await store.commit({ idempotency: { ...rec, scope: 'k2' } });
       });
 
+      test('A replacing idempotency record overwrites the answer for the same request only; another request hash is a conflict and writes nothing', async () => {
+        const rec = {
+          scope: 'k1',
+          key: 'provisional',
+          requestHash: 'h',
+          responseStatus: 202,
+          responseBody: { state: 'validating' },
+          createdAt: '2025-01-15T10:00:00.000Z',
+        };
+        await store.commit({ idempotency: rec });
+        await store.commit({
+          idempotency: { ...rec, responseStatus: 201, responseBody: { state: 'accepted' }, replace: true },
+        });
+        expect(await store.getIdempotency('k1', 'provisional')).toMatchObject({
+          requestHash: 'h',
+          responseStatus: 201,
+          responseBody: { state: 'accepted' },
+        });
+        await expectKind(
+          store.commit({
+            idempotency: { ...rec, requestHash: 'other', responseStatus: 200, replace: true },
+            order: { next: order('o1'), expectedVersion: null },
+          }),
+          'conflict',
+        );
+        expect(await store.getOrder('o1')).toBeNull();
+        expect((await store.getIdempotency('k1', 'provisional'))?.responseStatus).toBe(201);
+        // Replacing a key that holds nothing inserts it.
+        await store.commit({ idempotency: { ...rec, key: 'fresh', replace: true } });
+        expect((await store.getIdempotency('k1', 'fresh'))?.responseStatus).toBe(202);
+      });
+
       test('An inbound message seen before is reported duplicate and applies nothing', async () => {
         const first = await store.commit({
           inbound: { source: 'wms', id: 'm1' },

@@ -149,7 +149,9 @@ export function* commitUnit(d: Dialect, unit: CommitUnit, now: Date, ctx: Commit
   if (unit.idempotency) {
     const i = unit.idempotency;
     const inserted = yield* run(
-      'INSERT INTO idempotency (scope, key, request_hash, response_status, response_body, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING',
+      i.replace
+        ? 'INSERT INTO idempotency (scope, key, request_hash, response_status, response_body, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO UPDATE SET response_status = excluded.response_status, response_body = excluded.response_body WHERE idempotency.request_hash = excluded.request_hash'
+        : 'INSERT INTO idempotency (scope, key, request_hash, response_status, response_body, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING',
       [i.scope, i.key, i.requestHash, i.responseStatus, JSON.stringify(i.responseBody ?? null), i.createdAt],
     );
     if (inserted === 0) {

@@ -327,3 +327,52 @@ describe('ERP order creation', () => {
     expect(await store.getOrder('ord_bad')).toBeNull();
   });
 });
+
+describe('Idempotency-Key records', () => {
+  const idem = { scope: 'client-a', key: 'k-1', requestHash: 'h-1' };
+
+  test('the decision commits a provisional 202 for the key and the ERP step replaces it with the final answer', async () => {
+    const wf = workflow();
+    const r = await wf.submit({
+      orderId: timeOrderedId('ord'),
+      correlationId: 't',
+      submission: order(),
+      idempotency: idem,
+    });
+    expect(r.httpStatus).toBe(201);
+    const record = await store.getIdempotency(idem.scope, idem.key);
+    expect(record).toMatchObject({ requestHash: 'h-1', responseStatus: 201 });
+    expect(record?.responseBody).toMatchObject({ orderId: r.order.id, state: 'accepted' });
+    // The journal shows the two commits: the decision (with the provisional record) and the ERP step.
+    const journal = await store.getJournal(r.order.id);
+    expect(journal.map((j) => j.step)).toEqual(['decide', 'create-erp-order']);
+  });
+
+  test('two processes racing one key: one order and one ERP order; the other gets the conflict naming the key and writes nothing', async () => {
+    // Two workflow instances stand for two processes: no shared in-flight map, one store.
+    const a = workflow();
+    const b = workflow();
+    const erpBefore = sims.erp.orderCount;
+    const ids = [timeOrderedId('ord'), timeOrderedId('ord')];
+    const results = await Promise.allSettled(
+      [a, b].map((wf, i) =>
+        wf.submit({ orderId: ids[i]!, correlationId: 't', submission: order(), idempotency: idem }),
+      ),
+    );
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r) => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    const err = (lost[0] as PromiseRejectedResult).reason as CrossdockError;
+    expect(err.kind).toBe('conflict');
+    expect(err.details['key']).toBe(idem.key);
+    const winner = (won[0] as PromiseFulfilledResult<{ order: { id: string } }>).value.order.id;
+    const loser = ids.find((id) => id !== winner)!;
+    expect(await store.getOrder(loser)).toBeNull();
+    expect(await store.getTimeline(loser)).toEqual([]);
+    expect(sims.erp.orderCount).toBe(erpBefore + 1);
+    expect((await store.getIdempotency(idem.scope, idem.key))?.responseBody).toMatchObject({
+      orderId: winner,
+    });
+  });
+});

@@ -51,7 +51,11 @@ export interface SubmitInput {
   correlationId: string;
   traceparent?: string;
   submission: OrderSubmission;
-  /** When the request carried an Idempotency-Key: the record is written with the final answer. */
+  /**
+   * When the request carried an Idempotency-Key: its record is committed with the decision (the
+   * final answer, or a provisional 202 that the ERP step's commit replaces); a key already used
+   * makes `submit` throw the commit's `conflict` (with `details.key`) for the caller to answer.
+   */
   idempotency?: { scope: string; key: string; requestHash: string };
 }
 
@@ -80,9 +84,6 @@ export class QuoteToOrder {
   /** Decide an order; answers 201 (accepted), 200 (held/rejected) or 202 (ERP still pending). */
   async submit(input: SubmitInput): Promise<SubmitResult> {
     const { store } = this.deps;
-    const existing = await store.getOrder(input.orderId);
-    if (existing) return this.result(existing, true);
-
     const skus = input.submission.lines.map((l) => l.sku);
     const products = await store.getProducts(skus);
     const lines = validateLines(input.submission, products);
@@ -110,15 +111,18 @@ export class QuoteToOrder {
       };
       if (ctx.customerWrites.length > 0) unit.customers = ctx.customerWrites;
       if (ctx.plan && !final) unit.inventory = ctx.plan.reservations;
-      if (final) {
-        unit.events = [this.decisionEvent(order, input.traceparent)];
-        if (input.idempotency) unit.idempotency = this.idempotencyRecord(input.idempotency, order);
-      }
+      if (final) unit.events = [this.decisionEvent(order, input.traceparent)];
+      // The key's record goes in with the decision: the final answer of a held or rejected
+      // order, else the provisional 202 (what a repeat gets should we crash before the ERP
+      // step), which commit 2 replaces with the final answer. A used key fails this commit.
+      if (input.idempotency) unit.idempotency = this.idempotencyRecord(input.idempotency, order);
       try {
         await store.commit(unit);
       } catch (err) {
         if (credit) this.deps.credit.add(credit.erpCustomerId, -credit.amount);
         if (err instanceof CrossdockError && err.kind === 'conflict') {
+          // The Idempotency-Key was used already: the caller answers from its record.
+          if (input.idempotency && err.details['key'] !== undefined) throw err;
           // Same order id committed by a concurrent request (same idempotency key): answer as it did.
           const raced = await store.getOrder(input.orderId);
           if (raced) return this.result(raced, true);
@@ -182,9 +186,11 @@ export class QuoteToOrder {
     run.catch(() => undefined);
     const current = (await this.deps.store.getOrder(order.id)) ?? order;
     const result = this.result(current, false);
-    if (answer.idempotency && result.httpStatus === 202) {
+    // The key's record says 202 since the decision; should the ERP step have finished between
+    // the timeout and the read above, the caller gets the final answer, and so must a repeat.
+    if (answer.idempotency && result.httpStatus !== 202) {
       await this.deps.store
-        .commit({ idempotency: this.idempotencyRecord(answer.idempotency, current, 202) })
+        .commit({ idempotency: this.idempotencyRecord(answer.idempotency, current, undefined, true) })
         .catch(() => undefined);
     }
     return result;
@@ -260,7 +266,7 @@ export class QuoteToOrder {
             { ...customer, externalIds: { ...customer.externalIds, erp: res.erpCustomerId } },
           ];
         if (answer.mode === 'inline' && answer.idempotency)
-          unit.idempotency = this.idempotencyRecord(answer.idempotency, next);
+          unit.idempotency = this.idempotencyRecord(answer.idempotency, next, undefined, true);
         await store.commit(unit);
         this.resumeAttempts.delete(order.id);
         return next;
@@ -333,7 +339,7 @@ export class QuoteToOrder {
       events: [this.decisionEvent(next, undefined)],
     };
     if (answer.mode === 'inline' && answer.idempotency)
-      unit.idempotency = this.idempotencyRecord(answer.idempotency, next);
+      unit.idempotency = this.idempotencyRecord(answer.idempotency, next, undefined, true);
     await store.commit(unit);
     if (credit) this.deps.credit.add(credit.erpCustomerId, -credit.amount);
     if (e.kind === 'policy_violation' && order.customerId) {
@@ -494,7 +500,8 @@ export class QuoteToOrder {
     idem: NonNullable<SubmitInput['idempotency']>,
     order: SalesOrder,
     status?: number,
-  ): IdempotencyRecord {
+    replace = false,
+  ): IdempotencyRecord & { replace?: boolean } {
     const r = this.result(order, false);
     return {
       scope: idem.scope,
@@ -503,6 +510,7 @@ export class QuoteToOrder {
       responseStatus: status ?? r.httpStatus,
       responseBody: r.decision,
       createdAt: this.deps.clock.now().toISOString(),
+      ...(replace ? { replace } : {}),
     };
   }
 
