@@ -4,12 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import {
-  CrossdockError,
-  OrderState,
-  OrderSubmission,
-  timeOrderedId,
-} from '../../domain/index.js';
+import { CrossdockError, OrderState, OrderSubmission, timeOrderedId } from '../../domain/index.js';
 import type { Store } from '../../ports/index.js';
 import type { QuoteToOrder } from '../../workflows/index.js';
 import { answerFromRecord, type Governance, requireScope } from '../middleware/index.js';
