@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { CrossdockError } from './errors.js';
 import { HoldReason, OrderState } from './order-state.js';
-import { randomHex } from './random.js';
+import { randomHex, uuidv7 } from './random.js';
 import { ShipmentEventType } from './schemas.js';
 
 export const CloudEvent = z
@@ -136,7 +136,7 @@ export function newEvent<T extends EventType>(
 ): CloudEvent {
   return {
     specversion: '1.0',
-    id: options.id ?? crypto.randomUUID(),
+    id: options.id ?? uuidv7(),
     source: options.source ?? hubEventSource,
     type,
     time: (options.time ?? new Date()).toISOString(),

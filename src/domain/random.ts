@@ -38,3 +38,17 @@ export function randomHex(bytes: number): string {
     }
   }
 }
+
+/**
+ * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits. Event ids use it
+ * because the outbox has a unique index on them: v4 ids put every new event on a random page of
+ * that index (one more 4 KiB page per event in each group commit's WAL write), v7 ids append.
+ */
+export function uuidv7(now = Date.now()): string {
+  const start = take(10);
+  const hex = pool.toString('hex', start, start + 10);
+  const ms = Math.max(0, Math.trunc(now)).toString(16).padStart(12, '0').slice(-12);
+  // version 7 in the high nibble of byte 6; variant 10 in the high bits of byte 8.
+  const variant = ((Number.parseInt(hex[3]!, 16) & 0x3) | 0x8).toString(16);
+  return `${ms.slice(0, 8)}-${ms.slice(8, 12)}-7${hex.slice(0, 3)}-${variant}${hex.slice(4, 7)}-${hex.slice(8, 20)}`;
+}

@@ -109,6 +109,16 @@ function writerEntry(): { entry: URL | string; eval: boolean } {
   };
 }
 
+/**
+ * Queued writes that go to the writer thread at once instead of at the end of the event-loop turn.
+ * Why: when a group's results come back, the event loop runs every continuation they unblock in
+ * one turn (~300 µs of decision work per order), so waiting for the turn's end handed the writer
+ * one group of ~120 units and then left it idle while the next was built, and the event loop
+ * idle while the writer committed: measured in-process, both threads ~50 % idle. Sending every
+ * `eagerFlushAt` units lets the writer commit the first units of a turn while the rest are made.
+ */
+const eagerFlushAt = 16;
+
 /** The embedded `Store`: reads on the caller's thread, writes group-committed on a writer. */
 export class SqliteStore extends SqlStore {
   readonly backend = 'sqlite' as const;
@@ -220,6 +230,8 @@ export class SqliteStore extends SqlStore {
       this.queue.push({ request, resolve, reject });
       if (this.inline && !this.groupCommit) {
         this.flush();
+      } else if (this.worker && this.queue.length >= eagerFlushAt) {
+        this.send();
       } else if (!this.flushScheduled) {
         // `setImmediate` rather than a microtask: the check phase runs after libuv has handed over
         // every socket readable in this turn, so concurrent HTTP requests land in the same group.
@@ -232,6 +244,11 @@ export class SqliteStore extends SqlStore {
   /** Hands everything queued in this turn to the writer (inline: runs it now). */
   private flush(): void {
     this.flushScheduled = false;
+    this.send();
+  }
+
+  /** Hands everything queued so far to the writer (inline: runs it now). */
+  private send(): void {
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
