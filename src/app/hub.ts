@@ -75,6 +75,8 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
       clock,
       policies,
       credit: new CreditExposureCache(erp, clock),
+      onBackgroundError: (orderId, err) =>
+        logger.warn({ orderId, err: String(err) }, 'ERP step of an accepted decision failed; retrying'),
     });
 
     mkdirSync(config.dataDir, { recursive: true });

@@ -23,7 +23,7 @@ const secret = 'bench-admin-secret-0123456789abcdef';
 export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'crossdock-bench-'));
   const duration = opts.duration ?? 20;
-  const connections = opts.connections ?? 16;
+  const connections = opts.connections ?? 32;
   let databaseUrl: string | undefined;
   if (opts.backend === 'postgres') databaseUrl = await freshPostgresDatabase('crossdock_bench');
   const config = {
@@ -43,6 +43,20 @@ export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
     join(dir, 'bench.config.json'),
     profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
   );
+  // The hub logs at `warn`: keep what it says, so a run with lost or duplicate orders says why.
+  const hubWarnings = new Map<string, number>();
+  let pending = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    const lines = (pending + chunk.toString()).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const msg = /"msg":"([^"]*)"/.exec(line)?.[1];
+      if (msg === undefined) continue;
+      const err = /"err":"([^"]{0,160})/.exec(line)?.[1];
+      const text = err ? `${msg}: ${err}` : msg;
+      if (hubWarnings.has(text) || hubWarnings.size < 20) hubWarnings.set(text, (hubWarnings.get(text) ?? 0) + 1);
+    }
+  });
   let rssMax = 0;
   const rssTimer = setInterval(() => {
     rssMax = Math.max(rssMax, sampleRss(child.pid));
@@ -71,6 +85,7 @@ export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
       `\nthroughput per second (phase 1): ${sparkline(max.perSecondSeries)}  max ${Math.max(...max.perSecondSeries)}/s`,
     );
     log(`orders in store: ${check.orders} (${JSON.stringify(check.byState)}); ERP orders ${check.erpOrders}`);
+    for (const [msg, n] of hubWarnings) log(`hub logged ${n}× (warn or worse): ${msg}`);
     return {
       scenario: 'orders',
       backend: opts.backend,

@@ -24,6 +24,12 @@ export interface QuoteToOrderDeps {
   credit: CreditExposureCache;
   /** CloudEvents source of the events this workflow emits. */
   eventSource?: string;
+  /**
+   * Told when an ERP step that finishes behind the caller (after a 202, or resumed) fails; the
+   * order stays `validating` and is retried with backoff. For the log: without it such failures
+   * are silent.
+   */
+  onBackgroundError?: (orderId: string, err: unknown) => void;
 }
 
 export interface HoldDraft {

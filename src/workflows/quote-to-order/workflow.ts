@@ -155,7 +155,7 @@ export class QuoteToOrder {
       if (!customer) continue;
       resumed++;
       await this.completeErp(order, customer, { mode: 'background', idempotency: undefined }, null).catch(
-        () => undefined,
+        (err: unknown) => this.deps.onBackgroundError?.(order.id, err),
       );
     }
     return resumed;
@@ -183,7 +183,7 @@ export class QuoteToOrder {
       clearTimeout(timer);
     }
     answer.mode = 'background';
-    run.catch(() => undefined);
+    run.catch((err: unknown) => this.deps.onBackgroundError?.(order.id, err));
     const current = (await this.deps.store.getOrder(order.id)) ?? order;
     const result = this.result(current, false);
     // The key's record says 202 since the decision; should the ERP step have finished between
