@@ -217,6 +217,8 @@ export interface Store {
   upsertPriceAgreements(agreements: PriceAgreement[]): Promise<void>;
   /** Agreements of that customer for those skus valid on `onDate` (YYYY-MM-DD). */
   getPriceAgreements(customerId: string, skus: string[], onDate: string): Promise<PriceAgreement[]>;
+  /** Every agreement of that customer valid on `onDate` (YYYY-MM-DD), by sku: its price list. */
+  getCustomerPriceAgreements(customerId: string, onDate: string): Promise<PriceAgreement[]>;
   /** Replaces on-hand/allocated/inbound/asOf; keeps the hub's own `reserved`. */
   upsertInventoryPositions(positions: InventoryPosition[]): Promise<void>;
   getInventory(skus: string[]): Promise<InventoryPosition[]>;

@@ -87,7 +87,7 @@ describe('master-data cache', () => {
     expect((await cached.findCustomerByExternalId('crm', 'crm-c1'))?.name).toBe('New name');
   });
 
-  test('contract prices are cached per customer, date and sku, and dropped on a local upsert', async () => {
+  test('contract prices are cached per customer and date, and dropped on a local upsert', async () => {
     const cached = withMasterDataCache(raw, { ttlMs: 60_000, clock });
     await cached.upsertPriceAgreements([agreement('A', 5), agreement('B', 6)]);
     expect(
@@ -96,6 +96,32 @@ describe('master-data cache', () => {
     await cached.upsertPriceAgreements([agreement('A', 7)]);
     expect((await cached.getPriceAgreements('c1', ['A'], '2026-06-01'))[0]?.unitPrice).toBe(7);
     expect(await cached.getPriceAgreements('c1', ['A'], '2027-06-01')).toEqual([]);
+  });
+
+  test("a customer's price list is read once per date and TTL, whatever skus the orders name", async () => {
+    let reads = 0;
+    const counting = new Proxy(raw, {
+      get(target, prop, receiver) {
+        if (prop === 'getCustomerPriceAgreements') {
+          return (...args: [string, string]) => {
+            reads++;
+            return target.getCustomerPriceAgreements(...args);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const cached = withMasterDataCache(counting, { ttlMs: 60_000, clock });
+    await raw.upsertPriceAgreements([agreement('A', 5), agreement('B', 6)]);
+    expect((await cached.getPriceAgreements('c1', ['A'], '2026-06-01')).map((a) => a.unitPrice)).toEqual([5]);
+    expect((await cached.getPriceAgreements('c1', ['B', 'Z'], '2026-06-01')).map((a) => a.unitPrice)).toEqual([
+      6,
+    ]);
+    expect(await cached.getPriceAgreements('c1', ['Z'], '2026-06-01')).toEqual([]);
+    expect(reads).toBe(1);
+    await cached.getPriceAgreements('c1', ['A'], '2026-06-02');
+    expect(reads).toBe(2);
   });
 
   test('everything else passes through to the store', async () => {

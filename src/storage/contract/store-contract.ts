@@ -130,6 +130,10 @@ export function storeContract(name: string, harness: StoreHarness): void {
         ]);
         expect(await store.getPriceAgreements('c1', ['A'], '2025-12-31')).toHaveLength(1);
         expect(await store.getPriceAgreements('c1', [], '2025-06-01')).toEqual([]);
+        expect((await store.getCustomerPriceAgreements('c1', '2025-06-01')).map((a) => a.id)).toEqual(['p1']);
+        expect((await store.getCustomerPriceAgreements('c1', '2026-01-01')).map((a) => a.id)).toEqual(['p2']);
+        expect((await store.getCustomerPriceAgreements('c2', '2025-06-01')).map((a) => a.id)).toEqual(['p3']);
+        expect(await store.getCustomerPriceAgreements('nobody', '2025-06-01')).toEqual([]);
       });
 
       test('An inventory upsert replaces on-hand and allocated but keeps the hub reservation', async () => {

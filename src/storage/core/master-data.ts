@@ -87,6 +87,15 @@ export function* getPriceAgreements(
   return rows.map((r) => parseJson<PriceAgreement>(r.doc));
 }
 
+/** A customer's whole price list on a date (the `(customer_id, sku, valid_from)` index serves it). */
+export function* getCustomerPriceAgreements(customerId: string, onDate: string): Txn<PriceAgreement[]> {
+  const rows = yield* all(
+    'SELECT doc FROM price_agreements WHERE customer_id = ? AND valid_from <= ? AND valid_to >= ? ORDER BY sku, valid_from, id',
+    [customerId, onDate, onDate],
+  );
+  return rows.map((r) => parseJson<PriceAgreement>(r.doc));
+}
+
 /** Replaces what the WMS/ERP owns; inserts new positions with `reserved = 0`, keeps it otherwise. */
 export function* upsertInventoryPositions(positions: readonly InventoryPosition[]): Txn<void> {
   for (const p of positions) {

@@ -91,6 +91,9 @@ export abstract class SqlStore implements Store {
   getPriceAgreements(customerId: string, skus: string[], onDate: string): Promise<PriceAgreement[]> {
     return this.read(() => master.getPriceAgreements(this.dialect, customerId, skus, onDate));
   }
+  getCustomerPriceAgreements(customerId: string, onDate: string): Promise<PriceAgreement[]> {
+    return this.read(() => master.getCustomerPriceAgreements(customerId, onDate));
+  }
   upsertInventoryPositions(positions: InventoryPosition[]): Promise<void> {
     return this.writeOp('upsertInventoryPositions', [positions]);
   }
