@@ -54,7 +54,8 @@ export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
       if (msg === undefined) continue;
       const err = /"err":"([^"]{0,160})/.exec(line)?.[1];
       const text = err ? `${msg}: ${err}` : msg;
-      if (hubWarnings.has(text) || hubWarnings.size < 20) hubWarnings.set(text, (hubWarnings.get(text) ?? 0) + 1);
+      if (hubWarnings.has(text) || hubWarnings.size < 20)
+        hubWarnings.set(text, (hubWarnings.get(text) ?? 0) + 1);
     }
   });
   let rssMax = 0;

@@ -115,9 +115,9 @@ describe('master-data cache', () => {
     const cached = withMasterDataCache(counting, { ttlMs: 60_000, clock });
     await raw.upsertPriceAgreements([agreement('A', 5), agreement('B', 6)]);
     expect((await cached.getPriceAgreements('c1', ['A'], '2026-06-01')).map((a) => a.unitPrice)).toEqual([5]);
-    expect((await cached.getPriceAgreements('c1', ['B', 'Z'], '2026-06-01')).map((a) => a.unitPrice)).toEqual([
-      6,
-    ]);
+    expect((await cached.getPriceAgreements('c1', ['B', 'Z'], '2026-06-01')).map((a) => a.unitPrice)).toEqual(
+      [6],
+    );
     expect(await cached.getPriceAgreements('c1', ['Z'], '2026-06-01')).toEqual([]);
     expect(reads).toBe(1);
     await cached.getPriceAgreements('c1', ['A'], '2026-06-02');
