@@ -104,8 +104,12 @@ export interface CommitUnit {
    * how an order's provisional 202, written with its decision, becomes the final answer.
    */
   idempotency?: IdempotencyRecord & { replace?: boolean };
-  /** Inbound message dedupe: if (source, id) was seen, the unit is not applied (`duplicate`). */
-  inbound?: { source: string; id: string };
+  /**
+   * Inbound message dedupe: if (source, id) was seen, the unit is not applied (`duplicate`). A
+   * list records several messages applied together (one order's feed entries of a page): if any
+   * was seen, nothing is applied (`duplicate`; apply them one by one to learn which).
+   */
+  inbound?: { source: string; id: string } | { source: string; id: string }[];
   exceptions?: ExceptionInput[];
   audit?: AuditInput[];
   /**

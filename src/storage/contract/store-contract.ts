@@ -444,6 +444,32 @@ export function storeContract(name: string, harness: StoreHarness): void {
         expect((await store.commit({ inbound: { source: 'erp', id: 'm1' } })).status).toBe('committed');
       });
 
+      test('Several inbound messages in one unit: all new apply together; one seen before applies nothing and records none', async () => {
+        await store.commit({ inbound: { source: 'wms', id: 'm1' }, timeline: [timeline('o1', 'm1')] });
+        const mixed = await store.commit({
+          inbound: [
+            { source: 'wms', id: 'm2' },
+            { source: 'wms', id: 'm1' },
+          ],
+          timeline: [timeline('o1', 'm2'), timeline('o1', 'm1 again')],
+          events: [event('o1')],
+        });
+        expect(mixed).toEqual({ status: 'duplicate' });
+        expect((await store.getTimeline('o1')).map((t) => t.name)).toEqual(['m1']);
+        expect(await store.readEvents({ limit: 10 })).toEqual([]);
+        // m2 was not recorded by the refused unit: alone, or with another new one, it applies.
+        const fresh = await store.commit({
+          inbound: [
+            { source: 'wms', id: 'm2' },
+            { source: 'wms', id: 'm3' },
+          ],
+          timeline: [timeline('o1', 'm2'), timeline('o1', 'm3')],
+        });
+        expect(fresh.status).toBe('committed');
+        expect((await store.getTimeline('o1')).map((t) => t.name)).toEqual(['m1', 'm2', 'm3']);
+        expect((await store.commit({ inbound: { source: 'wms', id: 'm3' } })).status).toBe('duplicate');
+      });
+
       test('Change-feed cursors advance with their commit and stay put when the unit conflicts', async () => {
         // Typed locally so the suite compiles before and after `cursors` lands in the port.
         const cursors = store as Store & { getCursor(name: string): Promise<string | null> };

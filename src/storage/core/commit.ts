@@ -105,11 +105,30 @@ export function* commitUnit(d: Dialect, unit: CommitUnit, now: Date, ctx: Commit
   const nowIso = now.toISOString();
 
   if (unit.inbound) {
-    const inserted = yield* run(
-      'INSERT INTO inbound_messages (source, id, received_at) VALUES (?, ?, ?) ON CONFLICT (source, id) DO NOTHING',
-      [unit.inbound.source, unit.inbound.id, nowIso],
-    );
-    if (inserted === 0) return { status: 'duplicate' };
+    const messages = Array.isArray(unit.inbound) ? unit.inbound : [unit.inbound];
+    if (messages.length > 1) {
+      // All checked before any is recorded, so a duplicate unit writes nothing at all.
+      for (const m of messages) {
+        const seen = yield* get('SELECT 1 AS seen FROM inbound_messages WHERE source = ? AND id = ?', [
+          m.source,
+          m.id,
+        ]);
+        if (seen) return { status: 'duplicate' };
+      }
+    }
+    for (const m of messages) {
+      const inserted = yield* run(
+        'INSERT INTO inbound_messages (source, id, received_at) VALUES (?, ?, ?) ON CONFLICT (source, id) DO NOTHING',
+        [m.source, m.id, nowIso],
+      );
+      if (inserted === 0 && messages.length === 1) return { status: 'duplicate' };
+      if (inserted === 0) {
+        // Recorded by a concurrent transaction since the check (PostgreSQL): roll this one back.
+        throw CrossdockError.conflict(`inbound message ${m.source}/${m.id} was recorded concurrently`, {
+          details: { source: m.source, id: m.id },
+        });
+      }
+    }
   }
 
   if (unit.order) {

@@ -356,6 +356,80 @@ describe('FulfillmentSync over the simulators and a real SQLite store', () => {
     expect(await store.getCursor(cursorName)).toBe(String(sims.erp.feedLength));
   });
 
+  test("one order's WMS entries of a page commit as one unit; after a crash that applied the first alone, the page re-read applies each entry exactly once", async () => {
+    const { store, sims } = estate;
+    const order = await acceptOrder(estate);
+    const warehouseId = order.lines[0]!.allocations[0]!.warehouseId;
+    const { wmsOrderId } = await sims.wms.releaseOrder({
+      idempotencyKey: `${order.id}:${warehouseId}`,
+      hubOrderId: order.id,
+      warehouseId,
+      shipTo: order.shipTo,
+      shippingMethod: 'ground',
+      lines: order.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
+    });
+    sims.wms.advance(wmsOrderId, 'picked');
+    sims.wms.advance(wmsOrderId, 'packed');
+    const entries = (await sims.wms.milestonesSince(null, 50)).milestones.filter(
+      (m) => m.hubOrderId === order.id,
+    ).length;
+    expect(entries).toBeGreaterThanOrEqual(4);
+
+    // Pass 1 reads one entry per page and dies before its cursor commit: the first entry is in.
+    const dying: Store = Object.create(store) as Store;
+    dying.commit = async (unit) => {
+      if (unit.cursors) throw new Error('killed');
+      return store.commit(unit);
+    };
+    await expect(
+      new FulfillmentSync({ store: dying, clock, wms: sims.wms, tms: sims.tms, pageSize: 1 }).syncOnce(),
+    ).rejects.toThrow('killed');
+    expect((await store.getOrder(order.id))?.state).toBe('released');
+
+    // Pass 2 reads the whole page again: the unit of all its entries is refused as a duplicate,
+    // and one by one the first is a duplicate and the others apply.
+    const units: { inbound: number; orderId: string | undefined }[] = [];
+    const counting: Store = Object.create(store) as Store;
+    counting.commit = async (unit) => {
+      const inbound = unit.inbound === undefined ? 0 : Array.isArray(unit.inbound) ? unit.inbound.length : 1;
+      units.push({ inbound, orderId: unit.order?.next.id });
+      return store.commit(unit);
+    };
+    const pass = await new FulfillmentSync({ store: counting, clock, wms: sims.wms, tms: sims.tms }).syncOnce();
+    expect(pass.wms).toMatchObject({ duplicates: 1 });
+    expect((pass.wms?.applied ?? 0) + (pass.wms?.recorded ?? 0)).toBe(entries - 1);
+    expect(units.filter((u) => u.orderId === order.id).map((u) => u.inbound)).toEqual([
+      entries,
+      ...Array.from({ length: entries }, () => 1),
+    ]);
+    expect((await store.getOrder(order.id))?.state).toBe('packed');
+    const names = (await fulfillmentTimeline(store, order.id))
+      .filter((t) => t.system === 'wms-sim')
+      .map((t) => t.name);
+    expect(new Set(names).size).toBe(names.length);
+
+    // A fresh order's entries, with nothing applied before, go in as ONE commit.
+    const second = await acceptOrder(estate);
+    const wh = second.lines[0]!.allocations[0]!.warehouseId;
+    const released = await sims.wms.releaseOrder({
+      idempotencyKey: `${second.id}:${wh}`,
+      hubOrderId: second.id,
+      warehouseId: wh,
+      shipTo: second.shipTo,
+      shippingMethod: 'ground',
+      lines: second.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
+    });
+    sims.wms.advance(released.wmsOrderId, 'picked');
+    units.length = 0;
+    await new FulfillmentSync({ store: counting, clock, wms: sims.wms, tms: sims.tms }).syncOnce();
+    const mine = units.filter((u) => u.orderId === second.id);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]!.inbound).toBeGreaterThanOrEqual(3);
+    expect((await store.getOrder(second.id))?.state).toBe('picked');
+    const milestones = (await events(store, second.id)).filter((e) => e.type === 'shipment.milestone.v1');
+    expect(milestones.map((e) => e.data['milestone'])).toEqual(['released', 'allocated', 'picked']);
+  });
+
   test('the poll loop picks up milestones on its own and stops cleanly', async () => {
     const { store, sims } = estate;
     const order = await acceptOrder(estate);

@@ -1,26 +1,35 @@
 /**
  * Lifecycle sync: ERP, WMS and TMS change feeds into the orders the hub owns.
  *
- * Each feed is read from a durable watermark (`Store.getCursor`) a page at a time. Every entry is
+ * Each feed is read from a durable watermark (`Store.getCursor`) a page at a time. An entry is
  * applied as ONE commit holding the order update (optimistic version; re-read and re-plan on
  * conflict), its timeline entry, its outbox events, the reservations it gives back and the
- * inbound dedupe record (`source`, entry id). The entries of different orders in a page are
+ * inbound dedupe record (`source`, entry id); several entries of one order in a WMS or TMS page
+ * go into one such commit together (`applyTogether`), falling back to one by one. The entries of different orders in a page are
  * applied side by side (group commit takes them in one fsync); one order's entries stay in feed
  * order. The cursor moves past a page in its own commit once every entry of the page is in. So:
  * - a crash inside a page re-reads the page, and the entries already committed come back
  *   `duplicate` from the store and apply nothing;
  * - two hub processes polling the same feed cannot both apply an entry;
  * - nothing is skipped: the cursor never moves past an entry that is not committed.
- * Why one commit per entry rather than per page: an entry's plan depends on the order as the
- * previous entry left it, and a page often holds several entries of one order; per entry keeps
- * each plan a simple read-plan-commit.
+ * Why per order rather than per page: an entry's plan depends on the order as the previous entry
+ * left it, so one order's entries are planned in sequence, each on the last one's result.
  *
  * A report for an order that is still being decided (`received`/`validating`: the ERP answered
  * but the hub has not committed the acceptance yet) waits, up to a grace period, so the
  * acceptance is never skipped over; the feed resumes at that entry on the next poll.
  */
-import { type CrossdockError, type SalesOrder, toCrossdockError } from '../../domain/index.js';
-import type { Clock, CommitUnit, ErpPort, Store, TmsPort, WmsPort } from '../../ports/index.js';
+import { type CloudEvent, type CrossdockError, type SalesOrder, toCrossdockError } from '../../domain/index.js';
+import type {
+  Clock,
+  CommitUnit,
+  ErpPort,
+  InventoryDelta,
+  Store,
+  TimelineInput,
+  TmsPort,
+  WmsPort,
+} from '../../ports/index.js';
 import { type ErpDetails, planReport } from './apply-report.js';
 import {
   type FeedSource,
@@ -232,6 +241,14 @@ export class FulfillmentSync {
       let deferred = false;
       await forEachBounded([...chains.values()], this.concurrency, async (entries) => {
         let known: SalesOrder | null = null;
+        if (entries.length > 1 && feed.source !== 'erp') {
+          const together = await this.applyTogether(entries);
+          if (Array.isArray(together)) {
+            for (const outcome of together) report[outcome]++;
+            return;
+          }
+          known = together;
+        }
         for (const entry of entries) {
           const { outcome, order } = await this.applyEntry(entry, known);
           if (outcome === 'deferred') {
@@ -312,6 +329,52 @@ export class FulfillmentSync {
           order = fresh;
         }
       }
+    }
+  }
+
+  /**
+   * Applies several entries of one order (in feed order) as ONE commit: each planned on the order
+   * as the previous left it, one order update, every timeline entry, event, reservation release
+   * and inbound id in one unit. Why: the warehouse reports allocation and release of an order
+   * together, and a commit per entry rewrote the order and its pages once per entry (measured:
+   * three feed commits per order against two for the decision itself).
+   *
+   * Returns the outcomes, or the order as read (or null) when the entries must go one by one
+   * instead: the order is still being decided (deferral is per entry), one of the entries was
+   * applied before (a crash inside a page; the store refuses the whole unit as `duplicate`), or
+   * the commit conflicted (a concurrent change or a reservation not there to give back, which
+   * the one-by-one path re-reads and re-plans for). ERP entries never come here: some need the
+   * ERP record read first (`erpDetails`).
+   */
+  private async applyTogether(entries: FulfillmentReport[]): Promise<EntryOutcome[] | SalesOrder | null> {
+    const { store } = this.deps;
+    const order = await store.getOrder(entries[0]!.hubOrderId!);
+    if (!order || order.state === 'received' || order.state === 'validating') return order;
+    const now = this.deps.clock.now();
+    const timeline: TimelineInput[] = [];
+    const events: CloudEvent[] = [];
+    const inventory: InventoryDelta[] = [];
+    const inbound: { source: string; id: string }[] = [];
+    const outcomes: EntryOutcome[] = [];
+    let next = order;
+    for (const entry of entries) {
+      const plan = planReport(next, entry, {}, { now, eventSource: this.eventSource, skipRelease: false });
+      timeline.push(plan.timeline);
+      events.push(...plan.events);
+      inventory.push(...plan.inventory);
+      inbound.push({ source: inboundSource(entry), id: entry.deliveryId });
+      outcomes.push(plan.applied ? 'applied' : 'recorded');
+      next = plan.next;
+    }
+    const unit: CommitUnit = { order: { next, expectedVersion: order.version }, timeline, events, inbound };
+    if (inventory.length > 0) unit.inventory = inventory;
+    try {
+      const result = await store.commit(unit);
+      return result.status === 'duplicate' ? order : outcomes;
+    } catch (err) {
+      const e = toCrossdockError(err);
+      if (e.kind === 'conflict') return null;
+      throw e;
     }
   }
 
