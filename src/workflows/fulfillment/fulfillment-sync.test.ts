@@ -395,7 +395,12 @@ describe('FulfillmentSync over the simulators and a real SQLite store', () => {
       units.push({ inbound, orderId: unit.order?.next.id });
       return store.commit(unit);
     };
-    const pass = await new FulfillmentSync({ store: counting, clock, wms: sims.wms, tms: sims.tms }).syncOnce();
+    const pass = await new FulfillmentSync({
+      store: counting,
+      clock,
+      wms: sims.wms,
+      tms: sims.tms,
+    }).syncOnce();
     expect(pass.wms).toMatchObject({ duplicates: 1 });
     expect((pass.wms?.applied ?? 0) + (pass.wms?.recorded ?? 0)).toBe(entries - 1);
     expect(units.filter((u) => u.orderId === order.id).map((u) => u.inbound)).toEqual([

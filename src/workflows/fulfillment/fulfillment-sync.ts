@@ -19,7 +19,12 @@
  * but the hub has not committed the acceptance yet) waits, up to a grace period, so the
  * acceptance is never skipped over; the feed resumes at that entry on the next poll.
  */
-import { type CloudEvent, type CrossdockError, type SalesOrder, toCrossdockError } from '../../domain/index.js';
+import {
+  type CloudEvent,
+  type CrossdockError,
+  type SalesOrder,
+  toCrossdockError,
+} from '../../domain/index.js';
 import type {
   Clock,
   CommitUnit,
