@@ -87,6 +87,7 @@ export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
     );
     log(`orders in store: ${check.orders} (${JSON.stringify(check.byState)}); ERP orders ${check.erpOrders}`);
     for (const [msg, n] of hubWarnings) log(`hub logged ${n}× (warn or worse): ${msg}`);
+    if (check.byState['validating']) await explainUnsettled(url, log);
     return {
       scenario: 'orders',
       backend: opts.backend,
@@ -164,6 +165,22 @@ async function orderStates(url: string): Promise<Record<string, number>> {
     byState[m[1]!] = (byState[m[1]!] ?? 0) + Number(m[2]);
   }
   return byState;
+}
+
+/** Orders still waiting for their ERP step after `settle`: print a few timelines, to say why. */
+async function explainUnsettled(url: string, log: (line: string) => void): Promise<void> {
+  const headers = { authorization: `Bearer ${secret}` };
+  const list = (await (await fetch(`${url}/api/v1/orders?state=validating&limit=3`, { headers })).json()) as {
+    items: { id: string; version: number; updatedAt: string }[];
+  };
+  for (const o of list.items) {
+    const t = (await (await fetch(`${url}/api/v1/orders/${o.id}/timeline`, { headers })).json()) as {
+      entries: { at: string; name: string; outcome: string; summary: unknown }[];
+    };
+    log(`unsettled ${o.id} v${o.version} updated ${o.updatedAt}:`);
+    for (const e of t.entries)
+      log(`  ${e.at} ${e.name} ${e.outcome} ${JSON.stringify(e.summary).slice(0, 160)}`);
+  }
 }
 
 /** States of an order that never reached the ERP (or has not yet). */
