@@ -27,7 +27,6 @@
  *   releases the leases of deliveries not started, so a restart resumes at once rather than
  *   after the lease expires.
  */
-import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { type CloudEvent, CrossdockError, toCrossdockError } from '../domain/index.js';
 import {
@@ -181,7 +180,14 @@ export class Dispatcher {
   private readonly runtimes = new Map<string, Runtime>();
   private stopping = false;
   private started = false;
-  private hardStop = new AbortController();
+  /**
+   * Aborts of the attempts in flight, called on a hard stop. Why not one `AbortController` per
+   * attempt listening on a shared stop signal: creating the signal and (un)registering the
+   * listener cost ~3.5 % of the event loop all-in-one (~18 deliveries per order), and in-process
+   * handlers never read the signal. An attempt's controller is made when its handler reads
+   * `ctx.signal`, or never.
+   */
+  private readonly inFlightAborts = new Set<() => void>();
 
   constructor(options: DispatcherOptions) {
     this.store = options.store;
@@ -191,7 +197,6 @@ export class Dispatcher {
     this.idleMs = options.idleMs ?? 20;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.onLoopError = options.onLoopError ?? (() => {});
-    setMaxListeners(0, this.hardStop.signal);
   }
 
   /** Registers a subscription (before `init()`/`start()`); names are unique. */
@@ -248,9 +253,6 @@ export class Dispatcher {
     await this.init();
     this.started = true;
     this.stopping = false;
-    this.hardStop = new AbortController();
-    // One listener per in-flight attempt (up to the sum of concurrencies) is expected here.
-    setMaxListeners(0, this.hardStop.signal);
     for (const rt of this.runtimes.values()) {
       if (rt.def.active) rt.loop = this.runLoop(rt);
     }
@@ -266,7 +268,9 @@ export class Dispatcher {
     const loops = [...this.runtimes.values()]
       .map((r) => r.loop)
       .filter((l): l is Promise<void> => l !== null);
-    const timer = setTimeout(() => this.hardStop.abort(), graceMs);
+    const timer = setTimeout(() => {
+      for (const abort of [...this.inFlightAborts]) abort();
+    }, graceMs);
     try {
       await Promise.all(loops);
     } finally {
@@ -520,9 +524,13 @@ export class Dispatcher {
   /** One handler call under the destination's concurrency cap and timeout. */
   private async attempt(rt: Runtime, d: Delivery): Promise<'ok' | 'skipped' | CrossdockError> {
     const forcedId = rt.forced.get(d.eventSeq) ?? replayIdOf(d);
-    const ctl = new AbortController();
-    const onHardStop = (): void => ctl.abort();
-    this.hardStop.signal.addEventListener('abort', onHardStop, { once: true });
+    let ctl: AbortController | undefined;
+    let aborted = false;
+    const abort = (): void => {
+      aborted = true;
+      ctl?.abort();
+    };
+    this.inFlightAborts.add(abort);
     const ctx: DeliveryContext = {
       subscription: rt.def.name,
       deliveryId: d.id,
@@ -531,7 +539,13 @@ export class Dispatcher {
       attempt: d.attempts + 1,
       idempotencyKey: idempotencyKeyFor(rt.def.name, d.event.id, forcedId),
       now: this.clock.now(),
-      signal: ctl.signal,
+      get signal(): AbortSignal {
+        if (ctl === undefined) {
+          ctl = new AbortController();
+          if (aborted) ctl.abort();
+        }
+        return ctl.signal;
+      },
     };
     await rt.lanes.acquire();
     let timer: NodeJS.Timeout | undefined;
@@ -543,7 +557,7 @@ export class Dispatcher {
           call,
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => {
-              ctl.abort();
+              abort();
               reject(
                 CrossdockError.transient(`delivery timed out after ${rt.policy.timeoutMs} ms`, {
                   details: { subscription: rt.def.name, timeoutMs: rt.policy.timeoutMs },
@@ -560,7 +574,7 @@ export class Dispatcher {
       return toCrossdockError(err);
     } finally {
       if (timer) clearTimeout(timer);
-      this.hardStop.signal.removeEventListener('abort', onHardStop);
+      this.inFlightAborts.delete(abort);
       rt.lanes.release();
     }
   }

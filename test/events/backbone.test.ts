@@ -388,6 +388,61 @@ describe.each(backends)('event backbone on %s', (backend) => {
     expect(status?.counters.parked).toBe(0);
   });
 
+  test("An attempt's signal aborts when it times out and when a stop runs out of grace; a handler that never reads it still times out", async () => {
+    const seen: { id: string; aborted: boolean; after: boolean }[] = [];
+    const list = orders(2);
+    // Times out after 20 ms: one handler watches its signal, the other ignores it.
+    dispatcher = new Dispatcher({ store, clock }).register({
+      name: 'slow',
+      policy: { timeoutMs: 20, maxAttempts: 5 },
+      handler: async (e, ctx) => {
+        if (e.subject === list[0]!.id) {
+          const signal = ctx.signal;
+          await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+          seen.push({ id: e.subject, aborted: signal.aborted, after: true });
+        } else {
+          await new Promise((r) => setTimeout(r, 60));
+          seen.push({ id: e.subject, aborted: ctx.signal.aborted, after: true });
+        }
+      },
+    });
+    await dispatcher.init();
+    for (const o of list) await commitStep(store, clock, o, 0);
+    const first = await dispatcher.drainOnce();
+    expect(first.claimed).toBe(2);
+    expect(first.delivered).toBe(0);
+    expect(first.retried).toBe(2);
+    await new Promise((r) => setTimeout(r, 80));
+    // Both were aborted by their timeout, the late reader too (its signal is made aborted).
+    expect(seen.map((s) => [s.id, s.aborted]).sort()).toEqual(list.map((o) => [o.id, true]).sort());
+    await dispatcher.stop();
+
+    // A hard stop: a handler hanging on its signal is released once the grace runs out.
+    seen.length = 0;
+    clock.advance(60_000);
+    let release: (() => void) | undefined;
+    const started = new Promise<void>((r) => {
+      release = r;
+    });
+    dispatcher = new Dispatcher({ store, clock }).register({
+      name: 'slow',
+      policy: { timeoutMs: Number.POSITIVE_INFINITY, maxAttempts: 5 },
+      handler: async (e, ctx) => {
+        release?.();
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+        seen.push({ id: e.subject, aborted: ctx.signal.aborted, after: true });
+        throw CrossdockError.transient('stopped');
+      },
+    });
+    await dispatcher.start();
+    await started;
+    const t0 = Date.now();
+    await dispatcher.stop(30);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((s) => s.aborted)).toBe(true);
+  });
+
   test('A stopped dispatcher releases its leases and a dead one is taken over after its lease expires', async () => {
     let hang = true;
     const delivered: string[] = [];
