@@ -10,7 +10,7 @@ import type {
   Product,
   SalesOrder,
 } from '../../domain/index.js';
-import type { ExceptionInput, TimelineInput } from '../../ports/index.js';
+import type { ExceptionInput, IdempotencyRecord, TimelineInput } from '../../ports/index.js';
 
 const t0 = '2025-01-15T10:00:00.000Z';
 
@@ -172,5 +172,21 @@ export function deliveryException(id: string, deliveryId: string, subscription: 
     orderId: null,
     error: { message: 'rejected by destination' },
     attempts: 1,
+  };
+}
+
+/** An Idempotency-Key record of client `k1` (request hash `h`, 201 with an empty body). */
+export function idempotencyRecord(
+  key: string,
+  overrides: Partial<IdempotencyRecord> = {},
+): IdempotencyRecord {
+  return {
+    scope: 'k1',
+    key,
+    requestHash: 'h',
+    responseStatus: 201,
+    responseBody: {},
+    createdAt: t0,
+    ...overrides,
   };
 }

@@ -11,6 +11,7 @@ import {
   customer,
   deliveryException,
   event,
+  idempotencyRecord,
   order,
   position,
   product,
@@ -376,14 +377,7 @@ export function storeContract(name: string, harness: StoreHarness): void {
       });
 
       test('A second idempotency record with the same scope and key is a conflict', async () => {
-        const rec = {
-          scope: 'k1',
-          key: 'same',
-          requestHash: 'h',
-          responseStatus: 201,
-          responseBody: {},
-          createdAt: '2025-01-15T10:00:00.000Z',
-        };
+        const rec = idempotencyRecord('same');
         await store.commit({ idempotency: rec });
         await expectKind(
           store.commit({ idempotency: rec, order: { next: order('o1'), expectedVersion: null } }),
@@ -394,14 +388,10 @@ export function storeContract(name: string, harness: StoreHarness): void {
       });
 
       test('A replacing idempotency record overwrites the answer for the same request only; another request hash is a conflict and writes nothing', async () => {
-        const rec = {
-          scope: 'k1',
-          key: 'provisional',
-          requestHash: 'h',
+        const rec = idempotencyRecord('provisional', {
           responseStatus: 202,
           responseBody: { state: 'validating' },
-          createdAt: '2025-01-15T10:00:00.000Z',
-        };
+        });
         await store.commit({ idempotency: rec });
         await store.commit({
           idempotency: { ...rec, responseStatus: 201, responseBody: { state: 'accepted' }, replace: true },

@@ -62,6 +62,20 @@ async function acceptOrder(e: Estate, quantity = 1): Promise<SalesOrder> {
   return res.order;
 }
 
+/** Releases the order to the simulated WMS from its first allocation's warehouse (as warehouse planning does). */
+async function releaseToWms(e: Estate, order: SalesOrder): Promise<string> {
+  const warehouseId = order.lines[0]!.allocations[0]!.warehouseId;
+  const { wmsOrderId } = await e.sims.wms.releaseOrder({
+    idempotencyKey: `${order.id}:${warehouseId}`,
+    hubOrderId: order.id,
+    warehouseId,
+    shipTo: order.shipTo,
+    shippingMethod: 'ground',
+    lines: order.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
+  });
+  return wmsOrderId;
+}
+
 async function events(
   store: Store,
   orderId: string,
@@ -221,14 +235,7 @@ describe('FulfillmentSync over the simulators and a real SQLite store', () => {
     const warehouseId = line.allocations[0]!.warehouseId;
     const before = (await store.getInventory([line.sku])).find((p) => p.warehouseId === warehouseId)!;
     expect(before.reserved).toBeGreaterThanOrEqual(3);
-    await sims.wms.releaseOrder({
-      idempotencyKey: `${order.id}:${warehouseId}`,
-      hubOrderId: order.id,
-      warehouseId,
-      shipTo: order.shipTo,
-      shippingMethod: 'ground',
-      lines: order.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
-    });
+    await releaseToWms(estate, order);
     await sync.syncOnce();
     const released = (await store.getInventory([line.sku])).find((p) => p.warehouseId === warehouseId)!;
     expect(released.reserved).toBe(before.reserved - 3);
@@ -247,15 +254,7 @@ describe('FulfillmentSync over the simulators and a real SQLite store', () => {
   test('duplicate and out-of-order milestones leave the state alone but are each in the timeline', async () => {
     const { store, sims, sync } = estate;
     const order = await acceptOrder(estate);
-    const warehouseId = order.lines[0]!.allocations[0]!.warehouseId;
-    const { wmsOrderId } = await sims.wms.releaseOrder({
-      idempotencyKey: `${order.id}:${warehouseId}`,
-      hubOrderId: order.id,
-      warehouseId,
-      shipTo: order.shipTo,
-      shippingMethod: 'ground',
-      lines: order.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
-    });
+    const wmsOrderId = await releaseToWms(estate, order);
     const picked = sims.wms.advance(wmsOrderId, 'picked');
     const packed = sims.wms.advance(wmsOrderId, 'packed');
     await sync.syncOnce();
@@ -359,15 +358,7 @@ describe('FulfillmentSync over the simulators and a real SQLite store', () => {
   test("one order's WMS entries of a page commit as one unit; after a crash that applied the first alone, the page re-read applies each entry exactly once", async () => {
     const { store, sims } = estate;
     const order = await acceptOrder(estate);
-    const warehouseId = order.lines[0]!.allocations[0]!.warehouseId;
-    const { wmsOrderId } = await sims.wms.releaseOrder({
-      idempotencyKey: `${order.id}:${warehouseId}`,
-      hubOrderId: order.id,
-      warehouseId,
-      shipTo: order.shipTo,
-      shippingMethod: 'ground',
-      lines: order.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
-    });
+    const wmsOrderId = await releaseToWms(estate, order);
     sims.wms.advance(wmsOrderId, 'picked');
     sims.wms.advance(wmsOrderId, 'packed');
     const entries = (await sims.wms.milestonesSince(null, 50)).milestones.filter(
@@ -415,16 +406,7 @@ describe('FulfillmentSync over the simulators and a real SQLite store', () => {
 
     // A fresh order's entries, with nothing applied before, go in as ONE commit.
     const second = await acceptOrder(estate);
-    const wh = second.lines[0]!.allocations[0]!.warehouseId;
-    const released = await sims.wms.releaseOrder({
-      idempotencyKey: `${second.id}:${wh}`,
-      hubOrderId: second.id,
-      warehouseId: wh,
-      shipTo: second.shipTo,
-      shippingMethod: 'ground',
-      lines: second.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
-    });
-    sims.wms.advance(released.wmsOrderId, 'picked');
+    sims.wms.advance(await releaseToWms(estate, second), 'picked');
     units.length = 0;
     await new FulfillmentSync({ store: counting, clock, wms: sims.wms, tms: sims.tms }).syncOnce();
     const mine = units.filter((u) => u.orderId === second.id);
