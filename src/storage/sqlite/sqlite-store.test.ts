@@ -122,6 +122,30 @@ describe('SQLite store specifics', () => {
     expect((caught as CrossdockError).kind).toBe('downstream_outage');
   });
 
+  test('Writes queued in one turn reach the writer thread in order, also across the sends made every 16 queued writes', async () => {
+    const store = await createStore({ dataDir: tempDir() });
+    try {
+      // 50 inserts, each followed in the same turn by an update that needs it: pairs straddle
+      // the points where the queue is sent early, so any reordering shows as a conflict.
+      const writes: Promise<unknown>[] = [];
+      for (let i = 0; i < 50; i++) {
+        const o = order(`eager${i}`);
+        writes.push(store.commit({ order: { next: o, expectedVersion: null } }));
+        writes.push(
+          store.commit({ order: { next: { ...o, version: 2, state: 'accepted' }, expectedVersion: 1 } }),
+        );
+      }
+      const results = await Promise.allSettled(writes);
+      expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+      const orders = await store.listOrders({ limit: 500 });
+      expect(orders.filter((o) => o.id.startsWith('eager')).map((o) => [o.version, o.state])).toEqual(
+        Array.from({ length: 50 }, () => [2, 'accepted']),
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
   test('File stores write on a writer thread by default, while :memory: stores write inline', async () => {
     const file = await createStore({ dataDir: tempDir() });
     const memory = await createStore({ url: ':memory:' });
