@@ -122,6 +122,17 @@ describe('master-data cache', () => {
     expect(reads).toBe(1);
     await cached.getPriceAgreements('c1', ['A'], '2026-06-02');
     expect(reads).toBe(2);
+
+    // Bounded by prices held: with room for 3, the second 2-price list starts the cache over.
+    reads = 0;
+    const small = withMasterDataCache(counting, { ttlMs: 60_000, clock, maxCachedPrices: 3 });
+    await small.getPriceAgreements('c1', ['A'], '2026-06-01');
+    await small.getPriceAgreements('c1', ['A'], '2026-06-02');
+    expect(reads).toBe(2);
+    await small.getPriceAgreements('c1', ['B'], '2026-06-02');
+    expect(reads).toBe(2);
+    await small.getPriceAgreements('c1', ['A'], '2026-06-01');
+    expect(reads).toBe(3);
   });
 
   test('everything else passes through to the store', async () => {

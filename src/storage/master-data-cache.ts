@@ -23,10 +23,15 @@ export interface MasterDataCacheOptions {
   /** How long an entry is trusted without a local write invalidating it. */
   ttlMs: number;
   clock?: Clock;
+  /** Contract prices held at most over all cached price lists (default 500,000). */
+  maxCachedPrices?: number;
 }
 
-/** Price lists (customer × date) held at most; past that the cache starts over. */
-const maxPriceLists = 20_000;
+/**
+ * Default bound on contract prices held over all cached price lists; past it the price-list
+ * cache starts over. ~300 bytes each: ~150 MB at the bound, for a tenant with many large lists.
+ */
+const defaultMaxCachedPrices = 500_000;
 
 /** Wraps `store`; every method not about master data passes straight through. */
 export function withMasterDataCache(store: Store, options: MasterDataCacheOptions): Store {
@@ -34,7 +39,9 @@ export function withMasterDataCache(store: Store, options: MasterDataCacheOption
   const products = new Map<string, Entry<Product | null>>();
   const customers = new Map<string, Entry<Customer | null>>();
   const byExternal = new Map<string, Entry<Customer | null>>();
-  const agreements = new Map<string, Entry<Map<string, PriceAgreement[]>>>();
+  const agreements = new Map<string, Entry<Map<string, PriceAgreement[]>> & { size: number }>();
+  let cachedAgreements = 0;
+  const maxCachedAgreements = options.maxCachedPrices ?? defaultMaxCachedPrices;
   const fresh = (e: { at: number } | undefined, now: number): boolean =>
     e !== undefined && now - e.at < options.ttlMs;
 
@@ -96,10 +103,15 @@ export function withMasterDataCache(store: Store, options: MasterDataCacheOption
           if (mine) mine.push(a);
           else bySku.set(a.sku, [a]);
         }
-        // Bounded: a tenant with many customers keeps the most recent price lists only.
-        if (agreements.size >= maxPriceLists) agreements.clear();
-        e = { value: bySku, at: now };
+        // Bounded by the prices held: past the bound the cache starts over with this list.
+        if (e !== undefined) cachedAgreements -= e.size;
+        if (cachedAgreements + list.length > maxCachedAgreements) {
+          agreements.clear();
+          cachedAgreements = 0;
+        }
+        e = { value: bySku, at: now, size: list.length };
         agreements.set(key, e);
+        cachedAgreements += list.length;
       }
       const out: PriceAgreement[] = [];
       for (const sku of skus) {
@@ -119,6 +131,7 @@ export function withMasterDataCache(store: Store, options: MasterDataCacheOption
     async upsertPriceAgreements(list) {
       await store.upsertPriceAgreements(list);
       agreements.clear();
+      cachedAgreements = 0;
     },
     async commit(unit: CommitUnit) {
       try {

@@ -5,9 +5,9 @@
  * applied as ONE commit holding the order update (optimistic version; re-read and re-plan on
  * conflict), its timeline entry, its outbox events, the reservations it gives back and the
  * inbound dedupe record (`source`, entry id); several entries of one order in a WMS or TMS page
- * go into one such commit together (`applyTogether`), falling back to one by one. The entries of different orders in a page are
- * applied side by side (group commit takes them in one fsync); one order's entries stay in feed
- * order. The cursor moves past a page in its own commit once every entry of the page is in. So:
+ * go into one such commit together (`applyTogether`), falling back to one by one. The entries of
+ * different orders in a page are applied side by side (group commit takes them in one fsync);
+ * one order's entries stay in feed order. The cursor moves past a page in its own commit once every entry of the page is in. So:
  * - a crash inside a page re-reads the page, and the entries already committed come back
  *   `duplicate` from the store and apply nothing;
  * - two hub processes polling the same feed cannot both apply an entry;
