@@ -190,7 +190,7 @@ export class QuoteToOrder {
     // the timeout and the read above, the caller gets the final answer, and so must a repeat.
     if (answer.idempotency && result.httpStatus !== 202) {
       await this.deps.store
-        .commit({ idempotency: this.idempotencyRecord(answer.idempotency, current, undefined, true) })
+        .commit({ idempotency: this.idempotencyRecord(answer.idempotency, current, true) })
         .catch(() => undefined);
     }
     return result;
@@ -266,7 +266,7 @@ export class QuoteToOrder {
             { ...customer, externalIds: { ...customer.externalIds, erp: res.erpCustomerId } },
           ];
         if (answer.mode === 'inline' && answer.idempotency)
-          unit.idempotency = this.idempotencyRecord(answer.idempotency, next, undefined, true);
+          unit.idempotency = this.idempotencyRecord(answer.idempotency, next, true);
         await store.commit(unit);
         this.resumeAttempts.delete(order.id);
         return next;
@@ -339,7 +339,7 @@ export class QuoteToOrder {
       events: [this.decisionEvent(next, undefined)],
     };
     if (answer.mode === 'inline' && answer.idempotency)
-      unit.idempotency = this.idempotencyRecord(answer.idempotency, next, undefined, true);
+      unit.idempotency = this.idempotencyRecord(answer.idempotency, next, true);
     await store.commit(unit);
     if (credit) this.deps.credit.add(credit.erpCustomerId, -credit.amount);
     if (e.kind === 'policy_violation' && order.customerId) {
@@ -499,7 +499,6 @@ export class QuoteToOrder {
   private idempotencyRecord(
     idem: NonNullable<SubmitInput['idempotency']>,
     order: SalesOrder,
-    status?: number,
     replace = false,
   ): IdempotencyRecord & { replace?: boolean } {
     const r = this.result(order, false);
@@ -507,7 +506,7 @@ export class QuoteToOrder {
       scope: idem.scope,
       key: idem.key,
       requestHash: idem.requestHash,
-      responseStatus: status ?? r.httpStatus,
+      responseStatus: r.httpStatus,
       responseBody: r.decision,
       createdAt: this.deps.clock.now().toISOString(),
       ...(replace ? { replace } : {}),
