@@ -5,30 +5,20 @@
  * exactly once, in per-order order, and the CRM ends in the hub's state. Effects are counted in
  * the simulated CRM and notification service, not calls.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadConfig } from '../../src/app/config.js';
-import { createHub, type Hub } from '../../src/app/hub.js';
+import type { Hub } from '../../src/app/hub.js';
 import type { OrderSubmission } from '../../src/domain/index.js';
+import { openTestHub } from '../support/hub.js';
 
 const key = 'outage-bootstrap-secret-0123456789';
 let hub: Hub;
-let dir: string;
+let dispose: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'crossdock-outage-'));
-  const config = await loadConfig({
-    env: {},
-    overrides: { dataDir: dir, bootstrapKey: key, logLevel: 'silent' },
-  });
-  hub = await createHub(config, { logger: pino({ level: 'silent' }) });
+  ({ hub, dispose } = await openTestHub('outage', key));
 });
 afterAll(async () => {
-  await hub?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await dispose?.();
 });
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<number> {

@@ -1,16 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadConfig } from '../../src/app/config.js';
-import { createHub, type Hub } from '../../src/app/hub.js';
+import type { Hub } from '../../src/app/hub.js';
 import type { OrderSubmission } from '../../src/domain/index.js';
 import { createApiKey } from '../../src/http/middleware/index.js';
+import { openTestHub } from '../support/hub.js';
 
 const bootstrap = 'test-bootstrap-secret-0123456789';
 let hub: Hub;
-let dir: string;
+let dispose: (() => Promise<void>) | undefined;
 let readOnly: string;
 
 function inPolicyOrder(h: Hub, quantity = 1): OrderSubmission {
@@ -34,20 +30,14 @@ async function post(body: unknown, headers: Record<string, string> = {}) {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'crossdock-api-'));
-  const config = await loadConfig({
-    env: {},
-    overrides: { dataDir: dir, bootstrapKey: bootstrap, logLevel: 'silent' },
-  });
-  hub = await createHub(config, { logger: pino({ level: 'silent' }) });
+  ({ hub, dispose } = await openTestHub('api', bootstrap));
   const ro = createApiKey({ name: 'reader', scopes: ['orders:read'], rateLimit: 0 });
   await hub.store.putApiKey(ro.record);
   readOnly = ro.secret;
 });
 
 afterAll(async () => {
-  await hub?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await dispose?.();
 });
 
 describe('POST /api/v1/orders on the embedded default', () => {

@@ -5,6 +5,7 @@
 import type {
   CloudEvent,
   Customer,
+  Hold,
   InventoryPosition,
   PriceAgreement,
   Product,
@@ -189,4 +190,9 @@ export function idempotencyRecord(
     createdAt: t0,
     ...overrides,
   };
+}
+
+/** An open hold of that reason, owned by the team of the same name. */
+export function hold(reason: Hold['reason'], detail: string): Hold {
+  return { reason, owner: reason, detail, data: {}, openedAt: t0, resolvedAt: null };
 }

@@ -11,6 +11,7 @@ import {
   customer,
   deliveryException,
   event,
+  hold,
   idempotencyRecord,
   order,
   position,
@@ -227,14 +228,7 @@ export function storeContract(name: string, harness: StoreHarness): void {
       });
 
       test('Orders are listed by state, customer and hold reason with keyset paging, and counted', async () => {
-        const held = {
-          reason: 'credit' as const,
-          owner: 'credit',
-          detail: 'over limit',
-          data: {},
-          openedAt: '2025-01-15T10:00:00.000Z',
-          resolvedAt: null,
-        };
+        const held = hold('credit', 'over limit');
         for (let i = 0; i < 5; i++) {
           const o = order(`o${i}`, {
             createdAt: `2025-01-15T10:00:0${i}.000Z`,
@@ -255,14 +249,7 @@ export function storeContract(name: string, harness: StoreHarness): void {
       });
 
       test('Order counts follow every state and hold change, and a refused unit changes no count', async () => {
-        const held = {
-          reason: 'pricing' as const,
-          owner: 'pricing',
-          detail: 'off contract',
-          data: {},
-          openedAt: '2025-01-15T10:00:00.000Z',
-          resolvedAt: null,
-        };
+        const held = hold('pricing', 'off contract');
         const a = order('a');
         const b = order('b');
         await store.commit({ order: { next: a, expectedVersion: null } });
