@@ -255,7 +255,8 @@ export function* commitUnit(d: Dialect, unit: CommitUnit, now: Date, ctx: Commit
 
   const eventSeqs: number[] = [];
   if (unit.events?.length) {
-    const subs = yield* activeSubscriptions(ctx);
+    // Cursor fan-out: subscriptions read the outbox themselves (see deliveries.ts).
+    const subs = d.cursorFanout ? [] : yield* activeSubscriptions(ctx);
     // With several writers (PostgreSQL), outbox seqs come from a sequence, so two transactions
     // emitting events of the same subject could commit in the other order than their seqs and a
     // claimer could deliver seq 11 before seq 10 exists. Locking each subject (sorted, so two

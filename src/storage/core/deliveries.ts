@@ -1,10 +1,26 @@
 /**
  * The event backbone: subscriptions, per-subscription deliveries of outbox events, and replay.
  *
- * A delivery row exists only while the event is undelivered: `completeDeliveries` deletes it and
- * bumps the subscription's `delivered_count`. Why delete rather than mark: the claim scan then
- * walks only live rows through the (subscription, event_seq) unique index, and the table stays
- * small however much history the outbox keeps. Replay re-creates rows from the outbox.
+ * Two ways to fan out, by dialect (`Dialect.cursorFanout`):
+ * - **Rows** (PostgreSQL): the commit writes a `deliveries` row per matching subscription; a claim
+ *   leases rows, completion deletes them.
+ * - **Cursor** (SQLite): a subscription reads the outbox past its `cursor_seq`. A claim moves the
+ *   cursor and records what it handed out as one leased `delivery_blocks` row (the seqs still
+ *   unsettled); completing removes seqs from the block, and the block goes when it is empty. A
+ *   `deliveries` row exists only for what needs one: a failure (retry or parked), a release, an
+ *   event waiting behind a live row or block of its key, a replay, or a block whose lease expired
+ *   (its owner died). Why: the row design wrote, leased and deleted ~18 rows per order on the one
+ *   writer thread, which capped the whole hub; a block is one row per claim.
+ *
+ * In both, a delivery row exists only while the event is undelivered: `completeDeliveries`
+ * deletes it and bumps the subscription's `delivered_count`. Why delete rather than mark: the
+ * claim scan then walks only live rows through the (subscription, event_seq) unique index, and
+ * the table stays small however much history the outbox keeps. Replay re-creates rows from the
+ * outbox.
+ *
+ * Per-key order holds across the two: an event of a key with a live row or an unexpired block is
+ * not handed out from the cursor but becomes a row behind them, and the row walk hands out a key's
+ * rows only as a prefix. Delivery ids are the row id (`"17"`) or block and seq (`"b3:1042"`).
  */
 import type { CloudEvent } from '../../domain/index.js';
 import { CrossdockError } from '../../domain/index.js';
@@ -32,14 +48,133 @@ import {
   textOrNull,
 } from './sql.js';
 
-/** Creates or updates subscriptions; their delivered counters are kept. */
-export function* putSubscriptions(subs: readonly SubscriptionDef[]): Txn<void> {
+/**
+ * Creates or updates subscriptions; their delivered counters are kept. Under both fan-outs a
+ * subscription receives the events committed while it is active (replay brings others): with the
+ * cursor, a new or re-activated subscription starts at the end of the outbox, and one being
+ * deactivated keeps what it had not yet claimed as rows.
+ */
+export function* putSubscriptions(d: Dialect, subs: readonly SubscriptionDef[]): Txn<void> {
   for (const s of subs) {
+    if (d.cursorFanout && !s.active) {
+      const before = yield* get('SELECT active, types, cursor_seq FROM subscriptions WHERE name = ?', [
+        s.name,
+      ]);
+      if (before && num(before.active) === 1) {
+        const f = typeFilter(parseJson<string[]>(before.types));
+        const seqs = yield* all(`SELECT seq FROM outbox WHERE seq > ?${f.sql} ORDER BY seq`, [
+          num(before.cursor_seq),
+          ...f.params,
+        ]);
+        yield* eventsToRows(
+          d,
+          s.name,
+          seqs.map((r) => num(r.seq)),
+        );
+        yield* run(
+          'UPDATE subscriptions SET cursor_seq = (SELECT COALESCE(MAX(seq), 0) FROM outbox) WHERE name = ?',
+          [s.name],
+        );
+      }
+    }
     yield* run(
-      'INSERT INTO subscriptions (name, types, ordering, active, delivered_count) VALUES (?, ?, ?, ?, 0) ON CONFLICT (name) DO UPDATE SET types = excluded.types, ordering = excluded.ordering, active = excluded.active',
+      'INSERT INTO subscriptions (name, types, ordering, active, delivered_count, cursor_seq) VALUES (?, ?, ?, ?, 0, (SELECT COALESCE(MAX(seq), 0) FROM outbox)) ON CONFLICT (name) DO UPDATE SET types = excluded.types, ordering = excluded.ordering, active = excluded.active, cursor_seq = CASE WHEN subscriptions.active = 0 AND excluded.active = 1 THEN excluded.cursor_seq ELSE subscriptions.cursor_seq END',
       [s.name, JSON.stringify(s.types), s.ordering, s.active ? 1 : 0],
     );
   }
+}
+
+/** A block delivery's id: which block, which event. */
+interface BlockRef {
+  block: number;
+  seq: number;
+}
+
+/** `"b3:1042"` → block 3, seq 1042; a row id (`"17"`) → null. */
+function blockRef(id: string): BlockRef | null {
+  const m = /^b(\d+):(\d+)$/.exec(id);
+  return m ? { block: Number(m[1]), seq: Number(m[2]) } : null;
+}
+
+/** Splits delivery ids into row ids and block refs grouped by block. */
+function splitIds(ids: readonly string[]): { rows: number[]; blocks: Map<number, number[]> } {
+  const rows: number[] = [];
+  const blocks = new Map<number, number[]>();
+  for (const id of ids) {
+    const ref = blockRef(id);
+    if (ref === null) {
+      rows.push(Number(id));
+      continue;
+    }
+    const list = blocks.get(ref.block);
+    if (list) list.push(ref.seq);
+    else blocks.set(ref.block, [ref.seq]);
+  }
+  return { rows, blocks };
+}
+
+/**
+ * Takes `seqs` out of block `id` (deleting it when it empties) and returns the block's
+ * subscription and which of `seqs` it still held, or null when the block is gone (its lease
+ * expired and someone turned it into rows: those rows deliver the events again, at least once).
+ */
+function* takeFromBlock(
+  id: number,
+  seqs: readonly number[],
+): Txn<{ subscription: string; taken: number[] } | null> {
+  const row = yield* get('SELECT subscription, seqs FROM delivery_blocks WHERE id = ?', [id]);
+  if (!row) return null;
+  const held = parseJson<number[]>(row.seqs);
+  const wanted = new Set(seqs);
+  const taken = held.filter((s) => wanted.has(s));
+  const rest = held.filter((s) => !wanted.has(s));
+  if (rest.length === 0) yield* run('DELETE FROM delivery_blocks WHERE id = ?', [id]);
+  else if (taken.length > 0)
+    yield* run('UPDATE delivery_blocks SET seqs = ? WHERE id = ?', [JSON.stringify(rest), id]);
+  return { subscription: String(row.subscription), taken };
+}
+
+/**
+ * Makes pending rows (due now) for events of a subscription; an event that already has a row keeps
+ * it. The row's `created_at` is the event's time, so the backlog's age stays the event's age.
+ */
+function* eventsToRows(d: Dialect, subscription: string, seqs: readonly number[]): Txn<number> {
+  if (seqs.length === 0) return 0;
+  return yield* run(
+    `INSERT INTO deliveries (subscription, event_seq, key, status, attempts, next_attempt_at, created_at) SELECT ?, seq, subject, 'pending', 0, CAST(? AS BIGINT), time FROM outbox WHERE ${d.inList('seq')} ORDER BY seq ON CONFLICT (subscription, event_seq) DO NOTHING`,
+    [subscription, dueImmediately, d.list([...seqs])],
+  );
+}
+
+/** Turns whole blocks into pending rows (expired leases, a dead owner's blocks); returns events. */
+function* blocksToRows(d: Dialect, blocks: readonly Row[]): Txn<number> {
+  let n = 0;
+  for (const b of blocks) {
+    const seqs = parseJson<number[]>(b.seqs);
+    yield* eventsToRows(d, String(b.subscription), seqs);
+    yield* run('DELETE FROM delivery_blocks WHERE id = ?', [num(b.id)]);
+    n += seqs.length;
+  }
+  return n;
+}
+
+/** Keys (event subjects) with events in a block of the subscription. */
+function* blockKeys(d: Dialect, subscription: string): Txn<Set<string>> {
+  const blocks = yield* all('SELECT seqs FROM delivery_blocks WHERE subscription = ?', [subscription]);
+  if (blocks.length === 0) return new Set();
+  const rows = yield* all(`SELECT DISTINCT subject FROM outbox WHERE ${d.inList('seq')}`, [
+    d.list(blocks.flatMap((b) => parseJson<number[]>(b.seqs))),
+  ]);
+  return new Set(rows.map((r) => String(r.subject)));
+}
+
+/** SQL filter of a subscription's type prefixes (empty = everything) and its parameters. */
+function typeFilter(types: readonly string[]): { sql: string; params: Param[] } {
+  if (types.length === 0) return { sql: '', params: [] };
+  return {
+    sql: ` AND (${types.map(() => 'substr(type, 1, ?) = ?').join(' OR ')})`,
+    params: types.flatMap((t) => [t.length, t]),
+  };
 }
 
 /** All subscriptions by name. */
@@ -64,7 +199,9 @@ const maxScanRows = 20_000;
  */
 export function* claimDeliveries(d: Dialect, subscription: string, o: ClaimOptions): Txn<Delivery[]> {
   if (o.limit <= 0) return [];
-  const sub = yield* get('SELECT ordering FROM subscriptions WHERE name = ?', [subscription]);
+  const sub = yield* get('SELECT ordering, types, cursor_seq FROM subscriptions WHERE name = ?', [
+    subscription,
+  ]);
   if (!sub) return [];
   const statuses = sub.ordering === 'skip_parked' ? "status = 'pending'" : "status IN ('pending', 'parked')";
   const nowMs = o.now.getTime();
@@ -77,10 +214,21 @@ export function* claimDeliveries(d: Dialect, subscription: string, o: ClaimOptio
     // failures do not take the lock.
     yield* get('SELECT pg_advisory_xact_lock(hashtext(?)) AS locked', [`crossdock:claim:${subscription}`]);
   }
+  if (d.cursorFanout) {
+    // Blocks whose lease ran out (their owner died or hung): their events become rows, so the
+    // walk below hands them out again, in order, before anything later of their keys.
+    const expired = yield* all(
+      'SELECT id, subscription, seqs FROM delivery_blocks WHERE subscription = ? AND lease_until <= ?',
+      [subscription, nowMs],
+    );
+    if (expired.length > 0) yield* blocksToRows(d, expired);
+  }
+  // Keys with events in a live block (leased by anyone) wait: rows of them are not handed out.
+  const inBlocks = d.cursorFanout ? yield* blockKeys(d, subscription) : new Set<string>();
   // One page of `limit` rows is enough when nothing is blocked (the common case); a page of twice
   // that cost ~40% of drain throughput for rows that were scanned and thrown away.
   const page = Math.min(Math.max(o.limit, 64), 5_000);
-  const blocked = new Set<string>();
+  const blocked = new Set<string>(inBlocks);
   const firstPicked = new Map<string, number>();
   let picked: Row[] = [];
   let after = -1;
@@ -111,7 +259,6 @@ export function* claimDeliveries(d: Dialect, subscription: string, o: ClaimOptio
     scanned += rows.length;
     if (rows.length < page) break;
   }
-  if (picked.length === 0) return [];
 
   if (d.skipLocked !== '') {
     const keys = [...firstPicked.keys()];
@@ -128,16 +275,16 @@ export function* claimDeliveries(d: Dialect, subscription: string, o: ClaimOptio
         dropped.add(key);
     }
     if (dropped.size > 0) picked = picked.filter((r) => !dropped.has(String(r.key)));
-    if (picked.length === 0) return [];
   }
 
-  const ids = picked.map((r) => num(r.id));
-  yield* run(`UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE ${d.inList('id')}`, [
-    o.owner,
-    nowMs + o.leaseMs,
-    d.list(ids),
-  ]);
-  return picked.map((r) => ({
+  if (picked.length > 0) {
+    yield* run(`UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE ${d.inList('id')}`, [
+      o.owner,
+      nowMs + o.leaseMs,
+      d.list(picked.map((r) => num(r.id))),
+    ]);
+  }
+  const claimed: Delivery[] = picked.map((r) => ({
     id: String(r.id),
     subscription,
     eventSeq: num(r.event_seq),
@@ -148,16 +295,101 @@ export function* claimDeliveries(d: Dialect, subscription: string, o: ClaimOptio
     lastError: parseJsonOrNull<Record<string, unknown>>(r.last_error),
     createdAt: String(r.created_at),
   }));
+  if (d.cursorFanout && claimed.length < o.limit) {
+    claimed.push(
+      ...(yield* claimFromCursor(d, subscription, sub, statuses, inBlocks, o, o.limit - claimed.length)),
+    );
+  }
+  return claimed;
+}
+
+/**
+ * The cursor half of a claim: up to `room` matching events past the subscription's cursor. Events
+ * whose key has a live row (under the ordering's statuses) or sits in an unexpired block become
+ * rows behind those; the rest are handed out as one new block leased to the claimer. The cursor
+ * moves past everything read, in the same transaction.
+ */
+function* claimFromCursor(
+  d: Dialect,
+  subscription: string,
+  sub: Row,
+  statuses: string,
+  inBlocks: ReadonlySet<string>,
+  o: ClaimOptions,
+  room: number,
+): Txn<Delivery[]> {
+  const cursor = num(sub.cursor_seq);
+  const f = typeFilter(parseJson<string[]>(sub.types));
+  const rows = yield* all(
+    `SELECT seq, subject, time, payload FROM outbox WHERE seq > ?${f.sql} ORDER BY seq LIMIT ?`,
+    [cursor, ...f.params, room],
+  );
+  let to: number;
+  if (rows.length === room) to = num(rows[rows.length - 1]!.seq);
+  else {
+    // Fewer matches than room: everything up to the end of the outbox has been looked at.
+    const end = yield* get('SELECT MAX(seq) AS m FROM outbox');
+    to = Math.max(cursor, num(end?.m ?? 0));
+  }
+  if (to === cursor) return [];
+  yield* run('UPDATE subscriptions SET cursor_seq = ? WHERE name = ?', [to, subscription]);
+  if (rows.length === 0) return [];
+
+  const waiting = new Set<string>(inBlocks);
+  const keys = [...new Set(rows.map((r) => String(r.subject)))];
+  const live = yield* all(
+    `SELECT DISTINCT key FROM deliveries WHERE subscription = ? AND ${statuses} AND ${d.inList('key')}`,
+    [subscription, d.list(keys)],
+  );
+  for (const r of live) waiting.add(String(r.key));
+  const behind: number[] = [];
+  const taken: Row[] = [];
+  for (const r of rows) {
+    if (waiting.has(String(r.subject))) behind.push(num(r.seq));
+    else taken.push(r);
+  }
+  yield* eventsToRows(d, subscription, behind);
+  if (taken.length === 0) return [];
+  const block = yield* get(
+    'INSERT INTO delivery_blocks (subscription, seqs, lease_owner, lease_until, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id',
+    [
+      subscription,
+      JSON.stringify(taken.map((r) => num(r.seq))),
+      o.owner,
+      o.now.getTime() + o.leaseMs,
+      o.now.toISOString(),
+    ],
+  );
+  const id = num(block?.id);
+  return taken.map((r) => ({
+    id: `b${id}:${num(r.seq)}`,
+    subscription,
+    eventSeq: num(r.seq),
+    key: String(r.subject),
+    event: parseJson<CloudEvent>(r.payload),
+    attempts: 0,
+    firstError: null,
+    lastError: null,
+    createdAt: String(r.time),
+  }));
 }
 
 /** Deletes delivered rows and counts them per subscription. */
 export function* completeDeliveries(d: Dialect, ids: readonly string[]): Txn<void> {
   if (ids.length === 0) return;
-  const rows = yield* all(`DELETE FROM deliveries WHERE ${d.inList('id')} RETURNING subscription`, [
-    d.list(ids.map(Number)),
-  ]);
+  const split = splitIds(ids);
   const counts = new Map<string, number>();
-  for (const r of rows) counts.set(String(r.subscription), (counts.get(String(r.subscription)) ?? 0) + 1);
+  if (split.rows.length > 0) {
+    const rows = yield* all(`DELETE FROM deliveries WHERE ${d.inList('id')} RETURNING subscription`, [
+      d.list(split.rows),
+    ]);
+    for (const r of rows) counts.set(String(r.subscription), (counts.get(String(r.subscription)) ?? 0) + 1);
+  }
+  for (const [block, seqs] of split.blocks) {
+    const t = yield* takeFromBlock(block, seqs);
+    if (t && t.taken.length > 0)
+      counts.set(t.subscription, (counts.get(t.subscription) ?? 0) + t.taken.length);
+  }
   for (const [name, n] of counts) {
     yield* run('UPDATE subscriptions SET delivered_count = delivered_count + ? WHERE name = ?', [n, name]);
   }
@@ -177,6 +409,27 @@ export function* failDeliveries(failures: readonly DeliveryFailure[], now: Date)
   for (const f of failures) {
     const error = JSON.stringify(f.error);
     const parked = f.nextAttemptAt === null;
+    const ref = blockRef(f.id);
+    if (ref !== null) {
+      // A block delivery that failed becomes a row carrying its first attempt.
+      const t = yield* takeFromBlock(ref.block, [ref.seq]);
+      if (!t || t.taken.length === 0) continue; // the block was taken over: its rows retry it
+      const row = yield* get(
+        'INSERT INTO deliveries (subscription, event_seq, key, status, attempts, next_attempt_at, first_error, last_error, created_at) SELECT ?, seq, subject, ?, 1, ?, ?, ?, time FROM outbox WHERE seq = ? ON CONFLICT (subscription, event_seq) DO NOTHING RETURNING id',
+        [
+          t.subscription,
+          parked ? 'parked' : 'pending',
+          f.nextAttemptAt?.getTime() ?? now.getTime(),
+          error,
+          error,
+          ref.seq,
+        ],
+      );
+      if (row && parked && f.exception) {
+        yield* putException({ ...f.exception, deliveryId: String(row.id) }, nowIso);
+      }
+      continue;
+    }
     const changed = yield* run(
       'UPDATE deliveries SET attempts = attempts + 1, first_error = COALESCE(first_error, ?), last_error = ?, status = ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?',
       [
@@ -195,40 +448,89 @@ export function* failDeliveries(failures: readonly DeliveryFailure[], now: Date)
 /** Drops leases so the rows can be claimed again at once. */
 export function* releaseDeliveries(d: Dialect, ids: readonly string[]): Txn<void> {
   if (ids.length === 0) return;
-  yield* run(`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE ${d.inList('id')}`, [
-    d.list(ids.map(Number)),
-  ]);
+  const split = splitIds(ids);
+  if (split.rows.length > 0) {
+    yield* run(`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE ${d.inList('id')}`, [
+      d.list(split.rows),
+    ]);
+  }
+  // A released block delivery becomes a pending row, claimable at once.
+  for (const [block, seqs] of split.blocks) {
+    const t = yield* takeFromBlock(block, seqs);
+    if (t) yield* eventsToRows(d, t.subscription, t.taken);
+  }
 }
 
 /** Drops every lease whose owner is not `owner` (see `Store.releaseForeignLeases`). */
-export function* releaseForeignLeases(owner: string): Txn<number> {
-  return yield* run(
+export function* releaseForeignLeases(d: Dialect, owner: string): Txn<number> {
+  const rows = yield* run(
     'UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_until IS NOT NULL AND (lease_owner IS NULL OR lease_owner <> ?)',
     [owner],
   );
+  const blocks = yield* all('SELECT id, subscription, seqs FROM delivery_blocks WHERE lease_owner <> ?', [
+    owner,
+  ]);
+  return rows + (yield* blocksToRows(d, blocks));
 }
 
 /** Backlog per subscription (a lease counts only while it has not expired). */
-export function* subscriptionStats(now: Date): Txn<SubscriptionStats[]> {
+export function* subscriptionStats(d: Dialect, now: Date): Txn<SubscriptionStats[]> {
   const nowMs = now.getTime();
-  const subs = yield* all('SELECT name, delivered_count FROM subscriptions ORDER BY name');
+  const subs = yield* all(
+    'SELECT name, delivered_count, types, active, cursor_seq FROM subscriptions ORDER BY name',
+  );
   const rows = yield* all(
     "SELECT subscription, SUM(CASE WHEN status = 'pending' AND (lease_until IS NULL OR lease_until <= ?) THEN 1 ELSE 0 END) AS pending, SUM(CASE WHEN status = 'pending' AND lease_until > ? THEN 1 ELSE 0 END) AS leased, SUM(CASE WHEN status = 'parked' THEN 1 ELSE 0 END) AS parked, MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldest FROM deliveries GROUP BY subscription",
     [nowMs, nowMs],
   );
-  const bySub = new Map<string, Row>();
-  for (const r of rows) bySub.set(String(r.subscription), r);
-  return subs.map((s) => {
-    const r = bySub.get(String(s.name));
-    return {
+  const stats = new Map<string, SubscriptionStats>();
+  const older = (a: string | null, b: string | null): string | null =>
+    a === null ? b : b === null ? a : Date.parse(b) < Date.parse(a) ? b : a;
+  for (const s of subs) {
+    stats.set(String(s.name), {
       name: String(s.name),
-      pending: num(r?.pending ?? 0),
-      leased: num(r?.leased ?? 0),
-      parked: num(r?.parked ?? 0),
+      pending: 0,
+      leased: 0,
+      parked: 0,
       delivered: num(s.delivered_count),
-      oldestPendingAt: textOrNull(r?.oldest),
-    };
-  });
+      oldestPendingAt: null,
+    });
+  }
+  for (const r of rows) {
+    const s = stats.get(String(r.subscription));
+    if (!s) continue;
+    s.pending = num(r.pending ?? 0);
+    s.leased = num(r.leased ?? 0);
+    s.parked = num(r.parked ?? 0);
+    s.oldestPendingAt = textOrNull(r.oldest);
+  }
+  if (d.cursorFanout) {
+    // Blocks count as leased until their lease runs out; the outbox past an active subscription's
+    // cursor is pending (its oldest event gives the lag).
+    for (const b of yield* all('SELECT subscription, seqs, lease_until, created_at FROM delivery_blocks')) {
+      const s = stats.get(String(b.subscription));
+      if (!s) continue;
+      const n = parseJson<number[]>(b.seqs).length;
+      if (num(b.lease_until) > nowMs) s.leased += n;
+      else {
+        s.pending += n;
+        s.oldestPendingAt = older(s.oldestPendingAt, String(b.created_at));
+      }
+    }
+    for (const sub of subs) {
+      if (num(sub.active) !== 1) continue;
+      const f = typeFilter(parseJson<string[]>(sub.types));
+      const r = yield* get(`SELECT COUNT(*) AS n, MIN(time_ms) AS t FROM outbox WHERE seq > ?${f.sql}`, [
+        num(sub.cursor_seq),
+        ...f.params,
+      ]);
+      const s = stats.get(String(sub.name));
+      if (!s || !r || num(r.n) === 0) continue;
+      s.pending += num(r.n);
+      s.oldestPendingAt = older(s.oldestPendingAt, new Date(num(r.t)).toISOString());
+    }
+  }
+  return [...stats.values()];
 }
 
 /** Outbox events in seq order for replay. */
@@ -268,16 +570,27 @@ export function* enqueueDeliveries(
   eventSeqs: readonly number[],
   now: Date,
 ): Txn<number> {
-  const sub = yield* get('SELECT name FROM subscriptions WHERE name = ?', [subscription]);
+  const sub = yield* get('SELECT name, cursor_seq FROM subscriptions WHERE name = ?', [subscription]);
   if (!sub) {
     throw CrossdockError.dataQuality(`unknown subscription ${subscription}`, {
       owner: 'integration',
       details: { subscription },
     });
   }
-  if (eventSeqs.length === 0) return 0;
+  let seqs = [...eventSeqs];
+  if (d.cursorFanout) {
+    // Events past the cursor or in a block are still live deliveries: not doubled.
+    const inBlocks = new Set(
+      (yield* all('SELECT seqs FROM delivery_blocks WHERE subscription = ?', [subscription])).flatMap((b) =>
+        parseJson<number[]>(b.seqs),
+      ),
+    );
+    const cursor = num(sub.cursor_seq);
+    seqs = seqs.filter((s) => s <= cursor && !inBlocks.has(s));
+  }
+  if (seqs.length === 0) return 0;
   return yield* run(
     `INSERT INTO deliveries (subscription, event_seq, key, status, attempts, next_attempt_at, created_at) SELECT ?, seq, subject, 'pending', 0, CAST(? AS BIGINT), ? FROM outbox WHERE ${d.inList('seq')} ORDER BY seq ON CONFLICT (subscription, event_seq) DO NOTHING`,
-    [subscription, dueImmediately, now.toISOString(), d.list([...eventSeqs])],
+    [subscription, dueImmediately, now.toISOString(), d.list(seqs)],
   );
 }

@@ -159,7 +159,7 @@ export abstract class SqlStore implements Store {
   }
   subscriptionStats(): Promise<SubscriptionStats[]> {
     const now = this.clock.now();
-    return this.read(() => deliveries.subscriptionStats(now));
+    return this.read(() => deliveries.subscriptionStats(this.dialect, now));
   }
   readEvents(options: {
     fromSeq?: number;

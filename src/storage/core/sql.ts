@@ -62,6 +62,12 @@ export interface Dialect {
    * and a counter row would serialise every commit that changes a state, so it scans an index.
    */
   readonly orderCountsSql: string;
+  /**
+   * Fan-out by cursor (subscriptions read the outbox past `cursor_seq`; see
+   * `storage/core/deliveries.ts`) rather than a delivery row per subscription written at commit.
+   * Only where outbox seqs become visible in seq order: one writer (SQLite).
+   */
+  readonly cursorFanout: boolean;
 }
 
 /** SQLite: lists travel as one JSON text expanded by `json_each`; one writer, so no row locks. */
@@ -74,6 +80,7 @@ export const sqliteDialect: Dialect = {
   subjectLock: null,
   orderCountsSql:
     "SELECT state, NULLIF(hold_reason, '') AS hold_reason, n FROM order_counts WHERE n > 0 ORDER BY state, hold_reason",
+  cursorFanout: true,
 };
 
 /** PostgreSQL: lists travel as arrays (`= ANY($n)`); claims lock rows and skip locked ones. */
@@ -87,6 +94,7 @@ export const postgresDialect: Dialect = {
   subjectLock: 'SELECT pg_advisory_xact_lock(1668440435, hashtext(?)) AS locked',
   orderCountsSql:
     'SELECT state, hold_reason, COUNT(*) AS n FROM orders GROUP BY state, hold_reason ORDER BY state, hold_reason',
+  cursorFanout: false,
 };
 
 /** Converts `?` placeholders to PostgreSQL's `$1…$n` (our SQL never has `?` inside literals). */

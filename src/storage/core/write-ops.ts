@@ -33,10 +33,10 @@ export const writeOps = {
   upsertInventoryPositions: (_d: Dialect, _now: Date, _ctx: CommitContext, positions: InventoryPosition[]) =>
     master.upsertInventoryPositions(positions),
   putApiKey: (_d: Dialect, _now: Date, _ctx: CommitContext, key: ApiKeyRecord) => governance.putApiKey(key),
-  putSubscriptions: (_d: Dialect, _now: Date, ctx: CommitContext, subs: SubscriptionDef[]) => {
+  putSubscriptions: (d: Dialect, _now: Date, ctx: CommitContext, subs: SubscriptionDef[]) => {
     // The group's memo of active subscriptions is stale once they change.
     ctx.subscriptions = undefined;
-    return deliveries.putSubscriptions(subs);
+    return deliveries.putSubscriptions(d, subs);
   },
   claimDeliveries: (
     d: Dialect,
@@ -51,8 +51,8 @@ export const writeOps = {
     deliveries.failDeliveries(failures, now),
   releaseDeliveries: (d: Dialect, _now: Date, _ctx: CommitContext, ids: string[]) =>
     deliveries.releaseDeliveries(d, ids),
-  releaseForeignLeases: (_d: Dialect, _now: Date, _ctx: CommitContext, owner: string) =>
-    deliveries.releaseForeignLeases(owner),
+  releaseForeignLeases: (d: Dialect, _now: Date, _ctx: CommitContext, owner: string) =>
+    deliveries.releaseForeignLeases(d, owner),
   enqueueDeliveries: (
     d: Dialect,
     now: Date,

@@ -1,9 +1,10 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, test } from 'vitest';
 import { CrossdockError } from '../../domain/index.js';
-import { order, product } from '../contract/fixtures.js';
+import { event, order, product } from '../contract/fixtures.js';
 import { storeContract } from '../contract/store-contract.js';
 import { createStore } from '../index.js';
 import { SqliteStore } from './sqlite-store.js';
@@ -43,9 +44,9 @@ describe('SQLite store specifics', () => {
   test('A store opened without migrating reports not ready until migrate() applies every version', async () => {
     const store = await createStore({ url: ':memory:', migrate: false });
     try {
-      expect(await store.ready()).toEqual({ ok: false, schemaVersion: 0, latestVersion: 3 });
-      expect(await store.migrate()).toEqual([1, 2, 3]);
-      expect(await store.ready()).toEqual({ ok: true, schemaVersion: 3, latestVersion: 3 });
+      expect(await store.ready()).toEqual({ ok: false, schemaVersion: 0, latestVersion: 4 });
+      expect(await store.migrate()).toEqual([1, 2, 3, 4]);
+      expect(await store.ready()).toEqual({ ok: true, schemaVersion: 4, latestVersion: 4 });
     } finally {
       await store.close();
     }
@@ -224,5 +225,104 @@ describe('SQLite store specifics', () => {
     } finally {
       await again.close();
     }
+  });
+
+  describe('cursor fan-out', () => {
+    /** A file store plus a second, read-only connection to count what it wrote. */
+    async function openWithPeek(): Promise<{
+      store: SqliteStore;
+      rows: (sql: string) => number;
+      close: () => Promise<void>;
+    }> {
+      const store = (await createStore({ dataDir: tempDir() })) as SqliteStore;
+      const peek = new Database(store.filename, { readonly: true });
+      return {
+        store,
+        rows: (sql) => (peek.prepare(sql).get() as { n: number }).n,
+        close: async () => {
+          peek.close();
+          await store.close();
+        },
+      };
+    }
+    const subs = [
+      { name: 'a', types: [], ordering: 'strict' as const, active: true },
+      { name: 'b', types: ['order.'], ordering: 'skip_parked' as const, active: true },
+    ];
+    const lease = (owner: string, now = new Date()) => ({ limit: 100, leaseMs: 30_000, now, owner });
+
+    test('Events are handed out from the outbox: a commit writes no delivery rows, a claim one block, completion nothing', async () => {
+      const { store, rows, close } = await openWithPeek();
+      try {
+        await store.putSubscriptions(subs);
+        await store.commit({
+          events: [event('k1', 'order.accepted.v1'), event('k1', 'shipment.milestone.v1'), event('k2')],
+        });
+        expect(rows('SELECT COUNT(*) AS n FROM deliveries')).toBe(0);
+        expect((await store.subscriptionStats()).map((s) => [s.name, s.pending])).toEqual([
+          ['a', 3],
+          ['b', 2],
+        ]);
+        const a = await store.claimDeliveries('a', lease('w1'));
+        expect(a.map((d) => d.key)).toEqual(['k1', 'k1', 'k2']);
+        expect(rows("SELECT COUNT(*) AS n FROM delivery_blocks WHERE subscription = 'a'")).toBe(1);
+        await store.completeDeliveries(a.map((d) => d.id));
+        const b = await store.claimDeliveries('b', lease('w1'));
+        expect(b.map((d) => d.event.type)).toEqual(['order.accepted.v1', 'order.status_changed.v1']);
+        await store.completeDeliveries(b.map((d) => d.id));
+        expect(rows('SELECT COUNT(*) AS n FROM deliveries')).toBe(0);
+        expect(rows('SELECT COUNT(*) AS n FROM delivery_blocks')).toBe(0);
+        expect(
+          (await store.subscriptionStats()).map((s) => [s.name, s.pending, s.leased, s.delivered]),
+        ).toEqual([
+          ['a', 0, 0, 3],
+          ['b', 0, 0, 2],
+        ]);
+      } finally {
+        await close();
+      }
+    });
+
+    test('A failure becomes a row that keeps later events of its key behind it; other keys stay on the cursor', async () => {
+      const { store, rows, close } = await openWithPeek();
+      try {
+        await store.putSubscriptions([subs[0]!]);
+        await store.commit({ events: [event('k1'), event('k2')] });
+        const [k1, k2] = await store.claimDeliveries('a', lease('w1'));
+        const retryAt = new Date(Date.now() + 60_000);
+        await store.failDeliveries([{ id: k1!.id, error: { message: 'down' }, nextAttemptAt: retryAt }]);
+        await store.completeDeliveries([k2!.id]);
+        await store.commit({ events: [event('k1'), event('k2')] });
+        const next = await store.claimDeliveries('a', lease('w1'));
+        // k1's new event waits behind its retry (now a row); k2's goes out from the cursor.
+        expect(next.map((d) => d.key)).toEqual(['k2']);
+        expect(rows("SELECT COUNT(*) AS n FROM deliveries WHERE key = 'k1'")).toBe(2);
+        await store.completeDeliveries(next.map((d) => d.id));
+        const due = await store.claimDeliveries('a', lease('w1', new Date(retryAt.getTime() + 1)));
+        expect(due.map((d) => [d.key, d.attempts])).toEqual([
+          ['k1', 1],
+          ['k1', 0],
+        ]);
+        expect(due[0]).toMatchObject({ eventSeq: k1!.eventSeq, firstError: { message: 'down' } });
+      } finally {
+        await close();
+      }
+    });
+
+    test('A subscription created or re-activated later starts at the end of the outbox', async () => {
+      const { store, close } = await openWithPeek();
+      try {
+        await store.commit({ events: [event('k0')] });
+        await store.putSubscriptions([subs[0]!]);
+        await store.commit({ events: [event('k1')] });
+        await store.putSubscriptions([{ ...subs[0]!, active: false }]);
+        await store.commit({ events: [event('k2')] });
+        await store.putSubscriptions([subs[0]!]);
+        await store.commit({ events: [event('k3')] });
+        expect((await store.claimDeliveries('a', lease('w1'))).map((d) => d.key)).toEqual(['k1', 'k3']);
+      } finally {
+        await close();
+      }
+    });
   });
 });

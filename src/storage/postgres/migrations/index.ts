@@ -3,6 +3,12 @@ import type { Migration } from '../../core/migration.js';
 import { migration0001 } from './0001-init.js';
 import { migration0002 } from './0002-cursors.js';
 import { migration0003 } from './0003-order-counts.js';
+import { migration0004 } from './0004-cursor-fanout.js';
 
 /** Every PostgreSQL migration, ascending. */
-export const postgresMigrations: readonly Migration[] = [migration0001, migration0002, migration0003];
+export const postgresMigrations: readonly Migration[] = [
+  migration0001,
+  migration0002,
+  migration0003,
+  migration0004,
+];

@@ -1,0 +1,29 @@
+/**
+ * SQLite schema v4: fan-out by cursor instead of a delivery row per (subscription, event).
+ *
+ * Why: every event used to write one `deliveries` row per matching subscription at commit, and
+ * each row was then leased by a claim and deleted on completion: ~18 rows per order all-in-one,
+ * three B-tree writes each, on the one writer thread. Now a subscription reads the outbox past its
+ * `cursor_seq`; what a claim hands out is one `delivery_blocks` row (the claimed seqs, leased),
+ * and a `deliveries` row exists only for a delivery that failed, was released, waits behind an
+ * earlier delivery of its key, or was replayed. SQLite has one writer, so outbox seqs become
+ * visible in order and a cursor never steps over a seq that commits later.
+ */
+import type { Migration } from '../../core/migration.js';
+
+/** Adds the cursor column, the blocks table and the key index the claim uses. */
+export const migration0004: Migration = {
+  version: 4,
+  name: 'cursor-fanout',
+  sql: `
+ALTER TABLE subscriptions ADD COLUMN cursor_seq INTEGER NOT NULL DEFAULT 0;
+-- Events committed before this migration already have their delivery rows.
+UPDATE subscriptions SET cursor_seq = (SELECT COALESCE(MAX(seq), 0) FROM outbox);
+CREATE TABLE delivery_blocks (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, subscription TEXT NOT NULL, seqs TEXT NOT NULL,
+  lease_owner TEXT NOT NULL, lease_until INTEGER NOT NULL, created_at TEXT NOT NULL
+);
+CREATE INDEX delivery_blocks_subscription ON delivery_blocks (subscription, id);
+CREATE INDEX deliveries_key ON deliveries (subscription, key, event_seq);
+`,
+};
