@@ -376,3 +376,82 @@ describe('Idempotency-Key records', () => {
     });
   });
 });
+
+describe('resuming ERP steps that did not finish', () => {
+  test('after an outage longer than the backoff, every order backed off completes within 15 s of clock time of the ERP coming back', async () => {
+    let t = Date.now();
+    const manual = { now: () => new Date(t) };
+    let erpDown = true;
+    // The ERP refuses sales orders (an outage of that endpoint) while the rest of it answers.
+    const erp = new Proxy(sims.erp, {
+      get(target, prop, receiver) {
+        if (prop === 'createSalesOrder' && erpDown) {
+          return async () => {
+            throw CrossdockError.downstreamOutage('ERP sales orders unavailable', {
+              details: { system: 'erp' },
+            });
+          };
+        }
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const wf = new QuoteToOrder({
+      store,
+      erp,
+      crm: sims.crm,
+      clock: manual,
+      policies: { ...defaultPolicies, erpInlineBudgetMs: 2000 },
+      credit: new CreditExposureCache(sims.erp, manual),
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await wf.submit({ orderId: timeOrderedId('ord'), correlationId: 't', submission: order() });
+      expect(r.httpStatus).toBe(202);
+      ids.push(r.order.id);
+    }
+    // Two minutes of outage with a resume pass every 2 s: the backoff of each order keeps growing.
+    for (let i = 0; i < 60; i++) {
+      t += 2000;
+      await wf.resumePending();
+    }
+    erpDown = false;
+    for (let i = 0; i < 8; i++) {
+      t += 2000;
+      await wf.resumePending();
+    }
+    for (const id of ids) expect((await store.getOrder(id))?.state).toBe('accepted');
+  });
+
+  test('a resume pass leaves alone an order decided less than the inline budget ago, and walks past a full page', async () => {
+    let t = Date.now();
+    const manual = { now: () => new Date(t) };
+    const wf = new QuoteToOrder({
+      store,
+      erp: sims.erp,
+      crm: sims.crm,
+      clock: manual,
+      policies: { ...defaultPolicies, erpInlineBudgetMs: 2000 },
+      credit: new CreditExposureCache(sims.erp, manual),
+    });
+    // Three decisions committed without their ERP step (as if their requests were still running).
+    const stuck: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await wf.submit({ orderId: timeOrderedId('ord'), correlationId: 't', submission: order() });
+      const o = (await store.getOrder(r.order.id))!;
+      const validating = {
+        ...o,
+        version: o.version + 1,
+        state: 'validating' as const,
+        updatedAt: manual.now().toISOString(),
+      };
+      await store.commit({ order: { next: validating, expectedVersion: o.version } });
+      stuck.push(o.id);
+    }
+    expect(await wf.resumePending(2)).toBe(0);
+    t += 2001;
+    // A page size of 2 over 3 orders: the pass must go on to the second page.
+    expect(await wf.resumePending(2)).toBe(3);
+    for (const id of stuck) expect((await store.getOrder(id))?.state).toBe('accepted');
+  });
+});

@@ -75,6 +75,15 @@ interface Answer {
 
 const source = '/crossdock/quote-to-order';
 
+/**
+ * Longest wait before an order whose ERP step failed is tried again. Short, because the backoff
+ * is per order while the cause (an outage) is shared, and any success clears every backoff.
+ */
+const maxResumeBackoffMs = 15_000;
+
+/** Pages of `validating` orders one resume pass walks at most (100 each). */
+const maxResumePages = 50;
+
 export class QuoteToOrder {
   private readonly erpRuns = new Map<string, Promise<SalesOrder>>();
   private readonly resumeAttempts = new Map<string, { attempts: number; nextAt: number }>();
@@ -142,21 +151,43 @@ export class QuoteToOrder {
   /**
    * Finish orders whose decision committed but whose ERP step did not (a crash, an outage,
    * a 202). Safe to run at any time and from several places: ERP creation is idempotent.
+   *
+   * Walks every `validating` order, `pageSize` at a time (orders it skips must not hide later
+   * ones), and leaves alone orders decided less than the inline budget ago: their request is
+   * still running its own ERP step, and taking it over would leave the key's record at the
+   * provisional 202 while the caller gets the final answer.
    */
-  async resumePending(limit = 100): Promise<number> {
-    const pending = await this.deps.store.listOrders({ states: ['validating'], limit });
-    const now = this.deps.clock.now().getTime();
+  async resumePending(pageSize = 100): Promise<number> {
+    const { store, clock, policies } = this.deps;
+    const now = clock.now().getTime();
+    const settledBefore = now - policies.erpInlineBudgetMs;
     let resumed = 0;
-    for (const order of pending) {
-      const backoff = this.resumeAttempts.get(order.id);
-      if (backoff && backoff.nextAt > now) continue;
-      if (this.erpRuns.has(order.id)) continue;
-      const customer = order.customerId ? await this.deps.store.getCustomer(order.customerId) : null;
-      if (!customer) continue;
-      resumed++;
-      await this.completeErp(order, customer, { mode: 'background', idempotency: undefined }, null).catch(
-        (err: unknown) => this.deps.onBackgroundError?.(order.id, err),
-      );
+    let afterId: string | undefined;
+    for (let pages = 0; pages < maxResumePages; pages++) {
+      const page = await store.listOrders({
+        states: ['validating'],
+        limit: pageSize,
+        ...(afterId === undefined ? {} : { afterId }),
+      });
+      for (const order of page) {
+        const backoff = this.resumeAttempts.get(order.id);
+        if (backoff && backoff.nextAt > now) continue;
+        if (this.erpRuns.has(order.id)) continue;
+        if (Date.parse(order.updatedAt) > settledBefore) continue;
+        try {
+          const customer = order.customerId ? await store.getCustomer(order.customerId) : null;
+          if (!customer) {
+            this.deps.onBackgroundError?.(order.id, new Error(`customer ${order.customerId} not found`));
+            continue;
+          }
+          resumed++;
+          await this.completeErp(order, customer, { mode: 'background', idempotency: undefined }, null);
+        } catch (err) {
+          this.deps.onBackgroundError?.(order.id, err);
+        }
+      }
+      if (page.length < pageSize) break;
+      afterId = page[page.length - 1]!.id;
     }
     return resumed;
   }
@@ -268,7 +299,8 @@ export class QuoteToOrder {
         if (answer.mode === 'inline' && answer.idempotency)
           unit.idempotency = this.idempotencyRecord(answer.idempotency, next, true);
         await store.commit(unit);
-        this.resumeAttempts.delete(order.id);
+        // The ERP and the store answer again: orders backed off during the outage go next pass.
+        if (this.resumeAttempts.size > 0) this.resumeAttempts.clear();
         return next;
       } catch (err) {
         const e = err instanceof CrossdockError ? err : CrossdockError.transient(String(err), { cause: err });
@@ -282,7 +314,7 @@ export class QuoteToOrder {
         }
         if (e.retryable) {
           const prev = this.resumeAttempts.get(order.id)?.attempts ?? 0;
-          const delay = Math.min(60_000, 1000 * 2 ** prev) * (0.5 + Math.random() / 2);
+          const delay = Math.min(maxResumeBackoffMs, 1000 * 2 ** prev) * (0.5 + Math.random() / 2);
           this.resumeAttempts.set(order.id, { attempts: prev + 1, nextAt: clock.now().getTime() + delay });
           throw e;
         }
