@@ -72,6 +72,10 @@ export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
     const warmup = await runLoad(url, '/api/v1/orders', orderRequest, { connections, duration: 3 });
     log(`phase 1: closed loop, ${connections} connections, ${duration} s`);
     const max = await runLoad(url, '/api/v1/orders', orderRequest, { connections, duration });
+    // Is the rate sustainable for the whole hub, not just the API? Events still undelivered when
+    // the load stops are work the closed loop pushed ahead of itself.
+    const afterPhase1 = await eventBacklog(url);
+    log(`event backlog after phase 1: ${afterPhase1.events} deliveries, oldest ${afterPhase1.lagMs} ms`);
     const target = Math.max(1, Math.floor(max.perSecond * 0.8));
     log(`phase 2: open loop at 80 % = ${target}/s, ${Math.min(duration, 15)} s`);
     const at80 = await runLoad(url, '/api/v1/orders', orderRequest, {
@@ -79,7 +83,14 @@ export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
       duration: Math.min(duration, 15),
       overallRate: target,
     });
+    const afterPhase2 = await eventBacklog(url);
     await settle(url);
+    const drainStarted = performance.now();
+    const drained = await drainEvents(url);
+    const drainSeconds = Math.round((performance.now() - drainStarted) / 100) / 10;
+    log(
+      `event backlog after phase 2: ${afterPhase2.events} deliveries (oldest ${afterPhase2.lagMs} ms); ${drained ? `drained ${drainSeconds} s after the orders settled` : 'not drained within 60 s'}`,
+    );
     const check = await verify(url);
     const total2xx = warmup.ok2xx + max.ok2xx + at80.ok2xx;
     log(
@@ -109,6 +120,12 @@ export async function runOrdersBench(opts: BenchOptions): Promise<BenchResult> {
         errors: at80.errors + at80.non2xx,
       },
       byState: check.byState,
+      eventBacklog: {
+        afterPhase1: afterPhase1.events,
+        afterPhase1LagMs: afterPhase1.lagMs,
+        afterPhase2: afterPhase2.events,
+        drainSeconds: drained ? drainSeconds : null,
+      },
       durability:
         opts.backend === 'postgres'
           ? 'postgres synchronous_commit=on'
@@ -149,6 +166,30 @@ function sampleRss(pid: number | undefined): number {
 }
 
 /** Wait until no order is left waiting for its ERP step (202s finish behind). */
+/** Undelivered events over all subscriptions (pending + leased) and the oldest one's age. */
+async function eventBacklog(url: string): Promise<{ events: number; lagMs: number }> {
+  const res = await fetch(`${url}/api/v1/subscriptions`, { headers: { authorization: `Bearer ${secret}` } });
+  const body = (await res.json()) as {
+    items: { backlog: { pending: number; leased: number } | null; lagMs: number | null }[];
+  };
+  let events = 0;
+  let lagMs = 0;
+  for (const s of body.items) {
+    events += (s.backlog?.pending ?? 0) + (s.backlog?.leased ?? 0);
+    lagMs = Math.max(lagMs, s.lagMs ?? 0);
+  }
+  return { events, lagMs };
+}
+
+/** Waits (up to 60 s) until every subscription has delivered what it had; false on timeout. */
+async function drainEvents(url: string): Promise<boolean> {
+  for (let i = 0; i < 240; i++) {
+    if ((await eventBacklog(url)).events === 0) return true;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}
+
 async function settle(url: string): Promise<void> {
   for (let i = 0; i < 60; i++) {
     const states = await orderStates(url);
