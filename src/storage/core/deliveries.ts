@@ -197,7 +197,14 @@ const maxScanRows = 20_000;
  * of the same key would look like a head. The gap check below re-reads, without locks, the
  * earliest live row of every picked key and drops keys whose head is not ours.
  */
-export function* claimDeliveries(d: Dialect, subscription: string, o: ClaimOptions): Txn<Delivery[]> {
+/**
+ * Claim options as the core takes them. `omitPayloads`: cursor deliveries come back with `event`
+ * null and the caller fills it in (the SQLite store keeps the events it just committed, so the
+ * writer thread neither reads nor ships payloads it already has; see `SqliteStore`).
+ */
+export type CoreClaimOptions = ClaimOptions & { omitPayloads?: boolean };
+
+export function* claimDeliveries(d: Dialect, subscription: string, o: CoreClaimOptions): Txn<Delivery[]> {
   if (o.limit <= 0) return [];
   const sub = yield* get('SELECT ordering, types, cursor_seq FROM subscriptions WHERE name = ?', [
     subscription,
@@ -315,13 +322,13 @@ function* claimFromCursor(
   sub: Row,
   statuses: string,
   inBlocks: ReadonlySet<string>,
-  o: ClaimOptions,
+  o: CoreClaimOptions,
   room: number,
 ): Txn<Delivery[]> {
   const cursor = num(sub.cursor_seq);
   const f = typeFilter(parseJson<string[]>(sub.types));
   const rows = yield* all(
-    `SELECT seq, subject, time, payload FROM outbox WHERE seq > ?${f.sql} ORDER BY seq LIMIT ?`,
+    `SELECT seq, subject, time${o.omitPayloads ? '' : ', payload'} FROM outbox WHERE seq > ?${f.sql} ORDER BY seq LIMIT ?`,
     [cursor, ...f.params, room],
   );
   let to: number;
@@ -366,7 +373,7 @@ function* claimFromCursor(
     subscription,
     eventSeq: num(r.seq),
     key: String(r.subject),
-    event: parseJson<CloudEvent>(r.payload),
+    event: o.omitPayloads ? (null as unknown as CloudEvent) : parseJson<CloudEvent>(r.payload),
     attempts: 0,
     firstError: null,
     lastError: null,
@@ -531,6 +538,15 @@ export function* subscriptionStats(d: Dialect, now: Date): Txn<SubscriptionStats
     }
   }
   return [...stats.values()];
+}
+
+/** Outbox events by seq (those that exist). */
+export function* eventsBySeq(d: Dialect, seqs: readonly number[]): Txn<Map<number, CloudEvent>> {
+  const out = new Map<number, CloudEvent>();
+  if (seqs.length === 0) return out;
+  const rows = yield* all(`SELECT seq, payload FROM outbox WHERE ${d.inList('seq')}`, [d.list(seqs)]);
+  for (const r of rows) out.set(num(r.seq), parseJson<CloudEvent>(r.payload));
+  return out;
 }
 
 /** Outbox events in seq order for replay. */

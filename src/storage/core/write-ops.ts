@@ -9,7 +9,6 @@ import type { Customer, InventoryPosition, PriceAgreement, Product } from '../..
 import type {
   ApiKeyRecord,
   AuditInput,
-  ClaimOptions,
   CommitUnit,
   DeliveryFailure,
   SubscriptionDef,
@@ -43,7 +42,7 @@ export const writeOps = {
     _now: Date,
     _ctx: CommitContext,
     subscription: string,
-    options: ClaimOptions,
+    options: deliveries.CoreClaimOptions,
   ) => deliveries.claimDeliveries(d, subscription, options),
   completeDeliveries: (d: Dialect, _now: Date, _ctx: CommitContext, ids: string[]) =>
     deliveries.completeDeliveries(d, ids),

@@ -309,6 +309,23 @@ describe('SQLite store specifics', () => {
       }
     });
 
+    test('Claimed events equal what was committed, whether the claimer committed them (kept in memory) or not (read from the outbox)', async () => {
+      const { store, close } = await openWithPeek();
+      const peer = new SqliteStore({ filename: store.filename });
+      try {
+        await store.putSubscriptions(subs);
+        const events = [event('k1', 'order.accepted.v1'), event('k2', 'order.held.v1')];
+        await store.commit({ events });
+        const own = await store.claimDeliveries('a', lease('w1'));
+        const other = await peer.claimDeliveries('b', lease('w2'));
+        expect(own.map((d) => d.event)).toEqual(events);
+        expect(other.map((d) => d.event)).toEqual(events);
+      } finally {
+        await peer.close();
+        await close();
+      }
+    });
+
     test('A subscription created or re-activated later starts at the end of the outbox', async () => {
       const { store, close } = await openWithPeek();
       try {
