@@ -1,10 +1,11 @@
 /**
  * `crossdock` — the command line: start the hub, migrate, benchmark, trace an order, operate
- * the dead-letter queue and replays. See CONTRACT.md for the public surface.
+ * the dead-letter queue and replays, manage API keys. See CONTRACT.md for the public surface.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { registerDlqCommands, registerReplayCommand } from '../events/cli.js';
 import { loadConfig, storeOptions } from './config.js';
+import { registerKeyCommands } from './keys-cli.js';
 import { version } from './version.js';
 
 const int = (name: string) => (value: string) => {
@@ -121,6 +122,7 @@ export function buildCli(): Command {
   };
   registerDlqCommands(program, { open });
   registerReplayCommand(program, { open });
+  registerKeyCommands(program, { open });
 
   return program;
 }

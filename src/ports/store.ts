@@ -111,6 +111,8 @@ export interface CommitUnit {
    */
   inbound?: { source: string; id: string } | { source: string; id: string }[];
   exceptions?: ExceptionInput[];
+  /** API keys created or revoked, with their audit rows in the same transaction. */
+  apiKeys?: ApiKeyRecord[];
   audit?: AuditInput[];
   /**
    * Change-feed watermarks (ERP `write_date`, WMS milestone sequence) advanced in the same

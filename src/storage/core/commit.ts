@@ -8,6 +8,7 @@
  */
 import { CrossdockError, type SalesOrder } from '../../domain/index.js';
 import type { CommitResult, CommitUnit, ExceptionInput, SubscriptionDef } from '../../ports/index.js';
+import { putApiKey } from './governance.js';
 import { upsertCustomers } from './master-data.js';
 import { all, type Dialect, dueImmediately, get, num, type Param, parseJson, run, type Txn } from './sql.js';
 
@@ -291,6 +292,7 @@ export function* commitUnit(d: Dialect, unit: CommitUnit, now: Date, ctx: Commit
   }
 
   for (const e of unit.exceptions ?? []) yield* putException(e, nowIso);
+  for (const k of unit.apiKeys ?? []) yield* putApiKey(k);
   for (const a of unit.audit ?? []) yield* putAudit(a);
 
   return { status: 'committed', eventSeqs };
