@@ -50,18 +50,21 @@ import {
 
 /**
  * Creates or updates subscriptions; their delivered counters are kept. Under both fan-outs a
- * subscription receives the events committed while it is active (replay brings others): with the
- * cursor, a new or re-activated subscription starts at the end of the outbox, and one being
- * deactivated keeps what it had not yet claimed as rows.
+ * subscription receives the events committed while it is active with the types it had then
+ * (replay brings others): with the cursor, a new or re-activated subscription starts at the end
+ * of the outbox, and one being deactivated, or given other types, first keeps what it had not yet
+ * claimed under its old types as rows.
  */
-export function* putSubscriptions(d: Dialect, subs: readonly SubscriptionDef[]): Txn<void> {
+export function* putSubscriptions(d: Dialect, subs: readonly SubscriptionDef[], now: Date): Txn<void> {
   for (const s of subs) {
-    if (d.cursorFanout && !s.active) {
+    if (d.cursorFanout) {
       const before = yield* get('SELECT active, types, cursor_seq FROM subscriptions WHERE name = ?', [
         s.name,
       ]);
-      if (before && num(before.active) === 1) {
-        const f = typeFilter(parseJson<string[]>(before.types));
+      const oldTypes = before ? parseJson<string[]>(before.types) : [];
+      const typesChanged = JSON.stringify(oldTypes) !== JSON.stringify(s.types);
+      if (before && num(before.active) === 1 && (!s.active || typesChanged)) {
+        const f = typeFilter(oldTypes);
         const seqs = yield* all(`SELECT seq FROM outbox WHERE seq > ?${f.sql} ORDER BY seq`, [
           num(before.cursor_seq),
           ...f.params,
@@ -70,6 +73,7 @@ export function* putSubscriptions(d: Dialect, subs: readonly SubscriptionDef[]):
           d,
           s.name,
           seqs.map((r) => num(r.seq)),
+          now.toISOString(),
         );
         yield* run(
           'UPDATE subscriptions SET cursor_seq = (SELECT COALESCE(MAX(seq), 0) FROM outbox) WHERE name = ?',
@@ -121,8 +125,8 @@ function splitIds(ids: readonly string[]): { rows: number[]; blocks: Map<number,
 function* takeFromBlock(
   id: number,
   seqs: readonly number[],
-): Txn<{ subscription: string; taken: number[] } | null> {
-  const row = yield* get('SELECT subscription, seqs FROM delivery_blocks WHERE id = ?', [id]);
+): Txn<{ subscription: string; taken: number[]; createdAt: string } | null> {
+  const row = yield* get('SELECT subscription, seqs, created_at FROM delivery_blocks WHERE id = ?', [id]);
   if (!row) return null;
   const held = parseJson<number[]>(row.seqs);
   const wanted = new Set(seqs);
@@ -131,18 +135,24 @@ function* takeFromBlock(
   if (rest.length === 0) yield* run('DELETE FROM delivery_blocks WHERE id = ?', [id]);
   else if (taken.length > 0)
     yield* run('UPDATE delivery_blocks SET seqs = ? WHERE id = ?', [JSON.stringify(rest), id]);
-  return { subscription: String(row.subscription), taken };
+  return { subscription: String(row.subscription), taken, createdAt: String(row.created_at) };
 }
 
 /**
  * Makes pending rows (due now) for events of a subscription; an event that already has a row keeps
- * it. The row's `created_at` is the event's time, so the backlog's age stays the event's age.
+ * it. `createdAt` is when the delivery first existed for us (the claim that handed it out, or
+ * now): the delivery policy's maximum age counts from it, never from the producer's event time.
  */
-function* eventsToRows(d: Dialect, subscription: string, seqs: readonly number[]): Txn<number> {
+function* eventsToRows(
+  d: Dialect,
+  subscription: string,
+  seqs: readonly number[],
+  createdAt: string,
+): Txn<number> {
   if (seqs.length === 0) return 0;
   return yield* run(
-    `INSERT INTO deliveries (subscription, event_seq, key, status, attempts, next_attempt_at, created_at) SELECT ?, seq, subject, 'pending', 0, CAST(? AS BIGINT), time FROM outbox WHERE ${d.inList('seq')} ORDER BY seq ON CONFLICT (subscription, event_seq) DO NOTHING`,
-    [subscription, dueImmediately, d.list([...seqs])],
+    `INSERT INTO deliveries (subscription, event_seq, key, status, attempts, next_attempt_at, created_at) SELECT ?, seq, subject, 'pending', 0, CAST(? AS BIGINT), ? FROM outbox WHERE ${d.inList('seq')} ORDER BY seq ON CONFLICT (subscription, event_seq) DO NOTHING`,
+    [subscription, dueImmediately, createdAt, d.list([...seqs])],
   );
 }
 
@@ -151,7 +161,7 @@ function* blocksToRows(d: Dialect, blocks: readonly Row[]): Txn<number> {
   let n = 0;
   for (const b of blocks) {
     const seqs = parseJson<number[]>(b.seqs);
-    yield* eventsToRows(d, String(b.subscription), seqs);
+    yield* eventsToRows(d, String(b.subscription), seqs, String(b.created_at));
     yield* run('DELETE FROM delivery_blocks WHERE id = ?', [num(b.id)]);
     n += seqs.length;
   }
@@ -206,7 +216,7 @@ export type CoreClaimOptions = ClaimOptions & { omitPayloads?: boolean };
 
 export function* claimDeliveries(d: Dialect, subscription: string, o: CoreClaimOptions): Txn<Delivery[]> {
   if (o.limit <= 0) return [];
-  const sub = yield* get('SELECT ordering, types, cursor_seq FROM subscriptions WHERE name = ?', [
+  const sub = yield* get('SELECT ordering, types, active, cursor_seq FROM subscriptions WHERE name = ?', [
     subscription,
   ]);
   if (!sub) return [];
@@ -225,7 +235,7 @@ export function* claimDeliveries(d: Dialect, subscription: string, o: CoreClaimO
     // Blocks whose lease ran out (their owner died or hung): their events become rows, so the
     // walk below hands them out again, in order, before anything later of their keys.
     const expired = yield* all(
-      'SELECT id, subscription, seqs FROM delivery_blocks WHERE subscription = ? AND lease_until <= ?',
+      'SELECT id, subscription, seqs, created_at FROM delivery_blocks WHERE subscription = ? AND lease_until <= ?',
       [subscription, nowMs],
     );
     if (expired.length > 0) yield* blocksToRows(d, expired);
@@ -302,7 +312,9 @@ export function* claimDeliveries(d: Dialect, subscription: string, o: CoreClaimO
     lastError: parseJsonOrNull<Record<string, unknown>>(r.last_error),
     createdAt: String(r.created_at),
   }));
-  if (d.cursorFanout && claimed.length < o.limit) {
+  // An inactive subscription gets nothing from the cursor (events committed while it is inactive
+  // are not its), only rows it still has, as under the row fan-out.
+  if (d.cursorFanout && num(sub.active) === 1 && claimed.length < o.limit) {
     claimed.push(
       ...(yield* claimFromCursor(d, subscription, sub, statuses, inBlocks, o, o.limit - claimed.length)),
     );
@@ -328,7 +340,7 @@ function* claimFromCursor(
   const cursor = num(sub.cursor_seq);
   const f = typeFilter(parseJson<string[]>(sub.types));
   const rows = yield* all(
-    `SELECT seq, subject, time${o.omitPayloads ? '' : ', payload'} FROM outbox WHERE seq > ?${f.sql} ORDER BY seq LIMIT ?`,
+    `SELECT seq, subject${o.omitPayloads ? '' : ', payload'} FROM outbox WHERE seq > ?${f.sql} ORDER BY seq LIMIT ?`,
     [cursor, ...f.params, room],
   );
   let to: number;
@@ -355,7 +367,7 @@ function* claimFromCursor(
     if (waiting.has(String(r.subject))) behind.push(num(r.seq));
     else taken.push(r);
   }
-  yield* eventsToRows(d, subscription, behind);
+  yield* eventsToRows(d, subscription, behind, o.now.toISOString());
   if (taken.length === 0) return [];
   const block = yield* get(
     'INSERT INTO delivery_blocks (subscription, seqs, lease_owner, lease_until, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id',
@@ -377,7 +389,7 @@ function* claimFromCursor(
     attempts: 0,
     firstError: null,
     lastError: null,
-    createdAt: String(r.time),
+    createdAt: o.now.toISOString(),
   }));
 }
 
@@ -422,13 +434,14 @@ export function* failDeliveries(failures: readonly DeliveryFailure[], now: Date)
       const t = yield* takeFromBlock(ref.block, [ref.seq]);
       if (!t || t.taken.length === 0) continue; // the block was taken over: its rows retry it
       const row = yield* get(
-        'INSERT INTO deliveries (subscription, event_seq, key, status, attempts, next_attempt_at, first_error, last_error, created_at) SELECT ?, seq, subject, ?, 1, ?, ?, ?, time FROM outbox WHERE seq = ? ON CONFLICT (subscription, event_seq) DO NOTHING RETURNING id',
+        'INSERT INTO deliveries (subscription, event_seq, key, status, attempts, next_attempt_at, first_error, last_error, created_at) SELECT ?, seq, subject, ?, 1, ?, ?, ?, ? FROM outbox WHERE seq = ? ON CONFLICT (subscription, event_seq) DO NOTHING RETURNING id',
         [
           t.subscription,
           parked ? 'parked' : 'pending',
           f.nextAttemptAt?.getTime() ?? now.getTime(),
           error,
           error,
+          t.createdAt,
           ref.seq,
         ],
       );
@@ -464,7 +477,7 @@ export function* releaseDeliveries(d: Dialect, ids: readonly string[]): Txn<void
   // A released block delivery becomes a pending row, claimable at once.
   for (const [block, seqs] of split.blocks) {
     const t = yield* takeFromBlock(block, seqs);
-    if (t) yield* eventsToRows(d, t.subscription, t.taken);
+    if (t) yield* eventsToRows(d, t.subscription, t.taken, t.createdAt);
   }
 }
 
@@ -474,9 +487,10 @@ export function* releaseForeignLeases(d: Dialect, owner: string): Txn<number> {
     'UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_until IS NOT NULL AND (lease_owner IS NULL OR lease_owner <> ?)',
     [owner],
   );
-  const blocks = yield* all('SELECT id, subscription, seqs FROM delivery_blocks WHERE lease_owner <> ?', [
-    owner,
-  ]);
+  const blocks = yield* all(
+    'SELECT id, subscription, seqs, created_at FROM delivery_blocks WHERE lease_owner <> ?',
+    [owner],
+  );
   return rows + (yield* blocksToRows(d, blocks));
 }
 
@@ -586,7 +600,7 @@ export function* enqueueDeliveries(
   eventSeqs: readonly number[],
   now: Date,
 ): Txn<number> {
-  const sub = yield* get('SELECT name, cursor_seq FROM subscriptions WHERE name = ?', [subscription]);
+  const sub = yield* get('SELECT name, active, cursor_seq FROM subscriptions WHERE name = ?', [subscription]);
   if (!sub) {
     throw CrossdockError.dataQuality(`unknown subscription ${subscription}`, {
       owner: 'integration',
@@ -601,7 +615,8 @@ export function* enqueueDeliveries(
         parseJson<number[]>(b.seqs),
       ),
     );
-    const cursor = num(sub.cursor_seq);
+    // Past an inactive subscription's cursor nothing is live (re-activation skips those events).
+    const cursor = num(sub.active) === 1 ? num(sub.cursor_seq) : Number.POSITIVE_INFINITY;
     seqs = seqs.filter((s) => s <= cursor && !inBlocks.has(s));
   }
   if (seqs.length === 0) return 0;

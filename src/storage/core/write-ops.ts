@@ -32,10 +32,10 @@ export const writeOps = {
   upsertInventoryPositions: (_d: Dialect, _now: Date, _ctx: CommitContext, positions: InventoryPosition[]) =>
     master.upsertInventoryPositions(positions),
   putApiKey: (_d: Dialect, _now: Date, _ctx: CommitContext, key: ApiKeyRecord) => governance.putApiKey(key),
-  putSubscriptions: (d: Dialect, _now: Date, ctx: CommitContext, subs: SubscriptionDef[]) => {
+  putSubscriptions: (d: Dialect, now: Date, ctx: CommitContext, subs: SubscriptionDef[]) => {
     // The group's memo of active subscriptions is stale once they change.
     ctx.subscriptions = undefined;
-    return deliveries.putSubscriptions(d, subs);
+    return deliveries.putSubscriptions(d, subs, now);
   },
   claimDeliveries: (
     d: Dialect,

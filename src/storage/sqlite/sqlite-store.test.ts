@@ -326,6 +326,82 @@ describe('SQLite store specifics', () => {
       }
     });
 
+    test('A late completion by a claimer whose lease ran out never touches a later row: row ids are not reused', async () => {
+      const { store, close } = await openWithPeek();
+      try {
+        await store.putSubscriptions([subs[0]!]);
+        await store.commit({ events: [event('k1')] });
+        const [b] = await store.claimDeliveries('a', lease('w1'));
+        await store.releaseDeliveries([b!.id]); // now a row
+        const [mine] = await store.claimDeliveries('a', lease('w1'));
+        const [theirs] = await store.claimDeliveries('a', lease('w2', new Date(Date.now() + 60_000)));
+        expect(theirs!.id).toBe(mine!.id);
+        await store.completeDeliveries([theirs!.id]); // the table is empty again
+        await store.commit({ events: [event('k2')] });
+        const [k2] = await store.claimDeliveries('a', lease('w2', new Date(Date.now() + 60_000)));
+        const retryAt = new Date(Date.now() + 120_000);
+        await store.failDeliveries([{ id: k2!.id, error: { message: 'down' }, nextAttemptAt: retryAt }]);
+        await store.completeDeliveries([mine!.id]); // w1, late
+        const again = await store.claimDeliveries('a', lease('w2', new Date(retryAt.getTime() + 1)));
+        expect(again.map((d) => [d.key, d.attempts])).toEqual([['k2', 1]]);
+        expect(again[0]!.id).not.toBe(mine!.id);
+      } finally {
+        await close();
+      }
+    });
+
+    test('Changing the types of an active subscription keeps what it had under the old types and applies the new ones to later events only', async () => {
+      const { store, close } = await openWithPeek();
+      try {
+        await store.putSubscriptions([subs[1]!]); // b: order.*
+        await store.commit({
+          events: [event('k1', 'order.accepted.v1'), event('k1', 'shipment.milestone.v1')],
+        });
+        await store.putSubscriptions([{ ...subs[1]!, types: ['shipment.'] }]);
+        await store.commit({
+          events: [event('k2', 'order.accepted.v1'), event('k2', 'shipment.milestone.v1')],
+        });
+        const claimed = await store.claimDeliveries('b', lease('w1'));
+        expect(claimed.map((d) => [d.key, d.event.type])).toEqual([
+          ['k1', 'order.accepted.v1'],
+          ['k2', 'shipment.milestone.v1'],
+        ]);
+      } finally {
+        await close();
+      }
+    });
+
+    test("A delivery's age counts from when it was first handed out, not from the producer's event time", async () => {
+      const { store, close } = await openWithPeek();
+      try {
+        await store.putSubscriptions([subs[0]!]);
+        await store.commit({ events: [event('k1', 'order.accepted.v1', '2001-01-01T00:00:00.000Z')] });
+        const now = new Date();
+        const [d] = await store.claimDeliveries('a', lease('w1', now));
+        expect(d!.createdAt).toBe(now.toISOString());
+        await store.failDeliveries([{ id: d!.id, error: { message: 'down' }, nextAttemptAt: new Date(0) }]);
+        const [again] = await store.claimDeliveries('a', lease('w1', new Date(now.getTime() + 1)));
+        expect(again).toMatchObject({ attempts: 1, createdAt: now.toISOString() });
+      } finally {
+        await close();
+      }
+    });
+
+    test('An inactive subscription is handed nothing from the cursor, and a replay to it waits for its re-activation', async () => {
+      const { store, close } = await openWithPeek();
+      try {
+        await store.putSubscriptions([{ ...subs[0]!, active: false }]);
+        const r = await store.commit({ events: [event('k1')] });
+        expect(await store.claimDeliveries('a', lease('w1'))).toEqual([]);
+        const seqs = r.status === 'committed' ? r.eventSeqs : [];
+        expect(await store.enqueueDeliveries('a', seqs)).toBe(1);
+        await store.putSubscriptions([subs[0]!]);
+        expect((await store.claimDeliveries('a', lease('w1'))).map((d) => d.eventSeq)).toEqual(seqs);
+      } finally {
+        await close();
+      }
+    });
+
     test('A subscription created or re-activated later starts at the end of the outbox', async () => {
       const { store, close } = await openWithPeek();
       try {

@@ -46,7 +46,14 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { type CloudEvent, CrossdockError } from '../../domain/index.js';
-import type { ClaimOptions, Clock, CommitResult, CommitUnit, Delivery } from '../../ports/index.js';
+import type {
+  ClaimOptions,
+  Clock,
+  CommitResult,
+  CommitUnit,
+  Delivery,
+  SubscriptionStats,
+} from '../../ports/index.js';
 import { systemClock } from '../../ports/index.js';
 import * as deliveries from '../core/deliveries.js';
 import { deserializeError, mapSqliteError } from '../core/errors.js';
@@ -267,6 +274,24 @@ export class SqliteStore extends SqlStore {
       }
     }
     return result;
+  }
+
+  /**
+   * In one read transaction: the figures come from several tables (subscriptions, rows, blocks, the
+   * outbox) and the writer thread commits between statements otherwise, so a claim landing in
+   * between would count its events twice (outbox, then block) or a block turning into rows not at
+   * all; `pending + leased` must be 0 only when everything is delivered.
+   */
+  override subscriptionStats(): Promise<SubscriptionStats[]> {
+    const now = this.clock.now();
+    try {
+      const snapshot = this.reader.db.transaction(() =>
+        this.reader.drive(deliveries.subscriptionStats(this.dialect, now)),
+      );
+      return Promise.resolve(snapshot());
+    } catch (err) {
+      return Promise.reject(mapSqliteError(err));
+    }
   }
 
   override async claimDeliveries(subscription: string, options: ClaimOptions): Promise<Delivery[]> {

@@ -24,6 +24,21 @@ CREATE TABLE delivery_blocks (
   lease_owner TEXT NOT NULL, lease_until INTEGER NOT NULL, created_at TEXT NOT NULL
 );
 CREATE INDEX delivery_blocks_subscription ON delivery_blocks (subscription, id);
+-- Row ids must never be reused: a claimer whose lease ran out may still complete, fail or release
+-- "its" id late, and with plain rowids the id of a deleted last row goes to the next row (another
+-- event's delivery). Rows are rare with the cursor, so the table is often empty and reuse would be
+-- the normal case. SQLite cannot add AUTOINCREMENT to a table: rebuild it.
+CREATE TABLE deliveries_v4 (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, subscription TEXT NOT NULL, event_seq INTEGER NOT NULL, key TEXT NOT NULL,
+  status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,
+  lease_owner TEXT, lease_until INTEGER, first_error TEXT, last_error TEXT, created_at TEXT NOT NULL,
+  UNIQUE (subscription, event_seq)
+);
+-- Copying the live rows with their ids starts the sequence at the highest of them.
+INSERT INTO deliveries_v4 SELECT id, subscription, event_seq, key, status, attempts, next_attempt_at,
+  lease_owner, lease_until, first_error, last_error, created_at FROM deliveries;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_v4 RENAME TO deliveries;
 CREATE INDEX deliveries_key ON deliveries (subscription, key, event_seq);
 `,
 };
