@@ -448,8 +448,10 @@ export class Dispatcher {
         if (effects.length > 0) await this.recordTimeline(rt, effects);
       }
     }
-    if (failures.length > 0) await this.store.failDeliveries(failures);
-    if (released.length > 0) await this.store.releaseDeliveries(released);
+    // With our owner: should our lease have run out meanwhile and another process taken these
+    // deliveries, our late outcome must not free or reschedule what it is delivering now.
+    if (failures.length > 0) await this.store.failDeliveries(failures, this.owner);
+    if (released.length > 0) await this.store.releaseDeliveries(released, this.owner);
     for (const d of completed) rt.forced.delete(d.eventSeq);
     for (const f of failures) {
       if (f.nextAttemptAt === null) result.parked++;

@@ -257,9 +257,13 @@ export interface Store {
   claimDeliveries(subscription: string, options: ClaimOptions): Promise<Delivery[]>;
   /** Marks delivered (and drops the payload copy). */
   completeDeliveries(ids: string[]): Promise<void>;
-  failDeliveries(failures: DeliveryFailure[]): Promise<void>;
+  /**
+   * With `owner`, only deliveries still leased to `owner` (or unleased) are changed: a claimer
+   * whose lease ran out must not reschedule or free a delivery another claimer holds now.
+   */
+  failDeliveries(failures: DeliveryFailure[], owner?: string): Promise<void>;
   /** Drops the lease so the delivery can be claimed again at once (a batch cut short). */
-  releaseDeliveries(ids: string[]): Promise<void>;
+  releaseDeliveries(ids: string[], owner?: string): Promise<void>;
   /**
    * Drops every delivery lease not held by `owner` and returns how many. For a store only one
    * process uses (embedded SQLite), every such lease at start belongs to a dead process, so its

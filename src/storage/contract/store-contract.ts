@@ -610,6 +610,24 @@ export function storeContract(name: string, harness: StoreHarness): void {
         expect(mine).toBeDefined();
       });
 
+      test('A claimer whose lease ran out cannot free or reschedule a delivery another claimer holds now', async () => {
+        await subscribe(['crm', []]);
+        const [seq] = await emit('k1', 1);
+        const [first] = await claim(store, 'crm', 10, 'w1');
+        await store.releaseDeliveries([first!.id], 'w1');
+        const [mine] = await claim(store, 'crm', 10, 'w1'); // leased to w1 for 30 s
+        const [theirs] = await claim(store, 'crm', 10, 'w2', later(60_000)); // w1's lease ran out
+        expect(theirs?.eventSeq).toBe(seq);
+        await store.releaseDeliveries([mine!.id], 'w1');
+        await store.failDeliveries(
+          [{ id: mine!.id, error: { message: 'late' }, nextAttemptAt: later() }],
+          'w1',
+        );
+        expect(await claim(store, 'crm', 10, 'w3', later(61_000))).toEqual([]);
+        await store.completeDeliveries([theirs!.id]);
+        expect((await store.subscriptionStats())[0]).toMatchObject({ pending: 0, leased: 0, delivered: 1 });
+      });
+
       test('A failed delivery is retried on schedule, keeping its first error and counting attempts', async () => {
         await subscribe(['crm', []]);
         const k1 = await emit('k1', 2);

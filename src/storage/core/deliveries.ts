@@ -125,9 +125,13 @@ function splitIds(ids: readonly string[]): { rows: number[]; blocks: Map<number,
 function* takeFromBlock(
   id: number,
   seqs: readonly number[],
+  owner: string | null = null,
 ): Txn<{ subscription: string; taken: number[]; createdAt: string } | null> {
-  const row = yield* get('SELECT subscription, seqs, created_at FROM delivery_blocks WHERE id = ?', [id]);
-  if (!row) return null;
+  const row = yield* get(
+    'SELECT subscription, seqs, created_at, lease_owner FROM delivery_blocks WHERE id = ?',
+    [id],
+  );
+  if (!row || (owner !== null && row.lease_owner !== owner)) return null;
   const held = parseJson<number[]>(row.seqs);
   const wanted = new Set(seqs);
   const taken = held.filter((s) => wanted.has(s));
@@ -415,7 +419,11 @@ export function* completeDeliveries(d: Dialect, ids: readonly string[]): Txn<voi
 }
 
 /** Records failures: reschedules, or parks and opens the exception in the same transaction. */
-export function* failDeliveries(failures: readonly DeliveryFailure[], now: Date): Txn<void> {
+export function* failDeliveries(
+  failures: readonly DeliveryFailure[],
+  now: Date,
+  owner: string | null = null,
+): Txn<void> {
   for (const f of failures) {
     if (f.nextAttemptAt === null && !f.exception) {
       throw CrossdockError.dataQuality(`parking delivery ${f.id} needs an exception`, {
@@ -431,7 +439,7 @@ export function* failDeliveries(failures: readonly DeliveryFailure[], now: Date)
     const ref = blockRef(f.id);
     if (ref !== null) {
       // A block delivery that failed becomes a row carrying its first attempt.
-      const t = yield* takeFromBlock(ref.block, [ref.seq]);
+      const t = yield* takeFromBlock(ref.block, [ref.seq], owner);
       if (!t || t.taken.length === 0) continue; // the block was taken over: its rows retry it
       const row = yield* get(
         'INSERT INTO deliveries (subscription, event_seq, key, status, attempts, next_attempt_at, first_error, last_error, created_at) SELECT ?, seq, subject, ?, 1, ?, ?, ?, ? FROM outbox WHERE seq = ? ON CONFLICT (subscription, event_seq) DO NOTHING RETURNING id',
@@ -450,33 +458,41 @@ export function* failDeliveries(failures: readonly DeliveryFailure[], now: Date)
       }
       continue;
     }
+    const params: Param[] = [
+      error,
+      error,
+      parked ? 'parked' : 'pending',
+      f.nextAttemptAt?.getTime() ?? now.getTime(),
+      Number(f.id),
+    ];
+    if (owner !== null) params.push(owner);
     const changed = yield* run(
-      'UPDATE deliveries SET attempts = attempts + 1, first_error = COALESCE(first_error, ?), last_error = ?, status = ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?',
-      [
-        error,
-        error,
-        parked ? 'parked' : 'pending',
-        f.nextAttemptAt?.getTime() ?? now.getTime(),
-        Number(f.id),
-      ],
+      `UPDATE deliveries SET attempts = attempts + 1, first_error = COALESCE(first_error, ?), last_error = ?, status = ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?${owner === null ? '' : ' AND (lease_owner = ? OR lease_owner IS NULL)'}`,
+      params,
     );
-    // A delivery already completed by someone else (an expired lease) opens no exception.
+    // A delivery completed by someone else, or leased to another claimer now (ours expired),
+    // opens no exception.
     if (parked && f.exception && changed > 0) yield* putException(f.exception, nowIso);
   }
 }
 
 /** Drops leases so the rows can be claimed again at once. */
-export function* releaseDeliveries(d: Dialect, ids: readonly string[]): Txn<void> {
+export function* releaseDeliveries(
+  d: Dialect,
+  ids: readonly string[],
+  owner: string | null = null,
+): Txn<void> {
   if (ids.length === 0) return;
   const split = splitIds(ids);
   if (split.rows.length > 0) {
-    yield* run(`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE ${d.inList('id')}`, [
-      d.list(split.rows),
-    ]);
+    yield* run(
+      `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE ${d.inList('id')}${owner === null ? '' : ' AND (lease_owner = ? OR lease_owner IS NULL)'}`,
+      owner === null ? [d.list(split.rows)] : [d.list(split.rows), owner],
+    );
   }
   // A released block delivery becomes a pending row, claimable at once.
   for (const [block, seqs] of split.blocks) {
-    const t = yield* takeFromBlock(block, seqs);
+    const t = yield* takeFromBlock(block, seqs, owner);
     if (t) yield* eventsToRows(d, t.subscription, t.taken, t.createdAt);
   }
 }

@@ -148,11 +148,11 @@ export abstract class SqlStore implements Store {
   completeDeliveries(ids: string[]): Promise<void> {
     return this.writeOp('completeDeliveries', [ids]);
   }
-  failDeliveries(failures: DeliveryFailure[]): Promise<void> {
-    return this.writeOp('failDeliveries', [failures]);
+  failDeliveries(failures: DeliveryFailure[], owner?: string): Promise<void> {
+    return this.writeOp('failDeliveries', [failures, owner ?? null]);
   }
-  releaseDeliveries(ids: string[]): Promise<void> {
-    return this.writeOp('releaseDeliveries', [ids]);
+  releaseDeliveries(ids: string[], owner?: string): Promise<void> {
+    return this.writeOp('releaseDeliveries', [ids, owner ?? null]);
   }
   releaseForeignLeases(owner: string): Promise<number> {
     return this.writeOp('releaseForeignLeases', [owner]);

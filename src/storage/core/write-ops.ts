@@ -46,10 +46,15 @@ export const writeOps = {
   ) => deliveries.claimDeliveries(d, subscription, options),
   completeDeliveries: (d: Dialect, _now: Date, _ctx: CommitContext, ids: string[]) =>
     deliveries.completeDeliveries(d, ids),
-  failDeliveries: (_d: Dialect, now: Date, _ctx: CommitContext, failures: DeliveryFailure[]) =>
-    deliveries.failDeliveries(failures, now),
-  releaseDeliveries: (d: Dialect, _now: Date, _ctx: CommitContext, ids: string[]) =>
-    deliveries.releaseDeliveries(d, ids),
+  failDeliveries: (
+    _d: Dialect,
+    now: Date,
+    _ctx: CommitContext,
+    failures: DeliveryFailure[],
+    owner: string | null,
+  ) => deliveries.failDeliveries(failures, now, owner),
+  releaseDeliveries: (d: Dialect, _now: Date, _ctx: CommitContext, ids: string[], owner: string | null) =>
+    deliveries.releaseDeliveries(d, ids, owner),
   releaseForeignLeases: (d: Dialect, _now: Date, _ctx: CommitContext, owner: string) =>
     deliveries.releaseForeignLeases(d, owner),
   enqueueDeliveries: (
