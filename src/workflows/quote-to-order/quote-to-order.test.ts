@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { loadDemoMasterData } from '../../app/master-data.js';
 import { CrossdockError, type OrderSubmission, timeOrderedId } from '../../domain/index.js';
-import type { Store } from '../../ports/index.js';
+import type { Clock, ErpPort, Store } from '../../ports/index.js';
 import { createSimulators, type Simulators } from '../../simulators/index.js';
 import { createStore } from '../../storage/index.js';
 import { CreditExposureCache } from './credit-cache.js';
@@ -17,14 +17,16 @@ const clock = { now: () => new Date() };
 let store: Store;
 let sims: Simulators;
 
-function workflow(policies = defaultPolicies): QuoteToOrder {
+/** The workflow over the shared store and simulators; tests may swap the clock or the ERP. */
+function workflow(policies = defaultPolicies, over: { clock?: Clock; erp?: ErpPort } = {}): QuoteToOrder {
+  const c = over.clock ?? clock;
   return new QuoteToOrder({
     store,
-    erp: sims.erp,
+    erp: over.erp ?? sims.erp,
     crm: sims.crm,
-    clock,
+    clock: c,
     policies: { ...policies, erpInlineBudgetMs: 2000 },
-    credit: new CreditExposureCache(sims.erp, clock),
+    credit: new CreditExposureCache(sims.erp, c),
   });
 }
 
@@ -396,14 +398,7 @@ describe('resuming ERP steps that did not finish', () => {
         return typeof v === 'function' ? v.bind(target) : v;
       },
     });
-    const wf = new QuoteToOrder({
-      store,
-      erp,
-      crm: sims.crm,
-      clock: manual,
-      policies: { ...defaultPolicies, erpInlineBudgetMs: 2000 },
-      credit: new CreditExposureCache(sims.erp, manual),
-    });
+    const wf = workflow(defaultPolicies, { clock: manual, erp });
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       const r = await wf.submit({ orderId: timeOrderedId('ord'), correlationId: 't', submission: order() });
@@ -426,14 +421,7 @@ describe('resuming ERP steps that did not finish', () => {
   test('a resume pass leaves alone an order decided less than the inline budget ago, and walks past a full page', async () => {
     let t = Date.now();
     const manual = { now: () => new Date(t) };
-    const wf = new QuoteToOrder({
-      store,
-      erp: sims.erp,
-      crm: sims.crm,
-      clock: manual,
-      policies: { ...defaultPolicies, erpInlineBudgetMs: 2000 },
-      credit: new CreditExposureCache(sims.erp, manual),
-    });
+    const wf = workflow(defaultPolicies, { clock: manual });
     // Three decisions committed without their ERP step (as if their requests were still running).
     const stuck: string[] = [];
     for (let i = 0; i < 3; i++) {
