@@ -120,7 +120,8 @@ function splitIds(ids: readonly string[]): { rows: number[]; blocks: Map<number,
 /**
  * Takes `seqs` out of block `id` (deleting it when it empties) and returns the block's
  * subscription and which of `seqs` it still held, or null when the block is gone (its lease
- * expired and someone turned it into rows: those rows deliver the events again, at least once).
+ * expired and someone turned it into rows: those rows deliver the events again, at least once)
+ * or, given `owner`, is not leased to that owner.
  */
 function* takeFromBlock(
   id: number,
