@@ -8,7 +8,7 @@
  * and on the writer thread (`sqlite-writer.ts`); only who calls it differs.
  */
 import Database from 'better-sqlite3';
-import type { CrossdockError } from '../../domain/index.js';
+import { CrossdockError } from '../../domain/index.js';
 import type { CommitContext } from '../core/commit.js';
 import { mapSqliteError } from '../core/errors.js';
 import type { Migration } from '../core/migration.js';
@@ -162,6 +162,14 @@ export class GroupWriter {
       db.transaction(() => {
         const ctx: CommitContext = {};
         for (const r of requests) {
+          // SQLite rolls the whole transaction back by itself on some errors (I/O error, disk
+          // full). A savepoint run after that would start and commit a transaction of its own,
+          // which the group then reports as failed: a unit applied but answered as not applied.
+          // So the rest of the group is not run; every unit of it fails, none is applied.
+          if (!db.inTransaction) {
+            outcomes.push({ ok: false, error: groupRolledBack() });
+            continue;
+          }
           try {
             outcomes.push({ ok: true, value: this.savepoint(r, ctx) });
           } catch (error) {
@@ -177,6 +185,16 @@ export class GroupWriter {
     }
     return outcomes;
   }
+}
+
+/** A unit not run because SQLite had rolled its group back: retryable, nothing applied. */
+function groupRolledBack(): CrossdockError {
+  return CrossdockError.transient(
+    'store: the group transaction was rolled back by SQLite; nothing of it was applied',
+    {
+      details: { backend: 'sqlite' },
+    },
+  );
 }
 
 /** The highest version among `migrations`. */
