@@ -173,13 +173,17 @@ function* blocksToRows(d: Dialect, blocks: readonly Row[]): Txn<number> {
   return n;
 }
 
+/** Seqs held in the subscription's blocks (expired or not). */
+function* blockSeqs(subscription: string): Txn<number[]> {
+  const blocks = yield* all('SELECT seqs FROM delivery_blocks WHERE subscription = ?', [subscription]);
+  return blocks.flatMap((b) => parseJson<number[]>(b.seqs));
+}
+
 /** Keys (event subjects) with events in a block of the subscription. */
 function* blockKeys(d: Dialect, subscription: string): Txn<Set<string>> {
-  const blocks = yield* all('SELECT seqs FROM delivery_blocks WHERE subscription = ?', [subscription]);
-  if (blocks.length === 0) return new Set();
-  const rows = yield* all(`SELECT DISTINCT subject FROM outbox WHERE ${d.inList('seq')}`, [
-    d.list(blocks.flatMap((b) => parseJson<number[]>(b.seqs))),
-  ]);
+  const seqs = yield* blockSeqs(subscription);
+  if (seqs.length === 0) return new Set();
+  const rows = yield* all(`SELECT DISTINCT subject FROM outbox WHERE ${d.inList('seq')}`, [d.list(seqs)]);
   return new Set(rows.map((r) => String(r.subject)));
 }
 
@@ -202,6 +206,13 @@ export function* listSubscriptions(): Txn<SubscriptionDef[]> {
 const maxScanRows = 20_000;
 
 /**
+ * Claim options as the core takes them. `omitPayloads`: cursor deliveries come back with `event`
+ * null and the caller fills it in (the SQLite store keeps the events it just committed, so the
+ * writer thread neither reads nor ships payloads it already has; see `SqliteStore`).
+ */
+export type CoreClaimOptions = ClaimOptions & { omitPayloads?: boolean };
+
+/**
  * Claims deliveries (see `Store.claimDeliveries`). Walks the live rows of the subscription in
  * event_seq order, keeps a set of blocked keys and takes a row only when no earlier row of its
  * key was left behind: the first row of a key that is leased, not yet due or (strict) parked
@@ -212,13 +223,6 @@ const maxScanRows = 20_000;
  * of the same key would look like a head. The gap check below re-reads, without locks, the
  * earliest live row of every picked key and drops keys whose head is not ours.
  */
-/**
- * Claim options as the core takes them. `omitPayloads`: cursor deliveries come back with `event`
- * null and the caller fills it in (the SQLite store keeps the events it just committed, so the
- * writer thread neither reads nor ships payloads it already has; see `SqliteStore`).
- */
-export type CoreClaimOptions = ClaimOptions & { omitPayloads?: boolean };
-
 export function* claimDeliveries(d: Dialect, subscription: string, o: CoreClaimOptions): Txn<Delivery[]> {
   if (o.limit <= 0) return [];
   const sub = yield* get('SELECT ordering, types, active, cursor_seq FROM subscriptions WHERE name = ?', [
@@ -419,6 +423,9 @@ export function* completeDeliveries(d: Dialect, ids: readonly string[]): Txn<voi
   }
 }
 
+/** Appended to a row update by a claimer (`owner` given): rows leased to someone else stay as they are. */
+const stillOurs = ' AND (lease_owner = ? OR lease_owner IS NULL)';
+
 /** Records failures: reschedules, or parks and opens the exception in the same transaction. */
 export function* failDeliveries(
   failures: readonly DeliveryFailure[],
@@ -468,7 +475,7 @@ export function* failDeliveries(
     ];
     if (owner !== null) params.push(owner);
     const changed = yield* run(
-      `UPDATE deliveries SET attempts = attempts + 1, first_error = COALESCE(first_error, ?), last_error = ?, status = ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?${owner === null ? '' : ' AND (lease_owner = ? OR lease_owner IS NULL)'}`,
+      `UPDATE deliveries SET attempts = attempts + 1, first_error = COALESCE(first_error, ?), last_error = ?, status = ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?${owner === null ? '' : stillOurs}`,
       params,
     );
     // A delivery completed by someone else, or leased to another claimer now (ours expired),
@@ -487,7 +494,7 @@ export function* releaseDeliveries(
   const split = splitIds(ids);
   if (split.rows.length > 0) {
     yield* run(
-      `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE ${d.inList('id')}${owner === null ? '' : ' AND (lease_owner = ? OR lease_owner IS NULL)'}`,
+      `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE ${d.inList('id')}${owner === null ? '' : stillOurs}`,
       owner === null ? [d.list(split.rows)] : [d.list(split.rows), owner],
     );
   }
@@ -598,13 +605,10 @@ export function* readEvents(o: {
     where.push('time_ms <= ?');
     params.push(Date.parse(o.toTime));
   }
-  if (o.types?.length) {
-    where.push(`(${o.types.map(() => 'substr(type, 1, ?) = ?').join(' OR ')})`);
-    for (const t of o.types) params.push(t.length, t);
-  }
-  params.push(Math.max(1, o.limit));
+  const f = typeFilter(o.types ?? []);
+  params.push(...f.params, Math.max(1, o.limit));
   const rows = yield* all(
-    `SELECT seq, payload FROM outbox WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`,
+    `SELECT seq, payload FROM outbox WHERE ${where.join(' AND ')}${f.sql} ORDER BY seq LIMIT ?`,
     params,
   );
   return rows.map((r) => ({ seq: num(r.seq), event: parseJson<CloudEvent>(r.payload) }));
@@ -627,18 +631,10 @@ export function* enqueueDeliveries(
   let seqs = [...eventSeqs];
   if (d.cursorFanout) {
     // Events past the cursor or in a block are still live deliveries: not doubled.
-    const inBlocks = new Set(
-      (yield* all('SELECT seqs FROM delivery_blocks WHERE subscription = ?', [subscription])).flatMap((b) =>
-        parseJson<number[]>(b.seqs),
-      ),
-    );
+    const inBlocks = new Set(yield* blockSeqs(subscription));
     // Past an inactive subscription's cursor nothing is live (re-activation skips those events).
     const cursor = num(sub.active) === 1 ? num(sub.cursor_seq) : Number.POSITIVE_INFINITY;
     seqs = seqs.filter((s) => s <= cursor && !inBlocks.has(s));
   }
-  if (seqs.length === 0) return 0;
-  return yield* run(
-    `INSERT INTO deliveries (subscription, event_seq, key, status, attempts, next_attempt_at, created_at) SELECT ?, seq, subject, 'pending', 0, CAST(? AS BIGINT), ? FROM outbox WHERE ${d.inList('seq')} ORDER BY seq ON CONFLICT (subscription, event_seq) DO NOTHING`,
-    [subscription, dueImmediately, now.toISOString(), d.list(seqs)],
-  );
+  return yield* eventsToRows(d, subscription, seqs, now.toISOString());
 }
