@@ -22,7 +22,7 @@ async function keys(...args: string[]): Promise<{ out: string[]; err: string[]; 
   registerKeyCommands(program, {
     open: async () => ({ store: hub.store }),
     out: (l) => void out.push(l),
-    err: (l) => void err.push(l),
+    err: { write: (s) => err.push(s.trimEnd()) > 0, isTTY: false },
     defaultActor: 'ops@example.com',
     setExitCode: (c) => {
       code = c;

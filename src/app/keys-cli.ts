@@ -6,22 +6,12 @@
  * lookup for up to 30 s (its auth cache), so a revoked key stops working within that time.
  */
 import type { Command } from 'commander';
+import { type EventsCliDeps, io, withContext } from '../events/cli.js';
 import { type ApiScope, apiScopes, createApiKey } from '../http/middleware/auth.js';
 import type { ApiKeyRecord, Store } from '../ports/index.js';
 
-/** What the key commands run against, opened only when a command runs. */
-export interface KeysCliDeps {
-  open: () => Promise<{ store: Store; close?: () => Promise<void> }>;
-  /** Standard output (results); default `process.stdout`. */
-  out?: (line: string) => void;
-  /** Messages and errors; default `process.stderr`. */
-  err?: (line: string) => void;
-  /** Who is acting when `--actor` is not given; default `$USER` or `cli`. */
-  defaultActor?: string;
-  /** Sets the exit code on failure; default `process.exitCode = code`. */
-  setExitCode?: (code: number) => void;
-  now?: () => Date;
-}
+/** The key commands take the same dependencies as the dlq and replay commands. */
+export type KeysCliDeps = EventsCliDeps;
 
 /** Parses `orders:read,ops:read` into known scopes, or names the unknown ones. */
 export function parseScopes(list: string): { scopes: ApiScope[] } | { error: string } {
@@ -50,23 +40,10 @@ function describe(k: ApiKeyRecord): string {
 
 /** Registers `keys` and its subcommands on `program`. */
 export function registerKeyCommands(program: Command, deps: KeysCliDeps): void {
-  const out = deps.out ?? ((line: string) => void process.stdout.write(`${line}\n`));
-  const err = deps.err ?? ((line: string) => void process.stderr.write(`${line}\n`));
-  const fail =
-    deps.setExitCode ??
-    ((code: number) => {
-      process.exitCode = code;
-    });
-  const now = deps.now ?? (() => new Date());
-  const actorOf = (given?: string) => given ?? deps.defaultActor ?? process.env.USER ?? 'cli';
-  const withStore = async <T>(fn: (store: Store) => Promise<T>): Promise<T> => {
-    const ctx = await deps.open();
-    try {
-      return await fn(ctx.store);
-    } finally {
-      await ctx.close?.();
-    }
-  };
+  const x = io(deps);
+  const err = (line: string) => void x.err.write(`${line}\n`);
+  const withStore = <T>(fn: (store: Store) => Promise<T>): Promise<T> =>
+    withContext(deps, (ctx) => fn(ctx.store));
 
   const keys = program.command('keys').description('API keys: create (secret shown once), list, revoke');
 
@@ -83,17 +60,17 @@ export function registerKeyCommands(program: Command, deps: KeysCliDeps): void {
         const parsed = parseScopes(o.scopes);
         if ('error' in parsed) {
           err(`crossdock keys create: ${parsed.error}`);
-          return fail(2);
+          return x.fail(2);
         }
         const rateLimit = Number(o.rateLimit);
         if (!Number.isInteger(rateLimit) || rateLimit < 0) {
           err('crossdock keys create: --rate-limit must be a whole number >= 0');
-          return fail(2);
+          return x.fail(2);
         }
         const name = o.name.trim();
         if (name === '') {
           err('crossdock keys create: --name must not be empty');
-          return fail(2);
+          return x.fail(2);
         }
         await withStore(async (store) => {
           const active = (await store.listApiKeys()).filter((k) => k.revokedAt === null && k.name === name);
@@ -101,15 +78,15 @@ export function registerKeyCommands(program: Command, deps: KeysCliDeps): void {
             err(
               `crossdock keys create: an active key named "${name}" exists (${active[0]!.id}); revoke it first`,
             );
-            return fail(1);
+            return x.fail(1);
           }
-          const at = now();
+          const at = new Date();
           const { record, secret } = createApiKey({ name, scopes: parsed.scopes, rateLimit, now: at });
           await store.commit({
             apiKeys: [record],
             audit: [
               {
-                actor: actorOf(o.actor),
+                actor: x.actor(o.actor),
                 action: 'api_key.create',
                 target: record.id,
                 detail: { name, scopes: record.scopes, rateLimit },
@@ -117,9 +94,10 @@ export function registerKeyCommands(program: Command, deps: KeysCliDeps): void {
               },
             ],
           });
-          if (o.json) out(JSON.stringify({ id: record.id, name, scopes: record.scopes, rateLimit, secret }));
+          if (o.json)
+            x.out(JSON.stringify({ id: record.id, name, scopes: record.scopes, rateLimit, secret }));
           else {
-            out(secret);
+            x.out(secret);
             err(
               `created key ${record.id} "${name}" (${record.scopes.join(', ')}); the secret above is shown only now`,
             );
@@ -135,8 +113,8 @@ export function registerKeyCommands(program: Command, deps: KeysCliDeps): void {
     .action(async (o: { json?: boolean }) => {
       await withStore(async (store) => {
         const all = await store.listApiKeys();
-        if (o.json) out(JSON.stringify(all.map(({ secretHash: _hash, ...rest }) => rest)));
-        else for (const k of all) out(describe(k));
+        if (o.json) x.out(JSON.stringify(all.map(({ secretHash: _hash, ...rest }) => rest)));
+        else for (const k of all) x.out(describe(k));
       });
     });
 
@@ -156,19 +134,19 @@ export function registerKeyCommands(program: Command, deps: KeysCliDeps): void {
               ? `crossdock keys revoke: no active key with id or name "${which}"`
               : `crossdock keys revoke: ${matches.length} active keys are named "${which}"; give the id`,
           );
-          return fail(1);
+          return x.fail(1);
         }
         const key = matches[0]!;
         if (key.revokedAt !== null) {
-          out(`${key.id}\talready revoked ${key.revokedAt}`);
+          x.out(`${key.id}\talready revoked ${key.revokedAt}`);
           return;
         }
-        const at = now().toISOString();
+        const at = new Date().toISOString();
         await store.commit({
           apiKeys: [{ ...key, revokedAt: at }],
           audit: [
             {
-              actor: actorOf(o.actor),
+              actor: x.actor(o.actor),
               action: 'api_key.revoke',
               target: key.id,
               detail: { name: key.name },
@@ -176,7 +154,7 @@ export function registerKeyCommands(program: Command, deps: KeysCliDeps): void {
             },
           ],
         });
-        out(`${key.id}\trevoked`);
+        x.out(`${key.id}\trevoked`);
       });
     });
 }

@@ -43,14 +43,15 @@ export interface EventsCliDeps {
   setExitCode?: (code: number) => void;
 }
 
-interface Io {
+/** What a command writes to and how it fails (shared by the CLI's command groups). */
+export interface Io {
   out: (line: string) => void;
   err: ProgressStream;
   actor: (given?: string) => string;
   fail: (code: number) => void;
 }
 
-function io(deps: EventsCliDeps): Io {
+export function io(deps: EventsCliDeps): Io {
   return {
     out: deps.out ?? ((line) => void process.stdout.write(`${line}\n`)),
     err: deps.err ?? process.stderr,
@@ -63,7 +64,11 @@ function io(deps: EventsCliDeps): Io {
   };
 }
 
-async function withContext<T>(deps: EventsCliDeps, fn: (ctx: EventsCliContext) => Promise<T>): Promise<T> {
+/** Opens the context, runs `fn`, closes it. */
+export async function withContext<T>(
+  deps: EventsCliDeps,
+  fn: (ctx: EventsCliContext) => Promise<T>,
+): Promise<T> {
   const ctx = await deps.open();
   try {
     return await fn(ctx);
