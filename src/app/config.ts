@@ -54,7 +54,11 @@ export const CrossdockConfig = z.object({
   natsUrl: z.string().optional(),
   /** How long master data (products, customers, prices) read from the store is trusted. */
   masterDataCacheMs: z.number().int().min(0).default(10_000),
-  bootstrapKey: z.string().min(16).optional(),
+  /**
+   * The first admin key's secret (first start only). At least 32 characters: it is hashed with
+   * a fast hash like generated keys, so it must carry comparable entropy.
+   */
+  bootstrapKey: z.string().min(32, 'must be at least 32 characters (use a generated secret)').optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Requests per second per API client unless its key says otherwise. */
   defaultRateLimit: z.number().int().positive().default(10_000),
@@ -79,8 +83,15 @@ export const CrossdockConfig = z.object({
       url: z.string().url().optional(),
       /** Per-call timeout to the simulator server, in ms. */
       timeoutMs: z.number().int().positive().default(10_000),
+      /**
+       * Mount the simulators' `/sim/*` routes (inspection needs `ops:read`, faults and writes
+       * `ops:write`). Only ever mounted when the simulators are the configured systems.
+       */
+      routes: z.boolean().default(true),
+      /** Records each simulator keeps (orders, activities, notifications, milestones); older ones are evicted. */
+      maxRecords: z.number().int().min(100).default(50_000),
     })
-    .default({ seed: 42, enabled: true, creditLimitMultiplier: 1, timeoutMs: 10_000 }),
+    .prefault({}),
   erp: ErpConfig.default({ kind: 'simulator' }),
   policies: QuoteToOrderPolicies.default(defaultPolicies),
   webhooks: z
@@ -105,6 +116,58 @@ export const CrossdockConfig = z.object({
       pollMs: z.number().int().min(1).max(10_000).default(20),
     })
     .default({ leaseMs: 20_000, handlerTimeoutMs: 8_000, pollMs: 20 }),
+  /** HTTP server limits against slow and anonymous clients. */
+  server: z
+    .object({
+      /** A whole request (headers and body) must arrive within this, ms (Node `requestTimeout`). */
+      requestTimeoutMs: z.number().int().min(1000).default(30_000),
+      /** The headers must arrive within this, ms (Node `headersTimeout`). */
+      headersTimeoutMs: z.number().int().min(1000).default(10_000),
+      /** An idle keep-alive connection is closed after this, ms. */
+      keepAliveTimeoutMs: z.number().int().min(1000).default(5_000),
+      /** A connection with no traffic at all is closed after this, ms (socket timeout). */
+      connectionTimeoutMs: z.number().int().min(1000).default(60_000),
+      /** Requests per second per client address without a valid key (missing, unknown or revoked). */
+      unauthenticatedRateLimit: z.number().int().positive().default(20),
+    })
+    .prefault({}),
+  /**
+   * Retention: how long the hub keeps what it no longer needs. Audit entries and exceptions are
+   * archived (JSON lines under `<dataDir>/archive`) before they are pruned.
+   */
+  retention: z
+    .object({
+      /** Idempotency keys expire after this (the IETF draft's expiry; a repeat after it is new). */
+      idempotencyHours: z.number().positive().default(24),
+      /** Inbound message dedupe records (webhooks, feed entries) are kept this long. */
+      inboundDays: z.number().positive().default(30),
+      /** Outbox events delivered to every subscription are kept this long (replay window). */
+      deliveredEventsDays: z.number().positive().default(7),
+      /** Resolved and discarded exceptions are kept this long (archived first). */
+      closedExceptionsDays: z.number().positive().default(90),
+      /** Audit entries are kept this long (archived first). */
+      auditDays: z.number().positive().default(365),
+      /** Archive audit entries and closed exceptions before pruning them. */
+      archive: z.boolean().default(true),
+      /** How often the retention job runs in a worker process, minutes; 0 = never (use `crossdock prune`). */
+      intervalMinutes: z.number().min(0).default(60),
+    })
+    .prefault({}),
+  /** The analytics export (`<dataDir>/analytics/`): rotated JSON-lines files. */
+  analytics: z
+    .object({
+      /** Start a new file past this size, bytes. */
+      rotateBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(256 * 1024 * 1024),
+      /** Start a new file past this age, hours. */
+      rotateHours: z.number().positive().default(24),
+      /** Event ids remembered for dedupe (a redelivery after a crash is always among the last ones). */
+      dedupeWindow: z.number().int().min(1000).default(200_000),
+    })
+    .prefault({}),
   /** Event dispatch in this process (off for API-only processes in a cluster). */
   workers: z.boolean().default(true),
   demoTraffic: z.number().min(0).default(0),

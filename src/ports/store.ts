@@ -67,6 +67,13 @@ export interface ExceptionInput {
   orderId: string | null;
   error: Record<string, unknown>;
   attempts: number;
+  /**
+   * Coalesce repeats into one record: when an exception with this id is already open, its
+   * `attempts` grows by this input's `attempts` and its last error is replaced, instead of the
+   * count being overwritten. For refusals counted per source and reason (one open record per
+   * cause, not one per refused message).
+   */
+  coalesce?: boolean;
 }
 
 export interface ExceptionRecord extends ExceptionInput {

@@ -14,8 +14,21 @@ import { toCrossdockError } from '../../domain/index.js';
 import type { ApiKeyRecord, Store } from '../../ports/index.js';
 import { httpProblem, problemTypes, sendProblem } from '../problem.js';
 
-/** Scopes a key can hold; `admin` implies every other scope. */
-export const apiScopes = ['orders:write', 'orders:read', 'ops:read', 'ops:write', 'admin'] as const;
+/**
+ * Scopes a key can hold; `admin` implies every other scope. `webhooks:<source>` lets a system
+ * post its own signed webhooks (`POST /api/v1/webhooks/<source>`) and nothing else.
+ */
+export const apiScopes = [
+  'orders:write',
+  'orders:read',
+  'ops:read',
+  'ops:write',
+  'webhooks:crm',
+  'webhooks:wms',
+  'webhooks:tms',
+  'webhooks:erp',
+  'admin',
+] as const;
 /** One API scope. */
 export type ApiScope = (typeof apiScopes)[number];
 

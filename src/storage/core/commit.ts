@@ -65,7 +65,7 @@ function* activeSubscriptions(ctx: CommitContext): Txn<{ name: string; types: st
 export function* putException(e: ExceptionInput, nowIso: string): Txn<void> {
   const error = JSON.stringify(e.error);
   yield* run(
-    "INSERT INTO exceptions (id, kind, owner, source, subscription, delivery_id, event_id, order_id, status, attempts, first_error, last_error, note, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, NULL, ?, ?) ON CONFLICT (id) DO UPDATE SET status = 'open', attempts = excluded.attempts, last_error = excluded.last_error, updated_at = excluded.updated_at",
+    `INSERT INTO exceptions (id, kind, owner, source, subscription, delivery_id, event_id, order_id, status, attempts, first_error, last_error, note, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, NULL, ?, ?) ON CONFLICT (id) DO UPDATE SET attempts = ${e.coalesce ? "CASE WHEN exceptions.status = 'open' THEN exceptions.attempts + excluded.attempts ELSE excluded.attempts END" : 'excluded.attempts'}, status = 'open', last_error = excluded.last_error, updated_at = excluded.updated_at`,
     [
       e.id,
       e.kind,
