@@ -8,27 +8,47 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/app/config.js';
 import { createHub, type Hub } from '../../src/app/hub.js';
+import type { Clock } from '../../src/ports/index.js';
+
+/** Options of {@link openTestHub}. */
+export interface TestHubOptions {
+  /** Config fields over the defaults (the data folder, key and log level are set here). */
+  overrides?: Record<string, unknown>;
+  /** The hub's clock (a manual clock for time-dependent suites). */
+  clock?: Clock;
+  /** Use this data folder instead of a new temporary one (it is not removed on dispose). */
+  dataDir?: string;
+}
 
 export async function openTestHub(
   name: string,
   bootstrapKey: string,
-): Promise<{ hub: Hub; dispose: () => Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), `crossdock-${name}-`));
+  options: TestHubOptions = {},
+): Promise<{ hub: Hub; dir: string; dispose: () => Promise<void> }> {
+  const owned = options.dataDir === undefined;
+  const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), `crossdock-${name}-`));
+  const cleanup = () => {
+    if (owned) rmSync(dir, { recursive: true, force: true });
+  };
   try {
     const config = await loadConfig({
       env: {},
-      overrides: { dataDir: dir, bootstrapKey, logLevel: 'silent' },
+      overrides: { ...options.overrides, dataDir: dir, bootstrapKey, logLevel: 'silent' },
     });
-    const hub = await createHub(config, { logger: pino({ level: 'silent' }) });
+    const hub = await createHub(config, {
+      logger: pino({ level: 'silent' }),
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
     return {
       hub,
+      dir,
       dispose: async () => {
         await hub.close();
-        rmSync(dir, { recursive: true, force: true });
+        cleanup();
       },
     };
   } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
+    cleanup();
     throw err;
   }
 }
