@@ -149,3 +149,167 @@ export function newEvent<T extends EventType>(
     data: validateEventData(type, data),
   };
 }
+
+/**
+ * Inbound webhooks: what each source system may tell the hub, in its own terms.
+ *
+ * Why a catalogue of its own rather than the outbound one: an outbound event is the hub's
+ * decision (it carries the hub's `state` and `customerStatus`), and accepting one from outside
+ * let a sender forge the hub's effects (a second WMS release and customer confirmation from a
+ * replayed `order.accepted.v1`). A WMS, TMS or ERP reports facts about the fulfillment of an
+ * order the hub owns; the hub applies them through its own state machine and publishes its own
+ * events. So the allow-list per source is exactly the keys below: a type that is not there (any
+ * `order.*` above all) is refused, whoever signs it.
+ *
+ * Every inbound body is a CloudEvents 1.0 envelope whose `subject` is the hub's order id. Its
+ * `source` is never trusted: the route that received it names the sender.
+ */
+const inboundText = (max: number) => z.string().min(1).max(max);
+const inboundLines = z
+  .array(z.object({ sku: inboundText(100), quantity: z.number().finite().nonnegative() }))
+  .max(1000);
+const inboundAt = z.iso.datetime({ offset: true });
+
+/** Warehouse milestones a WMS may report (ShipmentEventType less the carrier's). */
+export const wmsInboundMilestones = [
+  'allocated',
+  'backordered',
+  'released',
+  'picked',
+  'packed',
+  'shipped',
+] as const;
+/** Carrier milestones a TMS may report. */
+export const tmsInboundMilestones = ['in_transit', 'delivered', 'exception'] as const;
+
+/** The inbound catalogue: per source, the CloudEvent types it may send and their data schemas. */
+export const inboundCatalogue = {
+  crm: {},
+  wms: {
+    /** A warehouse milestone of a warehouse order (the hub's shipment id for WMS shipments). */
+    'wms.milestone.v1': z.object({
+      /** Names the milestone itself: the same on every re-send (recorded once on the shipment). */
+      milestoneId: inboundText(200),
+      shipmentId: inboundText(200),
+      warehouseId: inboundText(100),
+      milestone: z.enum(wmsInboundMilestones),
+      /** When it happened; the envelope's `time` when absent. */
+      at: inboundAt.optional(),
+      detail: z.string().max(2000).optional(),
+      /** `allocated`: quantity allocated per SKU (0 when none could be); otherwise the lines. */
+      lines: inboundLines.optional(),
+    }),
+  },
+  tms: {
+    /** A carrier scan of a booked shipment. */
+    'tms.milestone.v1': z.object({
+      milestoneId: inboundText(200),
+      shipmentId: inboundText(200),
+      carrier: inboundText(100),
+      trackingNumber: inboundText(200),
+      milestone: z.enum(tmsInboundMilestones),
+      at: inboundAt.optional(),
+      warehouseId: inboundText(100).optional(),
+      location: z.string().max(500).optional(),
+      detail: z.string().max(2000).optional(),
+    }),
+  },
+  erp: {
+    /** A delivery record of the ERP sales order changed state. */
+    'erp.shipment.v1': z.object({
+      erpOrderId: inboundText(200),
+      shipmentId: inboundText(200),
+      status: z.enum(['waiting', 'assigned', 'picked', 'packed', 'done', 'cancelled']),
+      at: inboundAt.optional(),
+      warehouseId: inboundText(100).optional(),
+      lines: inboundLines.optional(),
+    }),
+    /** An invoice of the ERP sales order was posted or paid. */
+    'erp.invoice.v1': z.object({
+      erpOrderId: inboundText(200),
+      invoiceId: inboundText(200),
+      status: z.enum(['posted', 'paid']),
+      at: inboundAt.optional(),
+      number: inboundText(100).optional(),
+      amount: z.number().finite().optional(),
+      currency: z.string().length(3).optional(),
+    }),
+  },
+} as const;
+
+/** A system that may post webhooks (`POST /api/v1/webhooks/<source>`). */
+export type InboundSource = keyof typeof inboundCatalogue;
+export const inboundSources = Object.keys(inboundCatalogue) as InboundSource[];
+/** Every inbound type, across sources. */
+export type InboundType = {
+  [S in InboundSource]: keyof (typeof inboundCatalogue)[S];
+}[InboundSource];
+/** The data of one inbound type. */
+export type InboundData<T extends InboundType> = z.infer<
+  {
+    [S in InboundSource]: T extends keyof (typeof inboundCatalogue)[S]
+      ? (typeof inboundCatalogue)[S][T]
+      : never;
+  }[InboundSource]
+>;
+
+/** A verified, allowed inbound event: the envelope with its type narrowed and data validated. */
+export type InboundEvent = {
+  [S in InboundSource]: {
+    [T in keyof (typeof inboundCatalogue)[S] & string]: Omit<CloudEvent, 'type' | 'data'> & {
+      sender: S;
+      type: T;
+      data: InboundData<T & InboundType>;
+    };
+  }[keyof (typeof inboundCatalogue)[S] & string];
+}[InboundSource];
+
+/** Whether `source` is a system that may post webhooks. */
+export function isInboundSource(source: string): source is InboundSource {
+  return Object.hasOwn(inboundCatalogue, source);
+}
+
+/** The types a source may send (its allow-list); empty for an unknown source. */
+export function inboundTypesFor(source: string): string[] {
+  return isInboundSource(source) ? Object.keys(inboundCatalogue[source]) : [];
+}
+
+/** The CloudEvents `source` the hub records for a webhook received on `/webhooks/<source>`. */
+export function inboundEventSource(source: string): string {
+  return `urn:${source}`;
+}
+
+/**
+ * Checks an inbound event against its source's allow-list and schema, and returns it typed with
+ * `source` replaced by the route's. Refusals are `data_quality` with `details.reason`
+ * (`type_not_allowed` | `schema`) and `details.field` naming the first offending field
+ * (`type`, `data.milestone`), so the HTTP layer answers a 422 that names it.
+ */
+export function validateInboundEvent(source: string, envelope: CloudEvent): InboundEvent {
+  const allowed = inboundTypesFor(source);
+  if (!allowed.includes(envelope.type)) {
+    throw CrossdockError.dataQuality(`${source} may not send events of type ${envelope.type}`, {
+      owner: 'integration',
+      details: { reason: 'type_not_allowed', field: 'type', type: envelope.type, allowed },
+    });
+  }
+  const schemas = inboundCatalogue[source as InboundSource] as Record<string, z.ZodType>;
+  const result = schemas[envelope.type]!.safeParse(envelope.data);
+  if (!result.success) {
+    // At most 20 issues: the refusal is stored, and a 1,000-line body can have thousands.
+    const issues = result.error.issues.slice(0, 20).map((i) => ({
+      path: ['data', ...i.path.map(String)].join('.'),
+      message: i.message,
+    }));
+    throw CrossdockError.dataQuality(
+      `event data does not match ${envelope.type}: ${issues[0]?.path} ${issues[0]?.message}`,
+      { details: { reason: 'schema', field: issues[0]?.path ?? 'data', type: envelope.type, issues } },
+    );
+  }
+  return {
+    ...envelope,
+    source: inboundEventSource(source),
+    sender: source,
+    data: result.data,
+  } as InboundEvent;
+}

@@ -1,34 +1,70 @@
 /**
- * Inbound webhooks and events from CRM, WMS and TMS: verify, parse, dedupe, commit.
+ * Inbound webhooks from the WMS, the TMS, the ERP (and the CRM): verify, allow-list, parse,
+ * apply with durable dedupe, and count what is refused.
  *
- * Why as plain functions over the Store: the HTTP layer mounts them (it owns routing, raw-body
- * capture and problem+json), connectors that poll a change feed reuse the same parse + dedupe,
- * and tests call them without a socket. Dedupe is durable and atomic: the `(source, id)`
- * record is written in the same commit as the state the event causes, so a redelivery after a
- * crash either finds both or neither. A message we refuse is never silently dropped: it becomes
- * an exception record (who must fix it, and why) and a typed `data_quality` error the caller
- * answers with (4xx, so the sender does not retry forever a message that cannot succeed).
+ * Why as plain functions over the Store: the HTTP layer mounts them (it owns routing, scopes,
+ * raw-body capture and problem+json), and tests call them without a socket. Why an `apply` step
+ * and no default: a webhook is a fact in the sender's terms (`wms.milestone.v1`), never one of
+ * the hub's own events; appending a received event to the outbox as is let a signed sender
+ * forge the hub's effects (a replayed `order.accepted.v1` made a second warehouse release and
+ * a second customer confirmation). So each source has an allow-list of types
+ * (`inboundCatalogue`), the CloudEvent `source` is the route's (`urn:<source>`), and the
+ * workflow that owns the order applies the fact and publishes what the hub decided.
+ *
+ * Dedupe is durable and atomic: `apply` commits the `(source, event id)` record in the same
+ * unit as the state the event causes, so a redelivery after a crash finds both or neither.
+ *
+ * A refused message is never silently dropped, and never costs a write per request either: it
+ * is counted on ONE open exception per (source, reason) (`inbound:<source>:<reason>`, coalesced:
+ * attempts add up, the latest payload's ids and size are kept), and those writes are
+ * rate-limited per source by a token bucket. Past it the refusal is answered `rate_limited`
+ * (429) and only counted in memory; the count is added to the next write for that cause. A
+ * restart forgets the in-memory part: the exception's `attempts` is a lower bound, the
+ * `onRefusal` hook (the Prometheus counter) sees every refusal.
  */
-import { randomUUID } from 'node:crypto';
-import { CloudEvent, CrossdockError, type Owner } from '../domain/index.js';
-import type { Clock, CommitUnit, Store } from '../ports/index.js';
-import { validateEventData } from './event-factory.js';
+import {
+  CloudEvent,
+  CrossdockError,
+  type InboundEvent,
+  inboundEventSource,
+  type Owner,
+  validateInboundEvent,
+} from '../domain/index.js';
+import type { Clock, CommitResult, Store } from '../ports/index.js';
+import { TokenBucket } from './rate-limiter.js';
 import { type SignatureFailure, signatureHeader, verifyWebhookSignature } from './webhook-signature.js';
+
+/** Why a webhook was refused; a fixed set, so metrics and exception ids stay bounded. */
+export type InboundRefusalReason =
+  | 'unknown_source'
+  | `signature_${SignatureFailure}`
+  | 'invalid_json'
+  | 'invalid_envelope'
+  | 'type_not_allowed'
+  | 'schema'
+  | 'unknown_order';
 
 /** What {@link receiveWebhook} needs. */
 export interface InboundDeps {
   store: Store;
   clock: Clock;
-  /** Shared secret(s) per source system (`crm`, `wms`, `tms`); several while rotating. */
+  /** Shared secret(s) per source system (`wms`, `tms`, `erp`, `crm`); several while rotating. */
   secrets: Readonly<Record<string, string | readonly string[]>>;
   /** Signature timestamp tolerance, seconds (default 300). */
   toleranceSec?: number;
   /**
-   * Turns a verified event into the state change it causes (a workflow's order transition,
-   * timeline entries). The returned unit is committed together with the dedupe record. Without
-   * it, the event is appended to the outbox as is, so subscriptions see it.
+   * Applies a verified, allowed event: commits the state change it causes together with
+   * `inbound` (the dedupe record) and returns the store's answer (`duplicate` when the record
+   * was there). The commit is the apply step's because applying one means reading the order,
+   * planning and retrying on a version conflict. Throw a `data_quality` CrossdockError with a
+   * `details.reason` of {@link InboundRefusalReason} to refuse (counted like any refusal); any
+   * other error (a retryable `transient`) reaches the caller as is and records nothing.
    */
-  apply?: (event: CloudEvent, source: string) => CommitUnit | Promise<CommitUnit>;
+  apply: (event: InboundEvent, inbound: { source: string; id: string }) => Promise<CommitResult>;
+  /** Limits the exception writes of refusals; without one every refusal is written. */
+  refusals?: RefusalLimiter;
+  /** Called once per refusal (`rateLimited`: answered 429, nothing written). */
+  onRefusal?: (source: string, reason: InboundRefusalReason, rateLimited: boolean) => void;
 }
 
 /** One received HTTP request, as the HTTP layer captured it. */
@@ -42,47 +78,113 @@ export interface InboundRequest {
 
 /** Accepted (committed now) or a duplicate of one committed earlier; both answer 2xx. */
 export type InboundResult =
-  | { status: 'accepted'; event: CloudEvent; eventSeqs: number[] }
-  | { status: 'duplicate'; event: CloudEvent };
+  | { status: 'accepted'; event: InboundEvent; eventSeqs: number[] }
+  | { status: 'duplicate'; event: InboundEvent };
+
+/** Settings of {@link RefusalLimiter}. */
+export interface RefusalLimitOptions {
+  /** Refusals written per second per source, sustained. Default 1. */
+  perSecond?: number;
+  /** Refusals written back-to-back per source. Default 10. */
+  burst?: number;
+}
 
 /**
- * Parses a structured-mode CloudEvent (JSON) and validates its data against the catalogue.
- * Throws `data_quality` for invalid JSON, a bad envelope, an unknown type or a schema failure.
+ * How many refusals per source may be written to the store: a token bucket per source (in
+ * memory; sources are the route's fixed set) and the refusals counted but not yet written, per
+ * (source, reason).
  */
-export function parseInboundEvent(rawBody: string | Buffer): CloudEvent {
+export class RefusalLimiter {
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly unwritten = new Map<string, number>();
+  private readonly perSecond: number;
+  private readonly burst: number;
+
+  constructor(
+    private readonly clock: Clock,
+    options: RefusalLimitOptions = {},
+  ) {
+    this.perSecond = options.perSecond ?? 1;
+    this.burst = options.burst ?? 10;
+  }
+
+  /**
+   * Takes a write for a refusal of `source` for `reason`: the attempts to write (this one and
+   * those counted since the last write) and 0, or 0 attempts and the ms until a write is due.
+   */
+  take(source: string, reason: string): { attempts: number; retryAfterMs: number } {
+    let bucket = this.buckets.get(source);
+    if (!bucket) {
+      bucket = new TokenBucket(this.clock, { perSecond: this.perSecond, burst: this.burst });
+      this.buckets.set(source, bucket);
+    }
+    const key = `${source}:${reason}`;
+    const waitMs = bucket.take();
+    if (waitMs > 0) {
+      this.unwritten.set(key, (this.unwritten.get(key) ?? 0) + 1);
+      return { attempts: 0, retryAfterMs: waitMs };
+    }
+    const attempts = 1 + (this.unwritten.get(key) ?? 0);
+    this.unwritten.delete(key);
+    return { attempts, retryAfterMs: 0 };
+  }
+
+  /** Gives back attempts whose write failed, so the next write carries them. */
+  giveBack(source: string, reason: string, attempts: number): void {
+    const key = `${source}:${reason}`;
+    this.unwritten.set(key, (this.unwritten.get(key) ?? 0) + attempts);
+  }
+}
+
+/** The id of the one open exception that counts refusals of a source for a reason. */
+export function refusalExceptionId(source: string, reason: InboundRefusalReason): string {
+  return `inbound:${source}:${reason}`;
+}
+
+/**
+ * Parses a structured-mode CloudEvent (JSON) and checks it against the source's allow-list and
+ * inbound schema (`validateInboundEvent`); the returned event's `source` is the route's.
+ * Throws `data_quality` (`details.reason`: `invalid_json`, `invalid_envelope`,
+ * `type_not_allowed`, `schema`; `details.field` names the first offending field).
+ */
+export function parseInboundEvent(source: string, rawBody: string | Buffer): InboundEvent {
   let json: unknown;
   try {
     json = JSON.parse(typeof rawBody === 'string' ? rawBody : rawBody.toString('utf8'));
   } catch {
-    throw CrossdockError.dataQuality('inbound body is not JSON', { details: { reason: 'invalid_json' } });
+    throw CrossdockError.dataQuality('inbound body is not JSON', {
+      details: { reason: 'invalid_json', field: '(root)' },
+    });
   }
   const envelope = CloudEvent.safeParse(json);
   if (!envelope.success) {
-    throw CrossdockError.dataQuality('inbound body is not a CloudEvents 1.0 event', {
-      details: {
-        reason: 'invalid_envelope',
-        issues: envelope.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-      },
-    });
+    const issues = envelope.error.issues
+      .slice(0, 20)
+      .map((i) => ({ path: i.path.join('.'), message: i.message }));
+    throw CrossdockError.dataQuality(
+      `inbound body is not a CloudEvents 1.0 event: ${issues[0]?.path || '(root)'} ${issues[0]?.message}`,
+      { details: { reason: 'invalid_envelope', field: issues[0]?.path || '(root)', issues } },
+    );
   }
-  const data = validateEventData(envelope.data.type, envelope.data.data);
-  return { ...envelope.data, data };
+  return validateInboundEvent(source, envelope.data);
 }
 
 /**
- * Verifies the signature, parses and validates the event, and commits it with durable dedupe
- * by `(source, event id)`. On refusal records an exception and throws the `data_quality` error.
+ * Verifies the signature, allow-lists and validates the event, and applies it with durable
+ * dedupe by `(source, event id)`. A refusal is counted (see the file comment) and thrown as a
+ * `data_quality` error, or as a `transient` one with `details.reason = 'rate_limited'` and
+ * `retryAfterMs` when the source is past its refusal rate.
  */
 export async function receiveWebhook(deps: InboundDeps, request: InboundRequest): Promise<InboundResult> {
   const now = deps.clock.now();
   const secret = deps.secrets[request.source];
   if (secret === undefined) {
-    await reject(
+    await refuse(
       deps,
       request,
-      'integration',
-      'unknown_source',
-      `no webhook secret configured for ${request.source}`,
+      CrossdockError.dataQuality(`no webhook secret configured for ${request.source}`, {
+        details: { reason: 'unknown_source' },
+      }),
     );
   }
   const headerValue = request.headers[signatureHeader];
@@ -92,76 +194,102 @@ export async function receiveWebhook(deps: InboundDeps, request: InboundRequest)
     toleranceSec: deps.toleranceSec ?? 300,
   });
   if (!verdict.ok) {
-    await reject(
+    await refuse(
       deps,
       request,
-      'integration',
-      `signature_${verdict.reason satisfies SignatureFailure}`,
-      'webhook signature refused',
+      CrossdockError.dataQuality('webhook signature refused', {
+        details: { reason: `signature_${verdict.reason}`, field: signatureHeader },
+      }),
     );
   }
-  let event: CloudEvent;
+  let event: InboundEvent;
   try {
-    event = parseInboundEvent(request.rawBody);
+    event = parseInboundEvent(request.source, request.rawBody);
   } catch (err) {
-    const e = err instanceof CrossdockError ? err : CrossdockError.dataQuality(String(err));
-    return reject(deps, request, 'master_data', String(e.details.reason ?? 'schema'), e.message, e.details);
+    return refuse(deps, request, err);
   }
-  const unit: CommitUnit = deps.apply ? await deps.apply(event, request.source) : { events: [event] };
-  const result = await deps.store.commit({ ...unit, inbound: { source: request.source, id: event.id } });
+  let result: CommitResult;
+  try {
+    result = await deps.apply(event, { source: request.source, id: event.id });
+  } catch (err) {
+    if (err instanceof CrossdockError && err.kind === 'data_quality') return refuse(deps, request, err);
+    throw err;
+  }
   if (result.status === 'duplicate') return { status: 'duplicate', event };
   return { status: 'accepted', event, eventSeqs: result.eventSeqs };
 }
 
-async function reject(
-  deps: InboundDeps,
-  request: InboundRequest,
-  owner: Owner,
-  reason: string,
-  message: string,
-  details: Record<string, unknown> = {},
-): Promise<never> {
-  const error = CrossdockError.dataQuality(message, {
+const refusalOwner: Partial<Record<InboundRefusalReason, Owner>> = {
+  // A body that does not match its schema is the sender's data; everything else is the wiring.
+  schema: 'master_data',
+};
+
+async function refuse(deps: InboundDeps, request: InboundRequest, err: unknown): Promise<never> {
+  const cause = err instanceof CrossdockError ? err : CrossdockError.dataQuality(String(err));
+  const reason = String(cause.details['reason'] ?? 'schema') as InboundRefusalReason;
+  const owner = refusalOwner[reason] ?? 'integration';
+  const error = CrossdockError.dataQuality(cause.message, {
     owner,
-    details: { ...details, reason, source: request.source },
+    details: { ...cause.details, reason, source: request.source },
   });
+  const take = deps.refusals?.take(request.source, reason) ?? { attempts: 1, retryAfterMs: 0 };
+  deps.onRefusal?.(request.source, reason, take.attempts === 0);
+  if (take.attempts === 0) {
+    throw CrossdockError.transient(`too many refused webhooks from ${request.source}; retry later`, {
+      retryAfterMs: take.retryAfterMs,
+      details: { reason: 'rate_limited', refused: reason, source: request.source },
+    });
+  }
   const peek = peekIds(request.rawBody);
-  await deps.store.commit({
-    exceptions: [
-      {
-        id: randomUUID(),
-        kind: 'data_quality',
-        owner,
-        source: `inbound:${request.source}`,
-        subscription: null,
-        deliveryId: null,
-        eventId: peek.id,
-        orderId: peek.subject,
-        error: {
-          ...error.toJSON(),
-          at: deps.clock.now().toISOString(),
-          bytes: Buffer.byteLength(request.rawBody),
+  try {
+    await deps.store.commit({
+      exceptions: [
+        {
+          id: refusalExceptionId(request.source, reason),
+          kind: 'data_quality',
+          owner,
+          source: `inbound:${request.source}`,
+          subscription: null,
+          deliveryId: null,
+          // One record counts many messages: the latest one's ids are in `error.last`.
+          eventId: null,
+          orderId: null,
+          error: {
+            ...error.toJSON(),
+            at: deps.clock.now().toISOString(),
+            last: { ...peek, eventSource: inboundEventSource(request.source) },
+            bytes: Buffer.byteLength(request.rawBody),
+          },
+          attempts: take.attempts,
+          coalesce: true,
         },
-        attempts: 1,
-      },
-    ],
-  });
+      ],
+    });
+  } catch (writeError) {
+    deps.refusals?.giveBack(request.source, reason, take.attempts);
+    throw writeError;
+  }
   throw error;
 }
 
-/** Best-effort ids for the exception record of a refused body (no payload is stored). */
-function peekIds(rawBody: string | Buffer): { id: string | null; subject: string | null } {
+/**
+ * Best-effort ids of a refused body for its exception record (no payload is stored): the
+ * sender's event id, type and subject, cut to 200 characters.
+ */
+function peekIds(rawBody: string | Buffer): {
+  id: string | null;
+  type: string | null;
+  subject: string | null;
+} {
+  const cut = (v: unknown) => (typeof v === 'string' ? v.slice(0, 200) : null);
   try {
     const json: unknown = JSON.parse(typeof rawBody === 'string' ? rawBody : rawBody.toString('utf8'));
     if (json && typeof json === 'object') {
       const o = json as Record<string, unknown>;
-      return {
-        id: typeof o.id === 'string' ? o.id.slice(0, 200) : null,
-        subject: typeof o.subject === 'string' ? o.subject.slice(0, 200) : null,
-      };
+      return { id: cut(o.id), type: cut(o.type), subject: cut(o.subject) };
     }
   } catch {
     // an unparseable body has no ids; the exception still records source, reason and size
   }
-  return { id: null, subject: null };
+  return { id: null, type: null, subject: null };
 }

@@ -1,15 +1,20 @@
 /**
  * The operations API: delivery state per destination, replay, the exception queue (dead
- * letters and refused inbound messages, each with an owner), and signed inbound webhooks.
+ * letters and refused inbound messages, each with an owner), and signed inbound webhooks
+ * (applied by the fulfillment workflow, never forwarded; see `registerWebhookRoute`).
  * Every operator action is audit-logged with the API client that made it.
  */
 import type { FastifyInstance } from 'fastify';
+import { Counter } from 'prom-client';
 import { z } from 'zod';
-import { CrossdockError, errorKinds } from '../../domain/index.js';
+import { CrossdockError, errorKinds, inboundSources, isInboundSource } from '../../domain/index.js';
 import {
   type Dispatcher,
   discardDeadLetter,
+  type InboundDeps,
   listDeadLetters,
+  RefusalLimiter,
+  type RefusalLimitOptions,
   type ReplayResult,
   receiveWebhook,
   replaySubscription,
@@ -17,15 +22,20 @@ import {
   retryDeadLetters,
 } from '../../events/index.js';
 import type { Clock, Store } from '../../ports/index.js';
-import { requirePrincipal, requireScope } from '../middleware/index.js';
+import { applyWebhook } from '../../workflows/fulfillment/index.js';
+import { type HttpMetrics, requirePrincipal, requireScope } from '../middleware/index.js';
 import { httpProblem, ProblemError, problemTypes } from '../problem.js';
 
 export interface OpsRoutesDeps {
   store: Store;
   clock: Clock;
   dispatcher: Dispatcher | null;
-  /** Shared HMAC secrets per inbound source (`crm`, `wms`, `tms`). */
+  /** Shared HMAC secrets per inbound source (`crm`, `wms`, `tms`, `erp`). */
   webhookSecrets: Record<string, string | string[]>;
+  /** Where `crossdock_webhook_refusals_total{source,reason}` is registered; none without it. */
+  metrics?: HttpMetrics;
+  /** Refused webhooks written to the exception queue per source (default 1/s, burst 10). */
+  webhookRefusalLimit?: RefusalLimitOptions;
 }
 
 const ExceptionQuery = z.object({
@@ -125,39 +135,107 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRoutesDeps): vo
     );
   });
 
+  registerWebhookRoute(app, deps);
+}
+
+/**
+ * `POST /api/v1/webhooks/:source`: a signed fact from the WMS, TMS, ERP or CRM (see
+ * `receiveWebhook`), applied by the fulfillment workflow (`applyWebhook`) and never forwarded
+ * as is. A sender's key needs `webhooks:<source>` for the source in the path (admin passes);
+ * `orders:write` does not let a client post as a warehouse.
+ *
+ * Answers: 202 applied, 200 duplicate; 401 bad signature; 422 refused (the field named); 429
+ * past the per-source refusal rate (nothing written); 503 + Retry-After while the order is
+ * still being decided; 404 for a source that is not one.
+ */
+function registerWebhookRoute(app: FastifyInstance, deps: OpsRoutesDeps): void {
+  const scopeHooks = new Map<string, ReturnType<typeof requireScope>>(
+    inboundSources.map((s) => [s, requireScope(`webhooks:${s}`)]),
+  );
+  // An unknown source still needs a key; admin then learns it is not a source (404).
+  const unknownSourceHook = requireScope('admin');
+  const refusals = new RefusalLimiter(deps.clock, deps.webhookRefusalLimit ?? {});
+  const refusalCounter = deps.metrics
+    ? new Counter<'source' | 'reason'>({
+        name: 'crossdock_webhook_refusals_total',
+        help: 'Inbound webhooks refused, by source and reason (rate-limited refusals included).',
+        labelNames: ['source', 'reason'],
+        registers: [deps.metrics.registry],
+      })
+    : null;
+  const inbound: Omit<InboundDeps, 'apply'> = {
+    store: deps.store,
+    clock: deps.clock,
+    secrets: deps.webhookSecrets,
+    refusals,
+    onRefusal: (source, reason) => refusalCounter?.inc({ source, reason }),
+  };
+  const apply: InboundDeps['apply'] = (event, record) =>
+    applyWebhook({ store: deps.store, clock: deps.clock }, event, record);
+
   // Inbound webhooks need the exact bytes for the HMAC: an encapsulated context parses raw.
   app.register(async (raw) => {
     raw.removeAllContentTypeParsers();
     raw.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
     raw.post(
       '/api/v1/webhooks/:source',
-      { onRequest: requireScope('orders:write') },
+      {
+        onRequest: (request, reply, done) => {
+          const { source } = request.params as { source?: string };
+          const hook = scopeHooks.get(source ?? '') ?? unknownSourceHook;
+          hook.call(raw, request, reply, done);
+        },
+      },
       async (request, reply) => {
-        const { source } = z.object({ source: z.enum(['crm', 'wms', 'tms', 'erp']) }).parse(request.params);
+        const source = (request.params as { source: string }).source;
+        if (!isInboundSource(source)) {
+          throw new ProblemError(
+            httpProblem(
+              404,
+              `${source} is not a webhook source (one of ${inboundSources.join(', ')}).`,
+              problemTypes.notFound,
+            ),
+          );
+        }
         const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         try {
           const r = await receiveWebhook(
-            { store: deps.store, clock: deps.clock, secrets: deps.webhookSecrets },
+            { ...inbound, apply },
             { source, rawBody, headers: request.headers },
           );
-          deps.dispatcher?.notify();
+          if (r.status === 'accepted') deps.dispatcher?.notify();
           return reply
             .code(r.status === 'accepted' ? 202 : 200)
             .send({ status: r.status, eventId: r.event.id });
         } catch (err) {
-          if (
-            err instanceof CrossdockError &&
-            err.kind === 'data_quality' &&
-            String(err.details['reason'] ?? '').startsWith('signature')
-          ) {
-            throw new ProblemError({
-              ...httpProblem(401, err.message, problemTypes.unauthorized),
-              kind: err.kind,
-            });
-          }
-          throw err;
+          throw webhookProblem(err);
         }
       },
     );
   });
+}
+
+/** The HTTP answer of a refused webhook: 401 for a signature, 429 past the refusal rate. */
+function webhookProblem(err: unknown): unknown {
+  if (!(err instanceof CrossdockError)) return err;
+  const reason = String(err.details['reason'] ?? '');
+  if (err.kind === 'data_quality' && reason.startsWith('signature')) {
+    return new ProblemError({
+      ...httpProblem(401, err.message, problemTypes.unauthorized),
+      kind: err.kind,
+      reason,
+    });
+  }
+  if (reason === 'rate_limited') {
+    const seconds = Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000));
+    return new ProblemError(
+      {
+        ...httpProblem(429, `${err.message} (in ${seconds} s).`, problemTypes.rateLimited),
+        kind: err.kind,
+        retryable: true,
+      },
+      { 'retry-after': String(seconds) },
+    );
+  }
+  return err;
 }

@@ -11,6 +11,8 @@
  *   timeline either way, with `applied: true|false`;
  * - a shipment milestone is kept on its shipment once (by milestone id): a re-send is a timeline
  *   entry, not a second shipment event, second outbox event or second reservation release;
+ * - a report about a rejected or cancelled order is recorded in the timeline only (reason
+ *   `order_closed`): no shipment, invoice, reservation or outbox change;
  * - an allocation by the WMS (or the ERP assigning a shipment) gives back the hub's soft
  *   reservation for what was allocated, never more than the order reserved there.
  */
@@ -25,6 +27,7 @@ import {
   type Shipment,
   type ShipmentEvent,
   type ShipmentEventType,
+  terminalStates,
   transition,
 } from '../../domain/index.js';
 import type {
@@ -93,8 +96,11 @@ export function planReport(
   let inventory: InventoryDelta[] = [];
   let shipment: Shipment | undefined;
   let newInvoice: Invoice | undefined;
+  // A rejected or cancelled order is closed: what is reported about it is kept in the timeline
+  // for the people who must sort it out, and changes nothing (no shipment, no hub event).
+  const closed = terminalStates.has(order.state);
 
-  if (report.kind === 'shipment' && report.shipmentId) {
+  if (!closed && report.kind === 'shipment' && report.shipmentId) {
     shipment = shipments.find((s) => s.id === report.shipmentId);
     if (!shipment) {
       shipment = newShipment(order, report, details);
@@ -123,7 +129,7 @@ export function planReport(
     }
   }
 
-  if (report.kind === 'invoice' && report.invoiceId) {
+  if (!closed && report.kind === 'invoice' && report.invoiceId) {
     const status: Invoice['status'] = report.native === 'paid' ? 'paid' : 'open';
     const existing = invoices.find((i) => i.externalIds['erp'] === report.invoiceId);
     if (existing) {
@@ -146,11 +152,12 @@ export function planReport(
   }
 
   const reached: string | null = report.milestone ?? (report.requested === 'invoiced' ? 'invoiced' : null);
-  if (reached && !milestones.includes(reached)) milestones.push(reached);
+  if (!closed && reached && !milestones.includes(reached)) milestones.push(reached);
 
-  const moved = report.requested
-    ? transition(order.state, report.requested)
-    : { state: order.state, applied: false };
+  const moved =
+    report.requested && !closed
+      ? transition(order.state, report.requested)
+      : { state: order.state, applied: false };
   const state: OrderState = moved.state;
   const next: SalesOrder = {
     ...order,
@@ -198,11 +205,13 @@ export function planReport(
 
   const reason = moved.applied
     ? null
-    : report.requested === null
-      ? 'timeline_only'
-      : repeat
-        ? 'duplicate'
-        : 'not_forward';
+    : closed
+      ? 'order_closed'
+      : report.requested === null
+        ? 'timeline_only'
+        : repeat
+          ? 'duplicate'
+          : 'not_forward';
   const summary: Record<string, unknown> = {
     applied: moved.applied,
     repeat,

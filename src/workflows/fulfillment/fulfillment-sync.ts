@@ -36,6 +36,7 @@ import type {
   WmsPort,
 } from '../../ports/index.js';
 import { type ErpDetails, planReport } from './apply-report.js';
+import { commitReport } from './commit-report.js';
 import {
   type FeedSource,
   type FulfillmentReport,
@@ -102,8 +103,6 @@ interface Feed {
     limit: number,
   ): Promise<{ reports: (FulfillmentReport | null)[]; watermark: string }>;
 }
-
-const maxAttempts = 8;
 
 /** Polls the fulfillment feeds and applies them to orders; see the file comment for the rules. */
 export class FulfillmentSync {
@@ -279,7 +278,8 @@ export class FulfillmentSync {
   }
 
   /**
-   * Applies one entry as one commit. `known` is the order as this pass last committed it (saves
+   * Applies one entry as one commit, through `commitReport` (the path signed webhooks take
+   * too). `known` is the order as this pass last committed it (saves
    * a read when an order has several entries in a page; a stale one only costs a conflict and a
    * re-read). Returns the order as committed, or null when the next entry must read it afresh.
    */
@@ -289,7 +289,7 @@ export class FulfillmentSync {
   ): Promise<{ outcome: EntryOutcome; order: SalesOrder | null }> {
     const { store } = this.deps;
     const hubOrderId = report.hubOrderId!;
-    let order = known ?? (await store.getOrder(hubOrderId));
+    const order = known ?? (await store.getOrder(hubOrderId));
     if (!order) return { outcome: 'skipped', order: null };
     if (order.state === 'received' || order.state === 'validating') {
       const key = `${report.source}:${report.deliveryId}`;
@@ -303,38 +303,13 @@ export class FulfillmentSync {
       report,
       order.shipments.some((s) => s.id === report.shipmentId),
     );
-    let skipRelease = false;
-    for (let attempt = 1; ; attempt++) {
-      const plan = planReport(order, report, details, {
-        now: this.deps.clock.now(),
-        eventSource: this.eventSource,
-        skipRelease,
-      });
-      const unit: CommitUnit = {
-        order: { next: plan.next, expectedVersion: order.version },
-        timeline: [plan.timeline],
-        events: plan.events,
-        inbound: { source: inboundSource(report), id: report.deliveryId },
-      };
-      if (plan.inventory.length > 0) unit.inventory = plan.inventory;
-      try {
-        const result = await store.commit(unit);
-        if (result.status === 'duplicate') return { outcome: 'duplicates', order: null };
-        return { outcome: plan.applied ? 'applied' : 'recorded', order: plan.next };
-      } catch (err) {
-        const e = toCrossdockError(err);
-        if (e.kind !== 'conflict' || attempt >= maxAttempts) throw e;
-        if (typeof e.details['sku'] === 'string') {
-          // The reservation is not there to give back (released by a hold, or never taken in
-          // this store): record the allocation without touching inventory.
-          skipRelease = true;
-        } else {
-          const fresh = await store.getOrder(hubOrderId);
-          if (!fresh) throw e;
-          order = fresh;
-        }
-      }
-    }
+    const result = await commitReport(
+      { store, clock: this.deps.clock, eventSource: this.eventSource },
+      report,
+      { order, details, inbound: { source: inboundSource(report), id: report.deliveryId } },
+    );
+    if (result.outcome === 'duplicate') return { outcome: 'duplicates', order: null };
+    return { outcome: result.outcome, order: result.order };
   }
 
   /**

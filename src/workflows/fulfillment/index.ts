@@ -1,5 +1,12 @@
 export { type ErpDetails, type PlanOptions, planReport, type ReportPlan } from './apply-report.js';
 export {
+  type CommitReportDeps,
+  type CommitReportOptions,
+  type CommitReportResult,
+  commitReport,
+  commitReportAttempts,
+} from './commit-report.js';
+export {
   type FeedPassReport,
   FulfillmentSync,
   type FulfillmentSyncDeps,
@@ -16,3 +23,4 @@ export {
   fromTmsMilestone,
   fromWmsMilestone,
 } from './milestones.js';
+export { applyWebhook, reportFromWebhook, type WebhookApplyDeps } from './webhooks.js';

@@ -1,0 +1,99 @@
+/**
+ * Applies one fulfillment report to its order as one commit: plan (`planReport`), commit with
+ * the order's optimistic version and the inbound dedupe record, and on a conflict re-read and
+ * plan again.
+ *
+ * Why one function: the polling feeds (`FulfillmentSync`) and the signed webhooks
+ * (`applyWebhook`) must apply a milestone the same way — monotonic, recorded once per milestone
+ * id on its shipment, kept in the timeline either way, published as the hub's own events — or a
+ * WMS that both pushes and is polled would see two rule sets. Everything that decides what a
+ * report does lives in `planReport`; this is the commit loop around it.
+ */
+import { type SalesOrder, toCrossdockError } from '../../domain/index.js';
+import type { Clock, CommitUnit, Store } from '../../ports/index.js';
+import { type ErpDetails, planReport, type ReportPlan } from './apply-report.js';
+import type { FulfillmentReport } from './milestones.js';
+
+/** What {@link commitReport} needs. */
+export interface CommitReportDeps {
+  store: Store;
+  clock: Clock;
+  /** CloudEvents source of the events the hub emits for the report. */
+  eventSource: string;
+}
+
+/** Options of {@link commitReport}. */
+export interface CommitReportOptions {
+  /** The order as last read (saves a read; a stale one only costs a conflict and a re-read). */
+  order: SalesOrder;
+  /** The inbound dedupe record committed with the report: if it was seen, nothing is applied. */
+  inbound: { source: string; id: string };
+  /** What the ERP said about the record the report names (see `planReport`). */
+  details?: ErpDetails;
+}
+
+/** What {@link commitReport} did. */
+export type CommitReportResult =
+  | {
+      /** `applied`: the order's state moved; `recorded`: kept in the timeline only. */
+      outcome: 'applied' | 'recorded';
+      /** The order as committed. */
+      order: SalesOrder;
+      plan: ReportPlan;
+      eventSeqs: number[];
+    }
+  /** The inbound record was seen before: nothing was written. */
+  | { outcome: 'duplicate' };
+
+/** Conflicts retried before the conflict is thrown (each re-reads the order). */
+export const commitReportAttempts = 8;
+
+/**
+ * Plans and commits one report; see the file comment. Throws the store's `conflict` after
+ * {@link commitReportAttempts}, or when the order has gone.
+ */
+export async function commitReport(
+  deps: CommitReportDeps,
+  report: FulfillmentReport,
+  options: CommitReportOptions,
+): Promise<CommitReportResult> {
+  const { store } = deps;
+  let order = options.order;
+  let skipRelease = false;
+  for (let attempt = 1; ; attempt++) {
+    const plan = planReport(order, report, options.details ?? {}, {
+      now: deps.clock.now(),
+      eventSource: deps.eventSource,
+      skipRelease,
+    });
+    const unit: CommitUnit = {
+      order: { next: plan.next, expectedVersion: order.version },
+      timeline: [plan.timeline],
+      events: plan.events,
+      inbound: options.inbound,
+    };
+    if (plan.inventory.length > 0) unit.inventory = plan.inventory;
+    try {
+      const result = await store.commit(unit);
+      if (result.status === 'duplicate') return { outcome: 'duplicate' };
+      return {
+        outcome: plan.applied ? 'applied' : 'recorded',
+        order: plan.next,
+        plan,
+        eventSeqs: result.eventSeqs,
+      };
+    } catch (err) {
+      const e = toCrossdockError(err);
+      if (e.kind !== 'conflict' || attempt >= commitReportAttempts) throw e;
+      if (typeof e.details['sku'] === 'string') {
+        // The reservation is not there to give back (released by a hold, or never taken in
+        // this store): record the allocation without touching inventory.
+        skipRelease = true;
+      } else {
+        const fresh = await store.getOrder(order.id);
+        if (!fresh) throw e;
+        order = fresh;
+      }
+    }
+  }
+}

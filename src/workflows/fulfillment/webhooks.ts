@@ -1,0 +1,156 @@
+/**
+ * Signed webhooks from the WMS, the TMS and the ERP, applied like the polled feeds.
+ *
+ * Why here and not in the event backbone: a webhook is a fulfillment report pushed instead of
+ * polled. It is mapped to the same `FulfillmentReport` (`fromWmsMilestone`, `fromTmsMilestone`,
+ * `fromErpChange`) and committed by the same `commitReport` as `FulfillmentSync`, so it moves the
+ * order only under the monotonic rule, is recorded once per milestone id, lands in the timeline
+ * and is published as the hub's own `shipment.milestone.v1` / status / invoice events. The raw
+ * body is never forwarded: subscribers only ever see what the hub decided.
+ *
+ * `receiveWebhook` (events) verifies, allow-lists and validates the body and passes the typed
+ * event here as its `apply` step, with the inbound dedupe record to commit alongside.
+ */
+import {
+  CrossdockError,
+  type InboundEvent,
+  inboundEventSource,
+  type SalesOrder,
+} from '../../domain/index.js';
+import type { Clock, CommitResult, Store } from '../../ports/index.js';
+import type { ErpDetails } from './apply-report.js';
+import { commitReport } from './commit-report.js';
+import { type FulfillmentReport, fromErpChange, fromTmsMilestone, fromWmsMilestone } from './milestones.js';
+
+/** What {@link applyWebhook} needs. */
+export interface WebhookApplyDeps {
+  store: Store;
+  clock: Clock;
+  /** How long a sender is asked to wait for an order still being decided. Default 2 s. */
+  pendingRetryAfterMs?: number;
+}
+
+/** The report (and the ERP details it carries itself) an inbound event stands for. */
+export function reportFromWebhook(event: InboundEvent): { report: FulfillmentReport; details: ErpDetails } {
+  // The route names the sender; the body's own `source` has already been replaced by it.
+  const system = inboundEventSource(event.sender);
+  const hubOrderId = event.subject;
+  switch (event.type) {
+    case 'wms.milestone.v1': {
+      const d = event.data;
+      const report = fromWmsMilestone(system, {
+        id: d.milestoneId,
+        deliveryId: event.id,
+        hubOrderId,
+        shipmentId: d.shipmentId,
+        warehouseId: d.warehouseId,
+        type: d.milestone,
+        at: d.at ?? event.time,
+        ...(d.detail !== undefined ? { detail: d.detail } : {}),
+        ...(d.lines !== undefined ? { lines: d.lines } : {}),
+      });
+      return { report, details: {} };
+    }
+    case 'tms.milestone.v1': {
+      const d = event.data;
+      const report = fromTmsMilestone(system, {
+        id: d.milestoneId,
+        deliveryId: event.id,
+        hubOrderId,
+        shipmentId: d.shipmentId,
+        carrier: d.carrier,
+        trackingNumber: d.trackingNumber,
+        type: d.milestone,
+        at: d.at ?? event.time,
+        ...(d.warehouseId !== undefined ? { warehouseId: d.warehouseId } : {}),
+        ...(d.location !== undefined ? { location: d.location } : {}),
+        ...(d.detail !== undefined ? { detail: d.detail } : {}),
+      });
+      return { report, details: {} };
+    }
+    case 'erp.shipment.v1': {
+      const d = event.data;
+      // Every status of the schema maps (waiting and cancelled to a timeline-only report).
+      const report = fromErpChange(system, {
+        kind: 'shipment',
+        erpOrderId: d.erpOrderId,
+        hubOrderId,
+        milestone: d.status,
+        recordId: d.shipmentId,
+        at: d.at ?? event.time,
+      })!;
+      report.deliveryId = event.id;
+      const details: ErpDetails = {};
+      if (d.lines !== undefined) {
+        details.shipment = {
+          erpShipmentId: d.shipmentId,
+          state: d.status,
+          lines: d.lines,
+          ...(d.warehouseId !== undefined ? { warehouseId: d.warehouseId } : {}),
+        };
+      }
+      return { report, details };
+    }
+    case 'erp.invoice.v1': {
+      const d = event.data;
+      const report = fromErpChange(system, {
+        kind: 'invoice',
+        erpOrderId: d.erpOrderId,
+        hubOrderId,
+        milestone: d.status,
+        recordId: d.invoiceId,
+        at: d.at ?? event.time,
+      })!;
+      report.deliveryId = event.id;
+      const details: ErpDetails = {};
+      if (d.amount !== undefined && d.currency !== undefined) {
+        details.invoice = {
+          erpInvoiceId: d.invoiceId,
+          number: d.number ?? null,
+          state: d.status,
+          amount: d.amount,
+          currency: d.currency,
+        };
+      }
+      return { report, details };
+    }
+  }
+}
+
+/**
+ * Applies a verified inbound event to the order it names, committing `inbound` (the webhook's
+ * dedupe record) in the same unit. Refuses, writing nothing:
+ * - an order the hub does not have: `data_quality`, `details.reason = 'unknown_order'`;
+ * - an order still being decided (`received`/`validating`): `transient` with `retryAfterMs`
+ *   (`order_pending`), so the sender retries after the acceptance rather than the milestone
+ *   being applied before it.
+ * A report about a rejected or cancelled order is recorded in its timeline and moves nothing.
+ */
+export async function applyWebhook(
+  deps: WebhookApplyDeps,
+  event: InboundEvent,
+  inbound: { source: string; id: string },
+): Promise<CommitResult> {
+  const order: SalesOrder | null = await deps.store.getOrder(event.subject);
+  if (!order) {
+    throw CrossdockError.dataQuality(`no order ${event.subject}`, {
+      owner: 'integration',
+      details: { reason: 'unknown_order', field: 'subject', subject: event.subject },
+    });
+  }
+  if (order.state === 'received' || order.state === 'validating') {
+    throw CrossdockError.transient(`order ${order.id} is still being decided; send the milestone again`, {
+      retryAfterMs: deps.pendingRetryAfterMs ?? 2000,
+      details: { reason: 'order_pending', orderId: order.id },
+    });
+  }
+  const { report, details } = reportFromWebhook(event);
+  const result = await commitReport(
+    { store: deps.store, clock: deps.clock, eventSource: `/crossdock/webhooks/${event.sender}` },
+    report,
+    { order, details, inbound },
+  );
+  return result.outcome === 'duplicate'
+    ? { status: 'duplicate' }
+    : { status: 'committed', eventSeqs: result.eventSeqs };
+}
