@@ -62,6 +62,19 @@ describe('CircuitBreaker', () => {
     expect(b.state).toBe('closed');
   });
 
+  test('acquire tells a call from a probe, and refuses while open or while the one probe is out', () => {
+    const c = clock();
+    const b = new CircuitBreaker(c, { failureThreshold: 1, openMs: 100, halfOpenProbes: 1 });
+    expect(b.acquire()).toBe('call');
+    b.onFailure();
+    expect(b.acquire()).toBeNull();
+    c.advance(100);
+    expect(b.acquire()).toBe('probe');
+    expect(b.acquire()).toBeNull();
+    b.onSuccess();
+    expect(b.acquire()).toBe('call');
+  });
+
   test('A probe slot given back unused lets the next caller probe', () => {
     const c = clock();
     const b = new CircuitBreaker(c, { failureThreshold: 1, openMs: 10, halfOpenProbes: 1 });

@@ -5,8 +5,10 @@
  * outage burns every delivery's attempt budget in minutes and parks events that only needed
  * patience. Open, the dispatcher stops claiming for that subscription (nothing is attempted, no
  * attempt is counted); after `openMs` one probe goes through (half-open) and its outcome
- * decides. Only failures that say something about the destination's health count (transient,
- * downstream_outage); a data_quality refusal proves the destination is up.
+ * decides: a success closes it (the dispatcher then makes the subscription's waiting deliveries
+ * due at once), a health failure opens it for another `openMs`. Only failures that say
+ * something about the destination's health count (transient, downstream_outage); a
+ * data_quality refusal proves the destination is up.
  */
 import type { Clock } from '../ports/index.js';
 
@@ -76,13 +78,24 @@ export class CircuitBreaker {
    * reported through {@link onSuccess}/{@link onFailure}/{@link onNeutral}).
    */
   tryAcquire(): boolean {
+    return this.acquire() !== null;
+  }
+
+  /**
+   * Asks to make one call and says which kind it is: `'call'` (closed), `'probe'` (half-open: the
+   * call tests the destination; report its outcome through {@link onSuccess}/{@link onFailure}/
+   * {@link onNeutral}), or null (refused: open, or every probe slot taken). The dispatcher counts
+   * attempts by it: a refused call is no attempt, a failed probe is the destination's, not the
+   * delivery's (see delivery-policy.ts).
+   */
+  acquire(): 'call' | 'probe' | null {
     const state = this.state;
-    if (state === 'closed') return true;
+    if (state === 'closed') return 'call';
     if (state === 'half_open' && this.probesInFlight < this.options.halfOpenProbes) {
       this.probesInFlight++;
-      return true;
+      return 'probe';
     }
-    return false;
+    return null;
   }
 
   /** The call succeeded (or failed in a way that proves the destination is healthy). */

@@ -1,6 +1,14 @@
 import { describe, expect, test } from 'vitest';
 import { CrossdockError, errorKinds } from '../domain/index.js';
-import { countsAgainstHealth, decideFailure, parkedException, resolvePolicy } from './delivery-policy.js';
+import {
+  countsAgainstHealth,
+  decideFailure,
+  decideProbeFailure,
+  defaultDeliveryPolicy,
+  parkedException,
+  resolvePolicy,
+  retrySpanMs,
+} from './delivery-policy.js';
 
 const now = new Date('2025-03-03T10:00:00Z');
 const fresh = { attempts: 0, createdAt: '2025-03-03T09:59:00Z' };
@@ -95,6 +103,51 @@ describe('decideFailure', () => {
       attempts: 1,
     });
     expect(ex.error.message).toBe('CRM: REQUIRED_FIELD_MISSING AccountId');
+  });
+
+  test('The shipped policy retries a delivery that fails on every attempt for at least 2 hours, however the jitter falls, and keeps the 24 h maximum age', () => {
+    const hour = 3_600_000;
+    expect(defaultDeliveryPolicy.maxAgeMs).toBe(24 * hour);
+    const span = retrySpanMs(defaultDeliveryPolicy);
+    expect(span.minMs).toBeGreaterThanOrEqual(2 * hour);
+    expect(span.maxMs).toBeLessThan(defaultDeliveryPolicy.maxAgeMs);
+    // Played out with the unluckiest draws (every delay as short as it can be): retried until
+    // max_attempts parks it, never before 2 hours.
+    const policy = resolvePolicy();
+    const created = Date.parse('2025-03-03T00:00:00Z');
+    let at = created;
+    let attempts = 0;
+    for (;;) {
+      const d = decideFailure(
+        { attempts, createdAt: new Date(created).toISOString() },
+        CrossdockError.downstreamOutage('connection refused'),
+        policy,
+        new Date(at),
+        () => 0,
+      );
+      if (d.action === 'park') {
+        expect(d).toMatchObject({ reason: 'max_attempts', attempts: policy.maxAttempts });
+        break;
+      }
+      attempts = d.attempts;
+      at += d.delayMs;
+    }
+    expect(at - created).toBe(span.minMs);
+    expect(at - created).toBeGreaterThanOrEqual(2 * hour);
+  });
+
+  test('A failed probe is released with its attempts unchanged until the delivery passes the maximum age', () => {
+    const down = CrossdockError.downstreamOutage('connection refused');
+    expect(decideProbeFailure({ attempts: 3, createdAt: fresh.createdAt }, down, policy, now)).toMatchObject({
+      action: 'release',
+      attempts: 3,
+    });
+    const old = { attempts: 3, createdAt: '2025-03-03T08:59:59.000Z' };
+    expect(decideProbeFailure(old, down, policy, now)).toMatchObject({
+      action: 'park',
+      reason: 'max_age',
+      attempts: 4,
+    });
   });
 
   test('Only failures about the destination health count against the breaker', () => {

@@ -29,6 +29,18 @@
  * - Graceful stop: `stop()` lets in-flight handler calls finish, writes their outcomes and
  *   releases the leases of deliveries not started, so a restart resumes at once rather than
  *   after the lease expires.
+ *
+ * Outages (the breaker, see circuit-breaker.ts; what counts as an attempt, see
+ * delivery-policy.ts): while a subscription's breaker is open nothing is claimed. Half-open, a
+ * cycle claims a handful of deliveries and sends one of them, alone, as the probe: one probe at
+ * a time per destination (and process). The probe is the first key head that has not failed a
+ * probe lately, so a delivery that fails for reasons of its own cannot hold the breaker open by
+ * being the oldest. A failed probe costs its delivery no attempt; the others are released
+ * untouched. When the probe succeeds the breaker closes, the rest of the batch goes out, and
+ * every delivery of the subscription still waiting out a backoff is made due now (the store's
+ * `expediteDeliveries`): backoffs earned against a down destination mean nothing once it is back,
+ * and without this a few orders lagged minutes behind the drained rest. The rate and concurrency
+ * limits pace that backlog; claims keep each key's order.
  */
 import { hostname } from 'node:os';
 import { type CloudEvent, CrossdockError, toCrossdockError } from '../domain/index.js';
@@ -47,6 +59,7 @@ import {
   countsAgainstHealth,
   type DeliveryPolicy,
   decideFailure,
+  decideProbeFailure,
   errorRecord,
   parkedException,
   resolvePolicy,
@@ -123,6 +136,10 @@ export interface SubscriptionCounters {
   retried: number;
   parked: number;
   released: number;
+  /** Half-open probes that failed (the destination was still down); no attempt was counted. */
+  probesFailed: number;
+  /** Deliveries made due at once because the breaker closed. */
+  expedited: number;
 }
 
 /** What `GET /api/v1/subscriptions` shows of one subscription. */
@@ -158,6 +175,31 @@ interface Runtime {
   wake: (() => void) | null;
   /** Replays forced by this process: event seq → replay id (see {@link Dispatcher.forceReplay}). */
   forced: Map<number, string>;
+  /** Event seqs whose delivery failed a probe lately → when: the next probe prefers another. */
+  failedProbes: Map<number, number>;
+}
+
+/**
+ * Deliveries a half-open cycle claims: the probe is chosen among them, the rest released. A few
+ * give the probe somewhere to rotate to; a full batch would be claimed and released for nothing
+ * every `openMs` of an outage.
+ */
+const probeCandidates = 16;
+
+/** Failed probes remembered per subscription (the oldest are forgotten first). */
+const maxFailedProbes = 1_024;
+
+/** The store's optional "recovered" write (see the report of issue 11; absent in older stores). */
+type ExpeditingStore = Store & {
+  expediteDeliveries?: (subscription: string, now: Date) => Promise<number>;
+};
+
+/** What one cycle's deliveries came to, written back in batches at its end. */
+interface Outcomes {
+  completed: Delivery[];
+  skipped: Set<string>;
+  failures: DeliveryFailure[];
+  released: string[];
 }
 
 /** Result of one claim-and-deliver cycle. */
@@ -222,12 +264,13 @@ export class Dispatcher {
         burst: Math.max(1, policy.burst),
       }),
       lanes: new Semaphore(policy.concurrency),
-      counters: { delivered: 0, retried: 0, parked: 0, released: 0 },
+      counters: { delivered: 0, retried: 0, parked: 0, released: 0, probesFailed: 0, expedited: 0 },
       lastError: null,
       lastDeliveredAt: null,
       loop: null,
       wake: null,
       forced: new Map(),
+      failedProbes: new Map(),
     });
     return this;
   }
@@ -410,8 +453,9 @@ export class Dispatcher {
     const result = emptyCycle();
     const { policy } = rt;
     if (rt.breaker.waitMs() > 0) return result;
+    const probing = rt.breaker.state === 'half_open';
     const batch = await this.store.claimDeliveries(rt.def.name, {
-      limit: policy.batchSize,
+      limit: probing ? Math.min(policy.batchSize, probeCandidates) : policy.batchSize,
       leaseMs: policy.leaseMs,
       now: this.clock.now(),
       owner: this.owner,
@@ -425,16 +469,24 @@ export class Dispatcher {
       if (list) list.push(d);
       else byKey.set(d.key, [d]);
     }
-    const completed: Delivery[] = [];
-    const skipped = new Set<string>();
-    const failures: DeliveryFailure[] = [];
-    const released: string[] = [];
-    const keys = [...byKey.values()];
+    const out: Outcomes = { completed: [], skipped: new Set(), failures: [], released: [] };
+    let keys = [...byKey.values()];
+    if (probing) {
+      // One probe, alone: the other keys wait for its outcome instead of each asking the
+      // breaker (and being refused) while it is in flight.
+      const [probe] = keys.splice(this.pickProbe(rt, keys), 1);
+      await this.deliverKey(rt, probe!, out);
+      if (rt.breaker.state === 'closed') await this.expedite(rt);
+      else {
+        for (const list of keys) for (const d of list) out.released.push(d.id);
+        keys = [];
+      }
+    }
     let next = 0;
     const lane = async (): Promise<void> => {
       while (next < keys.length) {
         const list = keys[next++]!;
-        await this.deliverKey(rt, list, completed, failures, released, skipped);
+        await this.deliverKey(rt, list, out);
       }
     };
     const laneCount = Math.min(policy.concurrency, keys.length);
@@ -442,6 +494,7 @@ export class Dispatcher {
     for (let i = 0; i < laneCount; i++) lanes.push(lane());
     await Promise.all(lanes);
 
+    const { completed, skipped, failures, released } = out;
     // Outcomes are written completions first: a delivered event must never be retried because
     // a later write of the same cycle failed.
     if (completed.length > 0) {
@@ -455,7 +508,10 @@ export class Dispatcher {
     // deliveries, our late outcome must not free or reschedule what it is delivering now.
     if (failures.length > 0) await this.store.failDeliveries(failures, this.owner);
     if (released.length > 0) await this.store.releaseDeliveries(released, this.owner);
-    for (const d of completed) rt.forced.delete(d.eventSeq);
+    for (const d of completed) {
+      rt.forced.delete(d.eventSeq);
+      rt.failedProbes.delete(d.eventSeq);
+    }
     for (const f of failures) {
       if (f.nextAttemptAt === null) result.parked++;
       else result.retried++;
@@ -470,21 +526,57 @@ export class Dispatcher {
     return result;
   }
 
-  /** Delivers one key's deliveries in order; the first retryable failure holds the rest back. */
-  private async deliverKey(
-    rt: Runtime,
-    list: Delivery[],
-    completed: Delivery[],
-    failures: DeliveryFailure[],
-    released: string[],
-    skipped: Set<string>,
-  ): Promise<void> {
+  /**
+   * Index of the key whose head goes out as the probe: the first (oldest) head that has not
+   * failed a probe lately, else the one whose probe failed longest ago. Why rotate: released
+   * after a failed probe, a delivery is due again at once and would be the probe every time, so
+   * one that fails for reasons of its own (a payload the CRM chokes on) would keep a recovered
+   * destination's breaker open.
+   */
+  private pickProbe(rt: Runtime, keys: readonly Delivery[][]): number {
+    let best = 0;
+    let bestAt = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < keys.length; i++) {
+      const failedAt = rt.failedProbes.get(keys[i]![0]!.eventSeq);
+      if (failedAt === undefined) return i;
+      if (failedAt < bestAt) {
+        best = i;
+        bestAt = failedAt;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * The breaker closed after a successful probe: every delivery of the subscription waiting out a
+   * backoff becomes due now. A store without the operation leaves them to their backoff; a
+   * failure is reported and changes nothing else (they still go out, later).
+   */
+  private async expedite(rt: Runtime): Promise<void> {
+    rt.failedProbes.clear();
+    const store = this.store as ExpeditingStore;
+    if (typeof store.expediteDeliveries !== 'function') return;
+    try {
+      rt.counters.expedited += await store.expediteDeliveries(rt.def.name, this.clock.now());
+    } catch (err) {
+      this.onLoopError(rt.def.name, err);
+    }
+  }
+
+  /**
+   * Delivers one key's deliveries in order; the first retryable failure holds the rest back.
+   * Which failures count an attempt is delivery-policy.ts's rule: a refused call none, a probe
+   * that finds the destination still down none, any other failed call one.
+   */
+  private async deliverKey(rt: Runtime, list: Delivery[], out: Outcomes): Promise<void> {
+    const { completed, failures, released, skipped } = out;
     for (let i = 0; i < list.length; i++) {
       const d = list[i]!;
       const holdRest = (): void => {
         for (let j = i; j < list.length; j++) released.push(list[j]!.id);
       };
-      if (this.stopping || !rt.breaker.tryAcquire()) return holdRest();
+      const grant = this.stopping ? null : rt.breaker.acquire();
+      if (grant === null) return holdRest();
       let wait = rt.bucket.take();
       while (wait > 0) {
         if (this.stopping) {
@@ -502,12 +594,27 @@ export class Dispatcher {
         continue;
       }
       const now = this.clock.now();
-      const decision = decideFailure(d, outcome, rt.policy, now, this.random);
-      if (countsAgainstHealth(decision.error.kind)) rt.breaker.onFailure();
+      const health = countsAgainstHealth(outcome.kind);
+      if (health) rt.breaker.onFailure();
       else rt.breaker.onSuccess();
-      if (decision.error.retryAfterMs !== undefined) rt.bucket.pause(decision.error.retryAfterMs);
+      if (outcome.retryAfterMs !== undefined) rt.bucket.pause(outcome.retryAfterMs);
+      const decision =
+        grant === 'probe' && health
+          ? decideProbeFailure(d, outcome, rt.policy, now)
+          : decideFailure(d, outcome, rt.policy, now, this.random);
       const record = errorRecord(decision.error, decision.attempts, now);
       rt.lastError = { ...record, deliveryId: d.id, eventId: d.event.id };
+      if (decision.action === 'release') {
+        // The destination is still down: this delivery waits for the next probe as it was.
+        rt.counters.probesFailed++;
+        if (rt.failedProbes.size >= maxFailedProbes) {
+          const oldest = rt.failedProbes.keys().next();
+          if (!oldest.done) rt.failedProbes.delete(oldest.value);
+        }
+        rt.failedProbes.delete(d.eventSeq);
+        rt.failedProbes.set(d.eventSeq, now.getTime());
+        return holdRest();
+      }
       if (decision.action === 'retry') {
         failures.push({ id: d.id, error: record, nextAttemptAt: new Date(now.getTime() + decision.delayMs) });
         i++;
