@@ -5,11 +5,15 @@
  * and a flood of bad signatures costs one exception record and a 429.
  */
 import pg from 'pg';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Hub } from '../../src/app/hub.js';
 import { customerStatus, type OrderSubmission, type SalesOrder } from '../../src/domain/index.js';
 import { signatureHeader, signWebhook } from '../../src/events/index.js';
-import { type ApiScope, createApiKey } from '../../src/http/middleware/index.js';
+import { buildHttpApp } from '../../src/http/app.js';
+import { type ApiScope, createApiKey, createMetrics } from '../../src/http/middleware/index.js';
+import { registerOpsRoutes } from '../../src/http/routes/ops.js';
+import { systemClock } from '../../src/ports/index.js';
 import { order as orderFixture } from '../../src/storage/contract/fixtures.js';
 import { pgUrl } from '../events/support.js';
 import { openTestHub } from '../support/hub.js';
@@ -276,6 +280,28 @@ describe.each(['sqlite', 'postgres'] as const)('POST /api/v1/webhooks/:source on
     expect(hub.sims!.crm.orderStatus(order.id)?.status).toBe(customerStatus('shipped', false));
   });
 
+  test('a milestone the polled feed already applied, pushed again as a webhook, is recorded once on its shipment', async () => {
+    const order = await releasedOrder();
+    const polled = (await hub.sims!.wms.milestonesSince(null, 10_000)).milestones.find(
+      (m) => m.hubOrderId === order.id && m.type === 'released',
+    )!;
+    const res = await post(
+      'wms',
+      cloudEvent(
+        'wms.milestone.v1',
+        order.id,
+        milestone('released', polled.id, polled.shipmentId, polled.warehouseId),
+      ),
+      keys.wms,
+    );
+    expect(res.statusCode).toBe(202);
+    const now = (await hub.store.getOrder(order.id))!;
+    const shipment = now.shipments.find((s) => s.id === polled.shipmentId)!;
+    expect(shipment.events.filter((e) => e.type === 'released')).toHaveLength(1);
+    const pushed = (await hub.store.getTimeline(order.id)).filter((e) => e.system === 'urn:wms');
+    expect(pushed.map((e) => [e.outcome, e.summary['repeat']])).toEqual([['recorded', true]]);
+  });
+
   test('a milestone for an order the hub does not have is refused naming the subject', async () => {
     const res = await post(
       'wms',
@@ -345,5 +371,66 @@ describe.each(['sqlite', 'postgres'] as const)('POST /api/v1/webhooks/:source on
     );
     expect(ex.map((e) => e.id)).toEqual(['inbound:tms:signature_mismatch']);
     expect(ex[0]!.attempts).toBeGreaterThanOrEqual(written);
+  });
+});
+
+describe('the refusal counter', () => {
+  test('crossdock_webhook_refusals_total counts refusals by source and reason, rate-limited ones included', async () => {
+    const { hub, dispose } = await openTestHub('webhook-metrics', bootstrap, {
+      overrides: { webhooks: { secrets }, workers: false },
+    });
+    try {
+      // The ops routes on an app of their own, with a registry (the hub passes its own).
+      const metrics = createMetrics({ defaultMetrics: false });
+      const app = await buildHttpApp({
+        store: hub.store,
+        workflow: hub.workflow,
+        clock: systemClock,
+        logger: pino({ level: 'silent' }),
+        metrics,
+        version: 'test',
+        defaultRateLimit: 1_000_000,
+        bodyLimitBytes: 1_000_000,
+        extraRoutes: [
+          (a) =>
+            registerOpsRoutes(a, {
+              store: hub.store,
+              clock: systemClock,
+              dispatcher: null,
+              webhookSecrets: secrets,
+              metrics,
+              webhookRefusalLimit: { perSecond: 1, burst: 2 },
+            }),
+        ],
+      });
+      const raw = JSON.stringify({
+        specversion: '1.0',
+        id: 'x',
+        source: 'urn:x',
+        type: 'order.accepted.v1',
+        time: new Date().toISOString(),
+        subject: 'o',
+        data: {},
+      });
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await app.inject({
+          method: 'POST',
+          url: '/api/v1/webhooks/wms',
+          headers: {
+            authorization: `Bearer ${bootstrap}`,
+            [signatureHeader]: signWebhook('wrong-secret-0123456789', raw, Math.floor(Date.now() / 1000)),
+          },
+          payload: raw,
+        });
+        statuses.push(res.statusCode);
+      }
+      expect(statuses).toEqual([401, 401, 429, 429, 429]);
+      const text = await metrics.registry.metrics();
+      expect(text).toContain('crossdock_webhook_refusals_total{source="wms",reason="signature_mismatch"} 5');
+      await app.close();
+    } finally {
+      await dispose();
+    }
   });
 });
