@@ -114,8 +114,70 @@ export const CrossdockConfig = z.object({
        * delivery lag. See docs/PERFORMANCE.md.
        */
       pollMs: z.number().int().min(1).max(10_000).default(20),
+      /**
+       * Delivery policy per subscription, over the shipped defaults (src/events/delivery-policy.ts:
+       * 40 attempts, backoff from 250 ms doubling to a 10 min cap, 24 h maximum age, a breaker
+       * opening after 5 consecutive failures for 10 s). Keys are subscription names (the hub
+       * passes them through `subscriptionPolicies`); an unknown name is refused with the name, so
+       * a typo cannot leave a destination on the defaults unnoticed. The names are listed here
+       * because this file imports nothing from src/events; test/events/config.test.ts keeps them
+       * equal to `subscriptionNames`.
+       */
+      subscriptions: z
+        .partialRecord(
+          z.enum([
+            'crm-order-sync',
+            'crm-activity-timeline',
+            'customer-notifications',
+            'warehouse-planning',
+            'analytics-export',
+          ]),
+          z
+            .object({
+              /** Attempts in total (first included) before a retryable failure is parked. */
+              maxAttempts: z.number().int().min(1).max(1_000).optional(),
+              /** A delivery older than this is parked instead of retried, hours (at most 30 days). */
+              maxAgeHours: z
+                .number()
+                .positive()
+                .max(30 * 24)
+                .optional(),
+              /** Delay ceiling of the first retry, ms. */
+              backoffBaseMs: z.number().int().min(1).max(3_600_000).optional(),
+              /** Longest wait between two attempts of one delivery, ms (at most 24 h). */
+              backoffCapMs: z.number().int().min(100).max(86_400_000).optional(),
+              breaker: z
+                .object({
+                  /** Consecutive health failures (timeouts, 5xx, refused) that open the breaker. */
+                  failureThreshold: z.number().int().min(1).max(10_000).optional(),
+                  /** How long it stays open before one probe, ms. */
+                  openMs: z.number().int().min(100).max(3_600_000).optional(),
+                })
+                .strict()
+                .optional(),
+            })
+            .strict()
+            .refine(
+              (s) =>
+                s.backoffBaseMs === undefined ||
+                s.backoffCapMs === undefined ||
+                s.backoffCapMs >= s.backoffBaseMs,
+              { message: 'must be at least backoffBaseMs', path: ['backoffCapMs'] },
+            ),
+          {
+            // zod reports extra keys of a record over an enum as `unrecognized_keys` (its issue
+            // type for records does not list that code, hence the cast).
+            error: (issue) => {
+              const i = issue as { code: string; keys?: PropertyKey[] };
+              if (i.code !== 'unrecognized_keys') return undefined;
+              const names = (i.keys ?? []).map((k) => `"${String(k)}"`).join(', ');
+              return `unknown subscription ${names} (known: crm-order-sync, crm-activity-timeline, customer-notifications, warehouse-planning, analytics-export)`;
+            },
+          },
+        )
+        .default({}),
     })
-    .default({ leaseMs: 20_000, handlerTimeoutMs: 8_000, pollMs: 20 }),
+    .default({ leaseMs: 20_000, handlerTimeoutMs: 8_000, pollMs: 20, subscriptions: {} }),
   /** HTTP server limits against slow and anonymous clients. */
   server: z
     .object({

@@ -106,8 +106,55 @@ export function retrySpanMs(policy: Pick<DeliveryPolicy, 'maxAttempts' | 'backof
   return { minMs, maxMs };
 }
 
+/** A policy given in part: what differs from the defaults, nested breaker and backoff too. */
+export type DeliveryPolicyOverrides = Omit<Partial<DeliveryPolicy>, 'backoff' | 'breaker'> & {
+  backoff?: Partial<BackoffOptions>;
+  breaker?: Partial<BreakerOptions>;
+};
+
+/**
+ * One subscription's settings in the config file (`events.subscriptions.<name>`, validated by
+ * the config schema): the knobs an operator sizes for a destination's outages, in the units an
+ * operator thinks in.
+ */
+export interface SubscriptionPolicySettings {
+  /** Attempts in total (first included) before a retryable failure is parked. */
+  maxAttempts?: number | undefined;
+  /** A delivery older than this is parked instead of retried, in hours. */
+  maxAgeHours?: number | undefined;
+  /** Delay ceiling of the first retry, in ms. */
+  backoffBaseMs?: number | undefined;
+  /** Longest wait between two attempts of a delivery, in ms. */
+  backoffCapMs?: number | undefined;
+  breaker?:
+    | {
+        /** Consecutive health failures that open the breaker. */
+        failureThreshold?: number | undefined;
+        /** How long it stays open before one probe, in ms. */
+        openMs?: number | undefined;
+      }
+    | undefined;
+}
+
+/** The overrides a subscription's config settings stand for (only what they set). */
+export function policyFromSettings(settings: SubscriptionPolicySettings): DeliveryPolicyOverrides {
+  const out: DeliveryPolicyOverrides = {};
+  if (settings.maxAttempts !== undefined) out.maxAttempts = settings.maxAttempts;
+  if (settings.maxAgeHours !== undefined) out.maxAgeMs = Math.round(settings.maxAgeHours * 3_600_000);
+  const backoff: Partial<BackoffOptions> = {};
+  if (settings.backoffBaseMs !== undefined) backoff.baseMs = settings.backoffBaseMs;
+  if (settings.backoffCapMs !== undefined) backoff.maxMs = settings.backoffCapMs;
+  if (Object.keys(backoff).length > 0) out.backoff = backoff;
+  const breaker: Partial<BreakerOptions> = {};
+  if (settings.breaker?.failureThreshold !== undefined)
+    breaker.failureThreshold = settings.breaker.failureThreshold;
+  if (settings.breaker?.openMs !== undefined) breaker.openMs = settings.breaker.openMs;
+  if (Object.keys(breaker).length > 0) out.breaker = breaker;
+  return out;
+}
+
 /** Merges a partial policy over the defaults (nested breaker/backoff merged too). */
-export function resolvePolicy(partial: Partial<DeliveryPolicy> = {}): DeliveryPolicy {
+export function resolvePolicy(partial: DeliveryPolicyOverrides = {}): DeliveryPolicy {
   return {
     ...defaultDeliveryPolicy,
     ...partial,

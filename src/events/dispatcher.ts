@@ -58,6 +58,7 @@ import { type BreakerSnapshot, CircuitBreaker } from './circuit-breaker.js';
 import {
   countsAgainstHealth,
   type DeliveryPolicy,
+  type DeliveryPolicyOverrides,
   decideFailure,
   decideProbeFailure,
   errorRecord,
@@ -105,7 +106,7 @@ export interface SubscriptionRegistration {
   ordering?: SubscriptionDef['ordering'];
   active?: boolean;
   handler: DeliveryHandler;
-  policy?: Partial<DeliveryPolicy>;
+  policy?: DeliveryPolicyOverrides;
   /**
    * Write a `delivery` entry to the order's timeline for each delivery made: what the console
    * shows as "customer notified", and the durable record replay consults so it never repeats a

@@ -13,11 +13,17 @@
  * - `warehouse-planning` releases accepted orders to the WMS, one release per allocated
  *   warehouse, keyed by order and warehouse.
  * - `analytics-export` appends every event to a JSON-lines sink, idempotent by event id.
+ * Each one's delivery policy is the shipped default unless the config file's
+ * `events.subscriptions.<name>` says otherwise ({@link subscriptionPolicies}).
  */
 import { CrossdockError, type EventData } from '../domain/index.js';
 import type { CrmPort, NotificationPort, Store, WmsPort } from '../ports/index.js';
 import type { AnalyticsSink } from './analytics-sink.js';
-import type { DeliveryPolicy } from './delivery-policy.js';
+import {
+  type DeliveryPolicyOverrides,
+  policyFromSettings,
+  type SubscriptionPolicySettings,
+} from './delivery-policy.js';
 import type { SubscriptionRegistration } from './dispatcher.js';
 
 /** Stable subscription names (stored in the outbox tables; never renamed). */
@@ -37,8 +43,50 @@ export interface StandardSubscriptionDeps {
   /** The hub's store: warehouse planning reads the order's allocations and ship-to. */
   store: Store;
   analytics: AnalyticsSink;
-  /** Per-subscription policy overrides (vendor rate limits, concurrency). */
-  policies?: Partial<Record<string, Partial<DeliveryPolicy>>>;
+  /** Per-subscription policy overrides (vendor rate limits, concurrency); see {@link subscriptionPolicies}. */
+  policies?: Partial<Record<string, DeliveryPolicyOverrides>>;
+}
+
+/** The config file's `events` block, as far as delivery policies go (see src/app/config.ts). */
+export interface EventsPolicyConfig {
+  /** Claim lease of every subscription, in ms. */
+  leaseMs: number;
+  /** Handler timeout of every subscription, in ms. */
+  handlerTimeoutMs: number;
+  /** Each subscription's own settings, by name. */
+  subscriptions?: Partial<Record<string, SubscriptionPolicySettings | undefined>> | undefined;
+}
+
+/**
+ * The `policies` the hub passes to {@link standardSubscriptions}: the process-wide lease and
+ * handler timeout for every built-in subscription, with that subscription's own settings from
+ * the config file over them. Why here and not in the hub: the names and the settings' meaning
+ * belong to the backbone, so the hub's wiring stays one line. A name that is no built-in
+ * subscription throws, naming it (the config schema refuses it first; this guards other callers).
+ */
+export function subscriptionPolicies(events: EventsPolicyConfig): Record<string, DeliveryPolicyOverrides> {
+  const names: string[] = Object.values(subscriptionNames);
+  for (const name of Object.keys(events.subscriptions ?? {})) {
+    if (!names.includes(name)) {
+      throw CrossdockError.dataQuality(
+        `unknown subscription "${name}" in events.subscriptions (known: ${names.join(', ')})`,
+        { owner: 'integration', details: { subscription: name, known: names } },
+      );
+    }
+  }
+  return Object.fromEntries(
+    names.map((name) => {
+      const settings = events.subscriptions?.[name];
+      return [
+        name,
+        {
+          leaseMs: events.leaseMs,
+          timeoutMs: events.handlerTimeoutMs,
+          ...(settings ? policyFromSettings(settings) : {}),
+        },
+      ];
+    }),
+  );
 }
 
 type OrderRefData = EventData<'order.accepted.v1'> | EventData<'shipment.milestone.v1'>;
@@ -94,7 +142,7 @@ export function notificationTemplate(type: string, data: Record<string, unknown>
 
 /** The five built-in subscriptions, ready for `dispatcher.register`. */
 export function standardSubscriptions(deps: StandardSubscriptionDeps): SubscriptionRegistration[] {
-  const policy = (name: string): Partial<DeliveryPolicy> => deps.policies?.[name] ?? {};
+  const policy = (name: string): DeliveryPolicyOverrides => deps.policies?.[name] ?? {};
   return [
     {
       name: subscriptionNames.crmOrderSync,
