@@ -100,8 +100,12 @@ export const CrossdockConfig = z.object({
       secrets: z
         .record(z.string(), z.union([z.string().min(16), z.array(z.string().min(16)).min(1)]))
         .default({}),
+      /** Refused webhooks written to the exception queue per second per source; past it 429, nothing written. */
+      refusalsPerSecond: z.number().positive().default(1),
+      /** Burst of refused-webhook writes per source. */
+      refusalBurst: z.number().int().positive().default(10),
     })
-    .default({ secrets: {} }),
+    .prefault({}),
   events: z
     .object({
       /** Claim lease per delivery batch; a killed process's claims are taken over after it. */
