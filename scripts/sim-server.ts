@@ -2,7 +2,8 @@
  * The simulated estate as its own process: `npx tsx scripts/sim-server.ts [--port 7070]
  * [--host 127.0.0.1] [--seed 42] [--credit-multiplier 1]`. Point a hub at it with
  * `simulators: { url: "http://127.0.0.1:7070" }` in its config; the `/sim/*` inspection and
- * fault routes are served here too.
+ * fault routes are served here too, without API keys, which is why `--host` must be a loopback
+ * address (127.0.0.0/8, ::1, localhost): any other is refused at start.
  */
 import { parseArgs } from 'node:util';
 import { startSimulatorServer } from '../src/simulators/port-server.js';
@@ -17,6 +18,7 @@ const { values } = parseArgs({
 });
 
 const server = await startSimulatorServer({
+  // Refused unless loopback (startSimulatorServer checks): the server has no API keys.
   port: Number(values.port),
   host: values.host,
   seed: Number(values.seed),

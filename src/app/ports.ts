@@ -1,15 +1,25 @@
 /**
  * Which systems the hub talks to: the ports it gets, and the master data it loads at start.
  * The composition root asks this module once; connectors and simulators are chosen here only.
+ *
+ * It also decides which `/sim/*` routes exist: only those of simulators that ARE configured
+ * systems of this estate (with Tryton as the ERP, the CRM and notification simulators; the
+ * simulated WMS/TMS are not part of that estate), none when `simulators.routes` is off, and
+ * each behind a scope (`ops:read` to inspect, `ops:write` for faults and writes). The scope
+ * check is applied here because the simulators layer may not import the HTTP layer.
  */
 import type { FastifyInstance } from 'fastify';
 import { connectRemoteSimulators } from '../connectors/sim-http/index.js';
+import { requireScope } from '../http/middleware/index.js';
 import type { Clock, CrmPort, ErpPort, NotificationPort, Store, TmsPort, WmsPort } from '../ports/index.js';
 import {
   createSimulators,
   type DemoDataSet,
   registerSimulatorRoutes,
+  type SimulatedSystem,
+  type SimulatorRouteAccess,
   type Simulators,
+  simulatedSystems,
 } from '../simulators/index.js';
 import type { InventorySource } from '../workflows/fulfillment/index.js';
 import type { CrossdockConfig } from './config.js';
@@ -47,12 +57,18 @@ export async function selectPorts(config: CrossdockConfig, clock: Clock): Promis
     throw new Error('simulators are disabled and no CRM/WMS connector is configured');
   if (config.simulators.url)
     return selectRemoteSimulators(config.simulators.url, config.simulators.timeoutMs);
-  const sims = createSimulators({ seed: config.simulators.seed, clock });
+  const sims = createSimulators({
+    seed: config.simulators.seed,
+    clock,
+    maxRecords: config.simulators.maxRecords,
+  });
   if (config.simulators.creditLimitMultiplier !== 1) {
     for (const c of sims.data.erpCustomers)
       sims.erp.setCreditLimit(c.erpId, c.creditLimit * config.simulators.creditLimitMultiplier);
   }
   const erpSetup = createErp(config, sims);
+  const warehouseFeeds = config.erp.kind === 'simulator';
+  const systems = configuredSimulators(config);
   return {
     crm: sims.crm,
     erp: erpSetup.erp,
@@ -60,16 +76,33 @@ export async function selectPorts(config: CrossdockConfig, clock: Clock): Promis
     tms: sims.tms,
     notifications: sims.notifications,
     inventory: erpSetup.inventory,
-    warehouseFeeds: config.erp.kind === 'simulator',
+    warehouseFeeds,
     erpSetup,
     sims,
     warehouses: erpSetup.warehouses,
     loadMasterData: async (store) => {
       await erpSetup.masterData(store);
     },
-    routes: [(app) => registerSimulatorRoutes(app, sims)],
+    routes: config.simulators.routes
+      ? [(app) => registerSimulatorRoutes(app, sims, { systems, guard: simulatorScope })]
+      : [],
     close: () => erpSetup.close(),
   };
+}
+
+/**
+ * The in-process simulators that stand in for a configured system: all of them with the
+ * simulated ERP; with a real ERP (Tryton) the CRM and the customer notifications only, since
+ * that ERP runs its own warehouse and the simulated WMS/TMS get no releases (`warehouseFeeds`).
+ */
+export function configuredSimulators(config: CrossdockConfig): SimulatedSystem[] {
+  if (config.erp.kind === 'simulator') return [...simulatedSystems];
+  return ['crm', 'notifications'];
+}
+
+/** The scope a `/sim/*` route needs: `ops:read` to inspect, `ops:write` to inject faults or write. */
+function simulatorScope(access: SimulatorRouteAccess) {
+  return requireScope(access === 'read' ? 'ops:read' : 'ops:write');
 }
 
 /**

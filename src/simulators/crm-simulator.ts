@@ -6,9 +6,15 @@
  * replayed updates (by `sequence`), and activities must be deduplicated by idempotency key.
  * Records stay inspectable (`orderStatus`, `activities`, `activityCount`, `faults.effects`) so
  * tests can prove that a redelivery changed nothing.
+ *
+ * Bounded: the last `maxRecords` order statuses and activities are kept. What the dedupe rules
+ * need outlives the records: an evicted status leaves its sequence and record id behind (so a
+ * late update still cannot win), and an activity's idempotency key is remembered `maxKeys`
+ * activities past its eviction (so a redelivery is still a duplicate), both in light indexes.
  */
 import { CrossdockError } from '../domain/index.js';
 import type { Clock, CrmAccount, CrmActivity, CrmOrderStatusUpdate, CrmPort } from '../ports/index.js';
+import { BoundedLog, BoundedMap, BoundedRecords, pageOf } from './bounded.js';
 import type { DemoDataSet } from './demo-data.js';
 import type { FaultInjector } from './faults.js';
 import { salesforceId, salesforceId18 } from './random.js';
@@ -39,6 +45,17 @@ export interface CrmSimulatorOptions {
   data: DemoDataSet;
   clock: Clock;
   faults: FaultInjector;
+  /** Order statuses, and activities, kept; older ones are evicted. Default 50,000. */
+  maxRecords?: number;
+  /** Evicted records whose dedupe facts (sequence, idempotency key) are remembered; default 4 × `maxRecords`. */
+  maxKeys?: number;
+}
+
+/** What an evicted order status leaves behind, so a late update still cannot win. */
+interface EvictedStatus {
+  crmRecordId: string;
+  sequence: number;
+  revision: number;
 }
 
 /** The CRM stand-in. */
@@ -48,9 +65,15 @@ export class CrmSimulator implements CrmPort {
   readonly faults: FaultInjector;
   private readonly clock: Clock;
   private readonly accounts = new Map<string, CrmAccount>();
-  private readonly statuses = new Map<string, CrmOrderStatusRecord>();
+  /** Kept order statuses by hub order id, in creation order. */
+  private readonly statuses: BoundedRecords<string, CrmOrderStatusRecord>;
+  /** Evicted order statuses' dedupe facts, by hub order id. */
+  private readonly evictedStatuses: BoundedMap<string, EvictedStatus>;
   private readonly statusById = new Map<string, string>();
-  private readonly activitiesByKey = new Map<string, CrmActivityRecord>();
+  /** Kept activities, in creation order. */
+  private readonly activityLog: BoundedLog<CrmActivityRecord>;
+  /** Activity idempotency key → record id, for kept activities and the last `maxKeys` evicted. */
+  private readonly activityKeys: BoundedMap<string, string>;
   private readonly activitiesByOrder = new Map<string, CrmActivityRecord[]>();
   private nextRecord = 1;
   private nextAccount: number;
@@ -58,6 +81,24 @@ export class CrmSimulator implements CrmPort {
   constructor(options: CrmSimulatorOptions) {
     this.clock = options.clock;
     this.faults = options.faults;
+    const maxRecords = options.maxRecords ?? 50_000;
+    const maxKeys = options.maxKeys ?? 4 * maxRecords;
+    this.evictedStatuses = new BoundedMap(maxKeys);
+    this.statuses = new BoundedRecords(maxRecords, (hubOrderId, r) => {
+      this.statusById.delete(r.crmRecordId);
+      this.evictedStatuses.set(hubOrderId, {
+        crmRecordId: r.crmRecordId,
+        sequence: r.sequence,
+        revision: r.revision,
+      });
+    });
+    this.activityKeys = new BoundedMap(maxRecords + maxKeys);
+    this.activityLog = new BoundedLog(maxRecords, (a) => {
+      // The evicted activity is the oldest, so it is the first of its order's list.
+      const list = this.activitiesByOrder.get(a.hubOrderId);
+      if (list?.[0] === a) list.shift();
+      if (list?.length === 0) this.activitiesByOrder.delete(a.hubOrderId);
+    });
     for (const a of options.data.crmAccounts) {
       this.accounts.set(a.crmId, { ...a, addresses: a.addresses.map((x) => ({ ...x })) });
     }
@@ -82,19 +123,25 @@ export class CrmSimulator implements CrmPort {
     const now = this.clock.now().toISOString();
     const existing = this.statuses.get(update.hubOrderId);
     if (!existing) {
+      // An evicted record still wins over an older or equal sequence, and keeps its id.
+      const evicted = this.evictedStatuses.get(update.hubOrderId);
+      if (evicted && update.sequence <= evicted.sequence) {
+        return { crmRecordId: evicted.crmRecordId, applied: false };
+      }
       const record: CrmOrderStatusRecord = {
-        crmRecordId: salesforceId('a0B', this.nextRecord++),
+        crmRecordId: evicted?.crmRecordId ?? salesforceId('a0B', this.nextRecord++),
         hubOrderId: update.hubOrderId,
         crmOpportunityId: update.crmOpportunityId ?? null,
         status: update.status,
         state: update.state,
         erpOrderNumber: update.erpOrderNumber ?? null,
         sequence: update.sequence,
-        revision: 1,
+        revision: (evicted?.revision ?? 0) + 1,
         createdAt: now,
         lastModifiedAt: now,
       };
-      this.statuses.set(update.hubOrderId, record);
+      if (evicted) this.evictedStatuses.delete(update.hubOrderId);
+      this.statuses.add(update.hubOrderId, record);
       this.statusById.set(record.crmRecordId, update.hubOrderId);
       this.faults.effect();
       return { crmRecordId: record.crmRecordId, applied: true };
@@ -115,14 +162,15 @@ export class CrmSimulator implements CrmPort {
   async addActivity(activity: CrmActivity): Promise<{ crmRecordId: string; duplicate: boolean }> {
     const g = this.faults.before('addActivity');
     if (g) await g;
-    const seen = this.activitiesByKey.get(activity.idempotencyKey);
-    if (seen) return { crmRecordId: seen.crmRecordId, duplicate: true };
+    const seen = this.activityKeys.get(activity.idempotencyKey);
+    if (seen !== undefined) return { crmRecordId: seen, duplicate: true };
     const record: CrmActivityRecord = {
       ...activity,
       crmRecordId: salesforceId('00T', this.nextRecord++),
       createdAt: this.clock.now().toISOString(),
     };
-    this.activitiesByKey.set(activity.idempotencyKey, record);
+    this.activityKeys.set(activity.idempotencyKey, record.crmRecordId);
+    this.activityLog.push(record);
     const list = this.activitiesByOrder.get(activity.hubOrderId);
     if (list) list.push(record);
     else this.activitiesByOrder.set(activity.hubOrderId, [record]);
@@ -163,25 +211,31 @@ export class CrmSimulator implements CrmPort {
     return hub ? this.orderStatus(hub) : null;
   }
 
-  /** Order statuses in creation order, paged. */
+  /** Kept order statuses in creation order, paged. */
   listOrderStatuses(offset: number, limit: number): { items: CrmOrderStatusRecord[]; total: number } {
-    const all = [...this.statuses.values()];
-    return { items: all.slice(offset, offset + limit).map((r) => ({ ...r })), total: all.length };
+    return {
+      items: pageOf(this.statuses.values(), offset, limit).map((r) => ({ ...r })),
+      total: this.statuses.size,
+    };
   }
 
-  /** Activities recorded on a hub order's timeline, in order. */
+  /** Kept activities recorded on a hub order's timeline, in order. */
   activities(hubOrderId: string): CrmActivityRecord[] {
     return (this.activitiesByOrder.get(hubOrderId) ?? []).map((a) => ({ ...a }));
   }
 
-  /** All activities in creation order, paged. */
+  /** Kept activities in creation order, paged. */
   listActivities(offset: number, limit: number): { items: CrmActivityRecord[]; total: number } {
-    const all = [...this.activitiesByKey.values()];
-    return { items: all.slice(offset, offset + limit), total: all.length };
+    return { items: this.activityLog.page(offset, limit), total: this.activityLog.size };
   }
 
-  /** Number of distinct activities stored (duplicates never count). */
+  /** Number of distinct activities recorded, evicted ones included (duplicates never count). */
   get activityCount(): number {
-    return this.activitiesByKey.size;
+    return this.activityLog.length;
+  }
+
+  /** Records evicted from memory so far, per kind. */
+  get evictedCounts(): { orderStatuses: number; activities: number } {
+    return { orderStatuses: this.statuses.evicted, activities: this.activityLog.evicted };
   }
 }

@@ -7,6 +7,15 @@
  * open receivables plus confirmed-but-uninvoiced orders, keeps a version token per customer for
  * optimistic writes, and publishes shipment and invoice milestones on a watermarked change feed.
  * Writes are idempotent by the hub's key: `effects` counts what really changed.
+ *
+ * Bounded: the last `maxRecords` sales orders and change-feed entries are kept. Confirmed (and
+ * later) orders are evicted before quotations still awaiting confirmation. An evicted confirmed
+ * order leaves its idempotency key (the hub order id) → ERP number and its last state in light
+ * indexes for `maxKeys` more evictions, so the hub retrying its ERP step inside that window
+ * still gets the same order back (`created: false`) and a confirmation answer, never a second
+ * order. An unconfirmed quotation is only evicted when every kept order is one; it had no effect
+ * yet (no credit exposure, no shipment), so its key goes with it and a retry starts a new one:
+ * the ERP still holds at most one order per key.
  */
 import { CrossdockError } from '../domain/index.js';
 import type {
@@ -28,6 +37,7 @@ import type {
   ErpShipmentStatus,
   ErpStock,
 } from '../ports/index.js';
+import { BoundedLog, BoundedMap, BoundedRecords, pageOf } from './bounded.js';
 import type { DemoDataSet } from './demo-data.js';
 import type { FaultInjector } from './faults.js';
 import type { InventoryBook } from './inventory-book.js';
@@ -86,7 +96,20 @@ export interface ErpSimulatorOptions {
   inventory: InventoryBook;
   /** The warehouse an order line ships from when the hub did not say; default `WH-EAST`. */
   defaultWarehouseId?: string;
+  /** Sales orders, and change-feed entries, kept; older ones are evicted. Default 50,000. */
+  maxRecords?: number;
+  /** Evicted confirmed orders whose key and state are remembered; default 4 × `maxRecords`. */
+  maxKeys?: number;
 }
+
+/** What an evicted confirmed order leaves behind (see the file comment). */
+interface EvictedOrder {
+  hubOrderId: string;
+  state: ErpOrderState;
+}
+
+const isOpen = (state: ErpOrderState): boolean => state === 'draft' || state === 'quotation';
+const orderNumber = (erpOrderId: string): string => `SO${erpOrderId.padStart(5, '0')}`;
 
 /** The ERP stand-in; see the file comment for the behaviour it reproduces. */
 export class ErpSimulator implements ErpPort {
@@ -105,9 +128,14 @@ export class ErpSimulator implements ErpPort {
   private readonly receivables = new Map<string, number>();
   /** erpCustomerId → confirmed, not yet invoiced order totals. */
   private readonly uninvoiced = new Map<string, number>();
-  private readonly orders = new Map<string, ErpOrderRecord>();
+  /** Kept sales orders, in creation order; confirmed ones are evicted first. */
+  private readonly orders: BoundedRecords<string, ErpOrderRecord>;
+  /** Idempotency key → ERP order id, for kept orders. */
   private readonly orderByKey = new Map<string, string>();
-  private readonly feed: ErpChange[] = [];
+  /** Idempotency key → ERP order id, and ERP order id → last state, of evicted confirmed orders. */
+  private readonly evictedKeys: BoundedMap<string, string>;
+  private readonly evictedOrders: BoundedMap<string, EvictedOrder>;
+  private readonly feed: BoundedLog<ErpChange>;
   private nextCustomer: number;
   private nextOrder = 1;
   private nextShipment = 1;
@@ -118,6 +146,17 @@ export class ErpSimulator implements ErpPort {
     this.faults = options.faults;
     this.inventory = options.inventory;
     this.defaultWarehouseId = options.defaultWarehouseId ?? 'WH-EAST';
+    const maxRecords = options.maxRecords ?? 50_000;
+    const maxKeys = options.maxKeys ?? 4 * maxRecords;
+    this.evictedKeys = new BoundedMap(maxKeys);
+    this.evictedOrders = new BoundedMap(maxKeys);
+    this.orders = new BoundedRecords(maxRecords, (id, o) => {
+      this.orderByKey.delete(o.idempotencyKey);
+      if (isOpen(o.state)) return;
+      this.evictedKeys.set(o.idempotencyKey, id);
+      this.evictedOrders.set(id, { hubOrderId: o.hubOrderId, state: o.state });
+    });
+    this.feed = new BoundedLog(maxRecords);
     const { data } = options;
     for (const c of data.erpCustomers) {
       this.customers.set(c.erpId, { ...c, addresses: c.addresses.map((a) => ({ ...a })), revision: 1 });
@@ -293,11 +332,8 @@ export class ErpSimulator implements ErpPort {
   async createSalesOrder(input: ErpOrderInput): Promise<ErpOrderRef> {
     const g = this.faults.before('createSalesOrder');
     if (g) await g;
-    const seen = this.orderByKey.get(input.idempotencyKey);
-    if (seen) {
-      const o = this.orders.get(seen)!;
-      return { erpOrderId: o.erpOrderId, erpOrderNumber: o.erpOrderNumber, created: false };
-    }
+    const seen = this.orderByKey.get(input.idempotencyKey) ?? this.evictedKeys.get(input.idempotencyKey);
+    if (seen) return { erpOrderId: seen, erpOrderNumber: orderNumber(seen), created: false };
     this.requireCustomer(input.erpCustomerId);
     if (input.lines.length === 0) {
       throw CrossdockError.dataQuality('A sales order needs at least one line', {
@@ -322,7 +358,7 @@ export class ErpSimulator implements ErpPort {
     const now = this.clock.now().toISOString();
     const order: ErpOrderRecord = {
       erpOrderId: String(n),
-      erpOrderNumber: `SO${String(n).padStart(5, '0')}`,
+      erpOrderNumber: orderNumber(String(n)),
       idempotencyKey: input.idempotencyKey,
       hubOrderId: input.hubOrderId,
       erpCustomerId: input.erpCustomerId,
@@ -343,7 +379,7 @@ export class ErpSimulator implements ErpPort {
       createdAt: now,
       updatedAt: now,
     };
-    this.orders.set(order.erpOrderId, order);
+    this.orders.add(order.erpOrderId, order);
     this.orderByKey.set(input.idempotencyKey, order.erpOrderId);
     this.faults.effect();
     this.emit('order', order, 'quotation', order.erpOrderId);
@@ -353,6 +389,8 @@ export class ErpSimulator implements ErpPort {
   async confirmSalesOrder(erpOrderId: string): Promise<ErpOrderStatus> {
     const g = this.faults.before('confirmSalesOrder');
     if (g) await g;
+    const evicted = this.evictedStatus(erpOrderId);
+    if (evicted) return evicted;
     const order = this.requireOrder(erpOrderId);
     if (order.state === 'cancelled') {
       throw CrossdockError.conflict(`Sales order ${order.erpOrderNumber} is cancelled`, {
@@ -384,6 +422,7 @@ export class ErpSimulator implements ErpPort {
       );
     }
     order.state = 'confirmed';
+    this.orders.settle(order.erpOrderId);
     order.updatedAt = this.clock.now().toISOString();
     this.uninvoiced.set(customer.erpId, round4((this.uninvoiced.get(customer.erpId) ?? 0) + order.total));
     const byWarehouse = new Map<string, { sku: string; quantity: number }[]>();
@@ -411,7 +450,7 @@ export class ErpSimulator implements ErpPort {
   async getSalesOrder(erpOrderId: string): Promise<ErpOrderStatus> {
     const g = this.faults.before('getSalesOrder');
     if (g) await g;
-    return this.status(this.requireOrder(erpOrderId));
+    return this.evictedStatus(erpOrderId) ?? this.status(this.requireOrder(erpOrderId));
   }
 
   async changesSince(since: string | null, limit = 100): Promise<ErpChangePage> {
@@ -423,8 +462,7 @@ export class ErpSimulator implements ErpPort {
         details: { system: this.system, field: 'since' },
       });
     }
-    const changes = this.feed.slice(start, start + Math.max(1, limit));
-    return { changes, watermark: String(start + changes.length) };
+    return this.feedPage(start, limit);
   }
 
   // --- drivers for tests, demos and the HTTP inspection routes (no fault injection) ------------
@@ -526,8 +564,7 @@ export class ErpSimulator implements ErpPort {
 
   /** Reads the change feed like `changesSince` but without fault injection or call counting. */
   peekChanges(start: number, limit: number): ErpChangePage {
-    const changes = this.feed.slice(start, start + Math.max(1, limit));
-    return { changes, watermark: String(start + changes.length) };
+    return this.feedPage(start, limit);
   }
 
   /** Customers in ERP id order, paged, for inspection. */
@@ -548,23 +585,51 @@ export class ErpSimulator implements ErpPort {
     return id ? this.orderRecord(id) : null;
   }
 
-  /** Orders in creation order, paged, for inspection. */
+  /** Kept orders in creation order, paged, for inspection. */
   listOrders(offset: number, limit: number): { items: ErpOrderStatus[]; total: number } {
-    const all = [...this.orders.values()];
-    return { items: all.slice(offset, offset + limit).map((o) => this.status(o)), total: all.length };
+    return {
+      items: pageOf(this.orders.values(), offset, limit).map((o) => this.status(o)),
+      total: this.orders.size,
+    };
   }
 
-  /** Number of sales orders created (each idempotency key counts once). */
+  /** Number of sales orders created, evicted ones included (each idempotency key counts once). */
   get orderCount(): number {
-    return this.orders.size;
+    return this.nextOrder - 1;
   }
 
-  /** The change feed's length (its latest watermark). */
+  /** The change feed's length (its latest watermark), evicted entries included. */
   get feedLength(): number {
     return this.feed.length;
   }
 
+  /** Records evicted from memory so far, per kind. */
+  get evictedCounts(): { orders: number; changes: number } {
+    return { orders: this.orders.evicted, changes: this.feed.evicted };
+  }
+
   // --- internals ----------------------------------------------------------------------------
+
+  /** Feed entries after `start`, skipping what was evicted (see `feedPage` in feed.ts). */
+  private feedPage(start: number, limit: number): ErpChangePage {
+    const { entries, start: from } = this.feed.after(start, Math.max(1, limit));
+    return { changes: entries, watermark: String(entries.length === 0 ? start : from + entries.length) };
+  }
+
+  /** The status of an evicted confirmed order, from what it left behind; null if not one. */
+  private evictedStatus(erpOrderId: string): ErpOrderStatus | null {
+    if (this.orders.has(erpOrderId)) return null;
+    const e = this.evictedOrders.get(erpOrderId);
+    if (!e) return null;
+    return {
+      erpOrderId,
+      erpOrderNumber: orderNumber(erpOrderId),
+      hubOrderId: e.hubOrderId,
+      state: e.state,
+      shipments: [],
+      invoices: [],
+    };
+  }
 
   private exposureOf(erpId: string): number {
     return round4((this.receivables.get(erpId) ?? 0) + (this.uninvoiced.get(erpId) ?? 0));
@@ -606,7 +671,7 @@ export class ErpSimulator implements ErpPort {
   private requireOrder(erpOrderId: string): ErpOrderRecord {
     const o = this.orders.get(erpOrderId);
     if (!o) {
-      throw CrossdockError.dataQuality(`Unknown ERP sales order ${erpOrderId}`, {
+      throw CrossdockError.dataQuality(`Unknown ERP sales order ${erpOrderId} (never created, or evicted)`, {
         details: { system: this.system, erpOrderId },
       });
     }

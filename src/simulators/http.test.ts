@@ -233,3 +233,65 @@ describe('simulator HTTP routes', () => {
     },
   );
 });
+
+describe('simulator HTTP routes: guard and mounted systems', () => {
+  test('every route gets the guard of its access: read for GET, write for every other method', async () => {
+    const sims = createSimulators({ seed: 42, clock });
+    const seen: string[] = [];
+    app = Fastify();
+    registerSimulatorRoutes(app, sims, {
+      guard: (access) => (request, reply, done) => {
+        seen.push(`${access} ${request.method}`);
+        if (request.headers['x-allow'] === access) done();
+        else void reply.code(403).send({ refused: access });
+      },
+    });
+    const fault = await app.inject({ method: 'POST', url: '/sim/wms/faults', payload: { down: true } });
+    expect(fault.json()).toEqual({ refused: 'write' });
+    expect(sims.faults.wms.config.down).toBe(false);
+    const read = await app.inject({ method: 'GET', url: '/sim/wms/faults', headers: { 'x-allow': 'read' } });
+    expect(read.statusCode).toBe(200);
+    const patch = await app.inject({
+      method: 'PATCH',
+      url: '/sim/crm/services/data/v59.0/sobjects/Crossdock_Order_Status__c/Hub_Order_Id__c/ORD-G',
+      headers: { 'x-allow': 'read' },
+      payload: { Status__c: 'a', State__c: 'a', Sequence__c: 1, Idempotency_Key__c: 'k' },
+    });
+    expect(patch.statusCode).toBe(403);
+    expect(sims.crm.orderStatus('ORD-G')).toBeNull();
+    expect(seen).toEqual(['write POST', 'read GET', 'write PATCH']);
+  });
+
+  test('only the systems asked for are mounted', async () => {
+    const sims = createSimulators({ seed: 42, clock });
+    app = Fastify();
+    registerSimulatorRoutes(app, sims, { systems: ['crm', 'notifications'] });
+    expect((await app.inject({ method: 'GET', url: '/sim/crm/faults' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/sim/notifications' })).statusCode).toBe(200);
+    for (const url of ['/sim/erp/faults', '/sim/erp/orders', '/sim/wms/orders', '/sim/tms/shipments']) {
+      expect((await app.inject({ method: 'GET', url })).statusCode).toBe(404);
+    }
+  });
+
+  test('listings count what is kept and say how many were evicted', async () => {
+    const sims = createSimulators({ seed: 42, clock, maxRecords: 100 });
+    app = Fastify();
+    registerSimulatorRoutes(app, sims);
+    for (let i = 0; i < 150; i++) {
+      await sims.notifications.send({
+        idempotencyKey: `n${i}`,
+        customerId: 'c',
+        orderId: `o${i}`,
+        template: 't',
+        data: {},
+      });
+    }
+    const first = (await app.inject({ method: 'GET', url: '/sim/notifications?limit=60' })).json();
+    expect(first).toMatchObject({ total: 100, evicted: 50, nextOffset: 60 });
+    expect(first.items[0].orderId).toBe('o50');
+    const last = (await app.inject({ method: 'GET', url: '/sim/notifications?limit=60&offset=60' })).json();
+    expect(last.items).toHaveLength(40);
+    expect(last.items.at(-1).orderId).toBe('o149');
+    expect(last.nextOffset).toBeNull();
+  });
+});

@@ -8,13 +8,19 @@
  * in for the vendor's API (they must fail like it). Errors of inspection and fault routes are
  * RFC 9457 problem+json; errors of Salesforce-shaped routes are Salesforce's `[{message,
  * errorCode}]` arrays.
+ *
+ * Who may call them is the mounting side's decision, passed in as a `guard` hook factory: this
+ * layer may not import the HTTP layer's auth (ARCHITECTURE.md, dependency direction). Every
+ * route gets the guard of its access: GET reads, every other method writes (faults, the CRM
+ * upsert). The hub passes `requireScope('ops:read' | 'ops:write')`; the simulator server, which
+ * listens on loopback only, passes none. Only the `systems` asked for are mounted.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastify';
 import { z } from 'zod';
 import { type CrossdockError, toCrossdockError } from '../domain/index.js';
 import type { CrmAccount } from '../ports/index.js';
 import { FaultPatch } from './faults.js';
-import type { Simulators } from './index.js';
+import type { SimulatedSystem, Simulators } from './index.js';
 
 /** The Salesforce REST API version the CRM simulator answers as. */
 export const salesforceApiVersion = 'v59.0';
@@ -55,11 +61,22 @@ function invalid(reply: FastifyReply, error: z.ZodError, what: string): FastifyR
   );
 }
 
+/** A page of kept records: `total` counts what is kept, `evicted` what was dropped before it. */
+interface Page<T> {
+  items: T[];
+  total: number;
+  limit: number;
+  offset: number;
+  nextOffset: number | null;
+  evicted?: number;
+}
+
 function page<T>(
   reply: FastifyReply,
   query: unknown,
   list: (offset: number, limit: number) => { items: T[]; total: number },
-): FastifyReply | { items: T[]; total: number; limit: number; offset: number; nextOffset: number | null } {
+  evicted?: number,
+): FastifyReply | Page<T> {
   const parsed = Paging.safeParse(query);
   if (!parsed.success) return invalid(reply, parsed.error, 'paging parameters');
   const { limit, offset } = parsed.data;
@@ -70,6 +87,7 @@ function page<T>(
     limit,
     offset,
     nextOffset: offset + items.length < total ? offset + items.length : null,
+    ...(evicted === undefined ? {} : { evicted }),
   };
 }
 
@@ -160,40 +178,91 @@ const SalesforceOrderStatusBody = z.object({
   Opportunity__c: z.string().optional(),
 });
 
+/** What a `/sim/*` route does: `read` inspects (GET), `write` changes something (any other method). */
+export type SimulatorRouteAccess = 'read' | 'write';
+
+/** Options of {@link registerSimulatorRoutes}. */
+export interface SimulatorRoutesOptions {
+  /**
+   * The simulated systems whose routes are mounted (default all): only those that are the
+   * configured systems (with a real ERP there is no `/sim/erp/*`).
+   */
+  systems?: readonly SimulatedSystem[];
+  /** The `onRequest` hook of every route, by its access (e.g. a scope check); default none. */
+  guard?: (access: SimulatorRouteAccess) => onRequestHookHandler;
+}
+
 /**
  * Registers the `/sim/*` routes on a Fastify instance. Call it only for the embedded default
- * (the simulators are not part of a production deployment).
+ * (the simulators are not part of a production deployment), with a `guard` wherever the
+ * instance is reachable by anyone but the operator.
  */
-export function registerSimulatorRoutes(app: FastifyInstance, sims: SimSet): void {
+export function registerSimulatorRoutes(
+  app: FastifyInstance,
+  sims: SimSet,
+  options: SimulatorRoutesOptions = {},
+): void {
   const { crm, erp, wms, tms, notifications } = sims;
+  const mounted = new Set<string>(options.systems ?? Object.keys(sims.faults));
+  const guard = options.guard;
+  const read = guard ? { onRequest: guard('read') } : {};
+  const write = guard ? { onRequest: guard('write') } : {};
 
   // --- faults -------------------------------------------------------------------------------
   for (const [system, injector] of Object.entries(sims.faults)) {
+    if (!mounted.has(system)) continue;
     const path = `/sim/${system}/faults`;
-    app.get(path, async () => ({ system, config: injector.config, stats: injector.stats() }));
-    app.post(path, async (request, reply) => {
+    app.get(path, read, async () => ({ system, config: injector.config, stats: injector.stats() }));
+    app.post(path, write, async (request, reply) => {
       const parsed = FaultPatch.safeParse(request.body ?? {});
       if (!parsed.success) return invalid(reply, parsed.error, 'fault configuration');
       return { system, config: injector.configure(parsed.data), stats: injector.stats() };
     });
-    app.delete(path, async () => ({ system, config: injector.reset(), stats: injector.stats() }));
+    app.delete(path, write, async () => ({ system, config: injector.reset(), stats: injector.stats() }));
   }
+  if (mounted.has('erp')) registerErp(app, erp, read);
+  if (mounted.has('crm')) registerCrm(app, crm, read, write);
+  if (mounted.has('wms')) registerWms(app, wms, read);
+  if (mounted.has('tms')) {
+    app.get('/sim/tms/shipments', read, async (req, reply) =>
+      page(reply, req.query, (o, l) => tms.listBookings(o, l), tms.evictedCounts.bookings),
+    );
+    app.get<{ Params: { trackingNumber: string } }>(
+      '/sim/tms/shipments/:trackingNumber',
+      read,
+      async (req, reply) => {
+        return (
+          tms.booking(req.params.trackingNumber) ?? notFound(reply, `Shipment ${req.params.trackingNumber}`)
+        );
+      },
+    );
+  }
+  if (mounted.has('notifications')) {
+    app.get('/sim/notifications', read, async (req, reply) =>
+      page(reply, req.query, (o, l) => notifications.listDelivered(o, l), notifications.evictedCount),
+    );
+  }
+}
 
-  // --- ERP ------------------------------------------------------------------------------------
-  app.get('/sim/erp/customers', async (req, reply) =>
+type RouteHooks = { onRequest?: onRequestHookHandler };
+
+function registerErp(app: FastifyInstance, erp: SimSet['erp'], read: RouteHooks): void {
+  app.get('/sim/erp/customers', read, async (req, reply) =>
     page(reply, req.query, (o, l) => erp.listCustomers(o, l)),
   );
-  app.get<{ Params: { externalId: string } }>('/sim/erp/customers/:externalId', async (req, reply) => {
+  app.get<{ Params: { externalId: string } }>('/sim/erp/customers/:externalId', read, async (req, reply) => {
     const id = req.params.externalId;
     return (
       erp.customerRecordByExternalId(id) ?? erp.customerRecord(id) ?? notFound(reply, `ERP customer ${id}`)
     );
   });
-  app.get('/sim/erp/orders', async (req, reply) => page(reply, req.query, (o, l) => erp.listOrders(o, l)));
-  app.get<{ Params: { id: string } }>('/sim/erp/orders/:id', async (req, reply) => {
+  app.get('/sim/erp/orders', read, async (req, reply) =>
+    page(reply, req.query, (o, l) => erp.listOrders(o, l), erp.evictedCounts.orders),
+  );
+  app.get<{ Params: { id: string } }>('/sim/erp/orders/:id', read, async (req, reply) => {
     return erp.orderRecord(req.params.id) ?? notFound(reply, `ERP sales order ${req.params.id}`);
   });
-  app.get('/sim/erp/changes', async (req, reply) => {
+  app.get('/sim/erp/changes', read, async (req, reply) => {
     const q = z
       .object({
         since: z.string().regex(/^\d+$/).optional(),
@@ -203,28 +272,33 @@ export function registerSimulatorRoutes(app: FastifyInstance, sims: SimSet): voi
     if (!q.success) return invalid(reply, q.error, 'change-feed parameters');
     return erp.peekChanges(Number(q.data.since ?? '0'), q.data.limit);
   });
+}
 
-  // --- CRM ------------------------------------------------------------------------------------
-  app.get('/sim/crm/accounts', async (req, reply) =>
+function registerCrm(app: FastifyInstance, crm: SimSet['crm'], read: RouteHooks, write: RouteHooks): void {
+  app.get('/sim/crm/accounts', read, async (req, reply) =>
     page(reply, req.query, (o, l) => crm.listAccounts(o, l)),
   );
-  app.get<{ Params: { id: string } }>('/sim/crm/accounts/:id', async (req, reply) => {
+  app.get<{ Params: { id: string } }>('/sim/crm/accounts/:id', read, async (req, reply) => {
     return crm.account(req.params.id) ?? notFound(reply, `CRM account ${req.params.id}`);
   });
-  app.get('/sim/crm/order-statuses', async (req, reply) =>
-    page(reply, req.query, (o, l) => crm.listOrderStatuses(o, l)),
+  app.get('/sim/crm/order-statuses', read, async (req, reply) =>
+    page(reply, req.query, (o, l) => crm.listOrderStatuses(o, l), crm.evictedCounts.orderStatuses),
   );
-  app.get<{ Params: { hubOrderId: string } }>('/sim/crm/order-statuses/:hubOrderId', async (req, reply) => {
-    return (
-      crm.orderStatus(req.params.hubOrderId) ?? notFound(reply, `CRM order status ${req.params.hubOrderId}`)
-    );
-  });
-  app.get('/sim/crm/activities', async (req, reply) =>
-    page(reply, req.query, (o, l) => crm.listActivities(o, l)),
+  app.get<{ Params: { hubOrderId: string } }>(
+    '/sim/crm/order-statuses/:hubOrderId',
+    read,
+    async (req, reply) => {
+      return (
+        crm.orderStatus(req.params.hubOrderId) ?? notFound(reply, `CRM order status ${req.params.hubOrderId}`)
+      );
+    },
+  );
+  app.get('/sim/crm/activities', read, async (req, reply) =>
+    page(reply, req.query, (o, l) => crm.listActivities(o, l), crm.evictedCounts.activities),
   );
 
   const sf = `/sim/crm/services/data/${salesforceApiVersion}`;
-  app.get<{ Params: { id: string } }>(`${sf}/sobjects/Account/:id`, async (req, reply) => {
+  app.get<{ Params: { id: string } }>(`${sf}/sobjects/Account/:id`, read, async (req, reply) => {
     try {
       const account = await crm.getAccount(req.params.id);
       if (!account) {
@@ -239,6 +313,7 @@ export function registerSimulatorRoutes(app: FastifyInstance, sims: SimSet): voi
   });
   app.patch<{ Params: { hubOrderId: string } }>(
     `${sf}/sobjects/Crossdock_Order_Status__c/Hub_Order_Id__c/:hubOrderId`,
+    write,
     async (req, reply) => {
       const parsed = SalesforceOrderStatusBody.safeParse(req.body);
       if (!parsed.success) {
@@ -271,34 +346,20 @@ export function registerSimulatorRoutes(app: FastifyInstance, sims: SimSet): voi
       }
     },
   );
+}
 
-  // --- WMS, TMS, notifications ------------------------------------------------------------------
-  app.get<{ Querystring: { sku?: string } }>('/sim/wms/inventory', async (req, reply) => {
+function registerWms(app: FastifyInstance, wms: SimSet['wms'], read: RouteHooks): void {
+  app.get<{ Querystring: { sku?: string } }>('/sim/wms/inventory', read, async (req, reply) => {
     const sku = typeof req.query.sku === 'string' ? req.query.sku : undefined;
     return page(reply, req.query, (o, l) => wms.listInventory(o, l, sku));
   });
-  app.get('/sim/wms/orders', async (req, reply) => page(reply, req.query, (o, l) => wms.listOrders(o, l)));
-  app.get<{ Params: { id: string } }>('/sim/wms/orders/:id', async (req, reply) => {
+  app.get('/sim/wms/orders', read, async (req, reply) =>
+    page(reply, req.query, (o, l) => wms.listOrders(o, l), wms.evictedCounts.orders),
+  );
+  app.get<{ Params: { id: string } }>('/sim/wms/orders/:id', read, async (req, reply) => {
     return wms.order(req.params.id) ?? notFound(reply, `Warehouse order ${req.params.id}`);
   });
-  app.get('/sim/wms/milestones', async (req, reply) =>
-    page(reply, req.query, (o, l) => ({ items: wms.milestoneLog(o, l), total: wms.milestoneCount })),
-  );
-  app.get('/sim/tms/shipments', async (req, reply) =>
-    page(reply, req.query, (o, l) => tms.listBookings(o, l)),
-  );
-  app.get<{ Params: { trackingNumber: string } }>(
-    '/sim/tms/shipments/:trackingNumber',
-    async (req, reply) => {
-      return (
-        tms.booking(req.params.trackingNumber) ?? notFound(reply, `Shipment ${req.params.trackingNumber}`)
-      );
-    },
-  );
-  app.get('/sim/notifications', async (req, reply) =>
-    page(reply, req.query, (o, l) => ({
-      items: notifications.delivered.slice(o, o + l),
-      total: notifications.delivered.length,
-    })),
+  app.get('/sim/wms/milestones', read, async (req, reply) =>
+    page(reply, req.query, (o, l) => wms.listMilestones(o, l), wms.evictedCounts.milestones),
   );
 }

@@ -2,6 +2,9 @@
  * The simulators' public face: `createSimulators` builds the whole simulated estate (CRM, ERP,
  * WMS, TMS, notifications) over one seeded demo data set, for `npm start`, tests and benchmarks.
  * Other folders import from here only.
+ *
+ * Every simulator keeps at most `maxRecords` records of each kind (orders, activities,
+ * notifications, milestones), so a week of `--demo-traffic` holds flat memory; see bounded.ts.
  */
 import type { Clock } from '../ports/index.js';
 import { CrmSimulator } from './crm-simulator.js';
@@ -30,7 +33,11 @@ export type { ErpCustomerRecord, ErpOrderRecord } from './erp-simulator.js';
 export { ErpSimulator } from './erp-simulator.js';
 export type { FaultConfig, FaultStats } from './faults.js';
 export { FaultInjector, FaultPatch, healthyFaults } from './faults.js';
-export { registerSimulatorRoutes } from './http.js';
+export {
+  registerSimulatorRoutes,
+  type SimulatorRouteAccess,
+  type SimulatorRoutesOptions,
+} from './http.js';
 export { InventoryBook } from './inventory-book.js';
 export type { DeliveredNotification } from './notification-simulator.js';
 export { NotificationSimulator } from './notification-simulator.js';
@@ -59,7 +66,20 @@ export interface CreateSimulatorsOptions {
   productCount?: number;
   /** Fault dice; default a mulberry32 stream from `seed` (deterministic). */
   random?: RandomSource;
+  /**
+   * Records of each kind each simulator keeps (orders, activities, notifications, milestones);
+   * the oldest are evicted past it. Default 50,000 (config `simulators.maxRecords`).
+   */
+  maxRecords?: number;
+  /**
+   * Idempotency keys (and what a dedupe answer needs) of evicted records remembered, per kind:
+   * a redelivery within that many evictions is still a duplicate. Default 4 × `maxRecords`.
+   */
+  maxKeys?: number;
 }
+
+/** Default of `CreateSimulatorsOptions.maxRecords` (and of config `simulators.maxRecords`). */
+export const defaultSimulatorMaxRecords = 50_000;
 
 /** The simulated estate. */
 export interface Simulators {
@@ -94,17 +114,20 @@ export function createSimulators(options: CreateSimulatorsOptions): Simulators {
   };
   const inventory = new InventoryBook(data.inventory);
   const { clock } = options;
+  const maxRecords = options.maxRecords ?? defaultSimulatorMaxRecords;
+  const bounds = { maxRecords, maxKeys: options.maxKeys ?? 4 * maxRecords };
   return {
-    crm: new CrmSimulator({ data, clock, faults: faults.crm }),
-    erp: new ErpSimulator({ data, clock, faults: faults.erp, inventory }),
+    crm: new CrmSimulator({ data, clock, faults: faults.crm, ...bounds }),
+    erp: new ErpSimulator({ data, clock, faults: faults.erp, inventory, ...bounds }),
     wms: new WmsSimulator({
       clock,
       faults: faults.wms,
       inventory,
       warehouseIds: data.warehouses.map((w) => w.id),
+      ...bounds,
     }),
-    tms: new TmsSimulator({ clock, faults: faults.tms, seed: options.seed }),
-    notifications: new NotificationSimulator({ clock, faults: faults.notifications }),
+    tms: new TmsSimulator({ clock, faults: faults.tms, seed: options.seed, ...bounds }),
+    notifications: new NotificationSimulator({ clock, faults: faults.notifications, ...bounds }),
     data,
     picks: demoPicks(data),
     faults,

@@ -14,7 +14,12 @@
  * `kind`, `retryable`, `owner`, `details` and `retryAfterMs`, so the client rebuilds the very
  * error the in-process simulator would have thrown. Only port operations are callable (an
  * allow-list), never the drivers or inspection helpers; those stay on the `/sim/*` routes.
+ *
+ * Loopback only: the server has no API keys (it is a test fixture for a hub on the same
+ * machine), and its `/sim/*` routes can take every simulated system down, so
+ * `startSimulatorServer` refuses to listen on anything but a loopback address.
  */
+import { isIP } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import { CrossdockError, toCrossdockError } from '../domain/index.js';
 import type { Clock } from '../ports/index.js';
@@ -151,6 +156,7 @@ export const simulatorPortApi: FastifyPluginAsync<SimulatorPortApiOptions> = asy
 /** Options of {@link startSimulatorServer}. */
 export interface SimulatorServerOptions {
   seed?: number;
+  /** A loopback address (default `127.0.0.1`); anything else is refused. */
   host?: string;
   /** 0 = any free port. */
   port?: number;
@@ -171,8 +177,27 @@ export interface SimulatorServer {
   close(): Promise<void>;
 }
 
-/** Builds the simulators (or takes the given ones) and serves them over HTTP. */
+/** Whether `host` names a loopback interface only: 127.0.0.0/8, ::1 (also IPv4-mapped) or localhost. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
+  if (h === 'localhost') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  if (isIP(v4) === 4) return v4.startsWith('127.');
+  return isIP(h) === 6 && (h === '::1' || h === '0:0:0:0:0:0:0:1');
+}
+
+/** Builds the simulators (or takes the given ones) and serves them over HTTP, on loopback only. */
 export async function startSimulatorServer(options: SimulatorServerOptions = {}): Promise<SimulatorServer> {
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopbackHost(host)) {
+    throw CrossdockError.policyViolation(
+      `The simulator server listens on loopback only (it has no API keys); refusing host ${JSON.stringify(host)}`,
+      { owner: 'integration', details: { field: 'host' } },
+    );
+  }
   const clock = options.clock ?? systemClock;
   const sims = options.sims ?? createSimulators({ seed: options.seed ?? 42, clock });
   const multiplier = options.creditLimitMultiplier ?? 1;
@@ -182,6 +207,6 @@ export async function startSimulatorServer(options: SimulatorServerOptions = {})
   const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024, keepAliveTimeout: 60_000 });
   await app.register(simulatorPortApi, { sims });
   if (options.inspection ?? true) registerSimulatorRoutes(app, sims);
-  const url = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  const url = await app.listen({ host, port: options.port ?? 0 });
   return { url, sims, app, close: () => app.close() };
 }

@@ -5,6 +5,10 @@
  * Why it refuses some bookings: carriers do not move hazmat by air under a standard service, nor
  * ship outside their network; the hub must surface those as policy violations owned by
  * logistics, not retry them.
+ *
+ * Bounded: the last `maxRecords` bookings and tracking milestones are kept. Delivered shipments
+ * are evicted before ones still moving, and the booking key of an evicted shipment is remembered
+ * for `maxKeys` more evictions, so a redelivered booking is still a duplicate.
  */
 import { CrossdockError, type ShipmentEvent } from '../domain/index.js';
 import type {
@@ -15,6 +19,7 @@ import type {
   TmsMilestoneType,
   TmsPort,
 } from '../ports/index.js';
+import { BoundedLog, BoundedMap, BoundedRecords, pageOf } from './bounded.js';
 import type { FaultInjector } from './faults.js';
 import { feedPage } from './feed.js';
 
@@ -40,6 +45,16 @@ export interface TmsSimulatorOptions {
   clock: Clock;
   faults: FaultInjector;
   seed: number;
+  /** Bookings, and tracking milestones, kept; older ones are evicted. Default 50,000. */
+  maxRecords?: number;
+  /** Booking keys of evicted shipments remembered; default 4 × `maxRecords`. */
+  maxKeys?: number;
+}
+
+/** What an evicted booking leaves behind: enough to answer a repeated booking the same way. */
+interface EvictedBooking {
+  carrier: string;
+  trackingNumber: string;
 }
 
 const served = new Set(['US', 'CA']);
@@ -50,15 +65,27 @@ export class TmsSimulator implements TmsPort {
   /** Fault settings and call/effect counters of this system. */
   readonly faults: FaultInjector;
   private readonly clock: Clock;
+  /** Booking key → kept booking. */
   private readonly bookings = new Map<string, TmsBookingRecord>();
-  private readonly byTracking = new Map<string, TmsBookingRecord>();
-  private readonly log: TmsMilestone[] = [];
+  /** Kept bookings by tracking number, in booking order; delivered ones are evicted first. */
+  private readonly byTracking: BoundedRecords<string, TmsBookingRecord>;
+  /** Booking key → carrier and tracking number, for the last `maxKeys` evicted bookings. */
+  private readonly evictedKeys: BoundedMap<string, EvictedBooking>;
+  private readonly log: BoundedLog<TmsMilestone>;
   private counter: number;
+  private booked = 0;
 
   constructor(options: TmsSimulatorOptions) {
     this.clock = options.clock;
     this.faults = options.faults;
     this.counter = 100_000 + (options.seed % 10_000) * 37;
+    const maxRecords = options.maxRecords ?? 50_000;
+    this.evictedKeys = new BoundedMap(options.maxKeys ?? 4 * maxRecords);
+    this.byTracking = new BoundedRecords(maxRecords, (trackingNumber, b) => {
+      this.bookings.delete(b.idempotencyKey);
+      this.evictedKeys.set(b.idempotencyKey, { carrier: b.carrier, trackingNumber });
+    });
+    this.log = new BoundedLog(maxRecords);
   }
 
   async bookShipment(
@@ -66,7 +93,7 @@ export class TmsSimulator implements TmsPort {
   ): Promise<{ carrier: string; trackingNumber: string; duplicate: boolean }> {
     const g = this.faults.before('bookShipment');
     if (g) await g;
-    const seen = this.bookings.get(input.idempotencyKey);
+    const seen = this.bookings.get(input.idempotencyKey) ?? this.evictedKeys.get(input.idempotencyKey);
     if (seen) return { carrier: seen.carrier, trackingNumber: seen.trackingNumber, duplicate: true };
     if (input.hazmat && input.shippingMethod === 'air') {
       throw CrossdockError.policyViolation(
@@ -97,7 +124,8 @@ export class TmsSimulator implements TmsPort {
       bookedAt: this.clock.now().toISOString(),
     };
     this.bookings.set(input.idempotencyKey, record);
-    this.byTracking.set(trackingNumber, record);
+    this.byTracking.add(trackingNumber, record);
+    this.booked++;
     this.faults.effect();
     return { carrier, trackingNumber, duplicate: false };
   }
@@ -107,8 +135,12 @@ export class TmsSimulator implements TmsPort {
   /** Emits a carrier milestone for a booked shipment (`in_transit`, `delivered`, `exception`). */
   track(trackingNumber: string, type: TmsMilestoneType, detail?: string, location?: string): TmsMilestone {
     const b = this.byTracking.get(trackingNumber);
-    if (!b) throw CrossdockError.dataQuality(`Unknown tracking number ${trackingNumber}`);
+    if (!b)
+      throw CrossdockError.dataQuality(
+        `Unknown tracking number ${trackingNumber} (never booked, or evicted)`,
+      );
     b.status = type;
+    if (type === 'delivered') this.byTracking.settle(trackingNumber);
     const seq = this.log.length + 1;
     const m: TmsMilestone = {
       id: `TMS-EV-${seq}`,
@@ -132,8 +164,8 @@ export class TmsSimulator implements TmsPort {
    * a scan would (late or duplicated delivery); the hub must keep it in the timeline only.
    */
   replayMilestone(seq: number): TmsMilestone {
-    const m = this.log[seq - 1];
-    if (!m) throw CrossdockError.dataQuality(`No TMS milestone ${seq}`);
+    const m = this.log.get(seq);
+    if (!m) throw CrossdockError.dataQuality(`No TMS milestone ${seq} (never emitted, or evicted)`);
     const copy: TmsMilestone = { ...m, seq: this.log.length + 1 };
     this.log.push(copy);
     return copy;
@@ -150,9 +182,14 @@ export class TmsSimulator implements TmsPort {
     return { milestones: page.map(toFeedMilestone), watermark };
   }
 
-  /** The raw milestone log after `seq` (0 = from the start), for inspection. */
+  /** The kept milestone log after `seq` (0 = from the oldest kept), for inspection. */
   milestoneLog(seq: number, limit = 100): TmsMilestone[] {
-    return this.log.slice(seq, seq + limit);
+    return this.log.after(seq, limit).entries;
+  }
+
+  /** Number of milestones emitted so far, evicted ones included (the log's latest seq). */
+  get milestoneCount(): number {
+    return this.log.length;
   }
 
   /** The booking for a tracking number (a copy). */
@@ -161,15 +198,22 @@ export class TmsSimulator implements TmsPort {
     return b ? { ...b } : null;
   }
 
-  /** Bookings in creation order, paged. */
+  /** Kept bookings in creation order, paged. */
   listBookings(offset: number, limit: number): { items: TmsBookingRecord[]; total: number } {
-    const all = [...this.bookings.values()];
-    return { items: all.slice(offset, offset + limit).map((b) => ({ ...b })), total: all.length };
+    return {
+      items: pageOf(this.byTracking.values(), offset, limit).map((b) => ({ ...b })),
+      total: this.byTracking.size,
+    };
   }
 
-  /** Number of distinct bookings. */
+  /** Number of distinct bookings, evicted ones included. */
   get bookingCount(): number {
-    return this.bookings.size;
+    return this.booked;
+  }
+
+  /** Records evicted from memory so far, per kind. */
+  get evictedCounts(): { bookings: number; milestones: number } {
+    return { bookings: this.byTracking.evicted, milestones: this.log.evicted };
   }
 
   private assign(input: TmsBookingInput): { carrier: string; trackingNumber: string } {

@@ -6,6 +6,11 @@
  * order through fulfillment step by step, including out-of-order and duplicate deliveries.
  * Milestones are kept in a sequence-numbered log (`milestonesSince`) and pushed to listeners
  * (`onMilestone`), so the hub can consume them either way.
+ *
+ * Bounded: the last `maxRecords` warehouse orders and milestones are kept. Shipped orders are
+ * evicted before orders still in progress (those may yet be advanced), and the release key of
+ * an evicted order is remembered for `maxKeys` more evictions, so a redelivered release is still
+ * a duplicate rather than a second allocation.
  */
 import { CrossdockError, type InventoryPosition, type ShipmentEvent } from '../domain/index.js';
 import type {
@@ -16,6 +21,7 @@ import type {
   WmsPort,
   WmsReleaseInput,
 } from '../ports/index.js';
+import { BoundedLog, BoundedMap, BoundedRecords, pageOf } from './bounded.js';
 import type { FaultInjector } from './faults.js';
 import { feedPage } from './feed.js';
 import { InventoryBook } from './inventory-book.js';
@@ -62,7 +68,14 @@ export interface WmsSimulatorOptions {
   faults: FaultInjector;
   inventory: InventoryBook;
   warehouseIds: readonly string[];
+  /** Warehouse orders, and milestones, kept; older ones are evicted. Default 50,000. */
+  maxRecords?: number;
+  /** Release keys of evicted orders remembered; default 4 × `maxRecords`. */
+  maxKeys?: number;
 }
+
+/** Statuses after which the warehouse does nothing more with an order. */
+const finished: ReadonlySet<WmsOrderRecord['status']> = new Set(['shipped', 'cancelled']);
 
 /** The WMS stand-in. */
 export class WmsSimulator implements WmsPort {
@@ -72,9 +85,13 @@ export class WmsSimulator implements WmsPort {
   private readonly clock: Clock;
   private readonly inventory: InventoryBook;
   private readonly warehouses: ReadonlySet<string>;
-  private readonly orders = new Map<string, WmsOrderRecord>();
+  /** Kept warehouse orders, in creation order; shipped ones are evicted first. */
+  private readonly orders: BoundedRecords<string, WmsOrderRecord>;
+  /** Release key → warehouse order id, for kept orders. */
   private readonly byKey = new Map<string, string>();
-  private readonly log: WmsMilestone[] = [];
+  /** Release key → warehouse order id, for the last `maxKeys` evicted orders. */
+  private readonly evictedKeys: BoundedMap<string, string>;
+  private readonly log: BoundedLog<WmsMilestone>;
   private readonly listeners = new Set<(m: WmsMilestone) => void>();
   private nextOrder = 1;
 
@@ -83,6 +100,13 @@ export class WmsSimulator implements WmsPort {
     this.faults = options.faults;
     this.inventory = options.inventory;
     this.warehouses = new Set(options.warehouseIds);
+    const maxRecords = options.maxRecords ?? 50_000;
+    this.evictedKeys = new BoundedMap(options.maxKeys ?? 4 * maxRecords);
+    this.orders = new BoundedRecords(maxRecords, (id, record) => {
+      this.byKey.delete(record.idempotencyKey);
+      this.evictedKeys.set(record.idempotencyKey, id);
+    });
+    this.log = new BoundedLog(maxRecords);
   }
 
   async getInventory(skus?: string[]): Promise<InventoryPosition[]> {
@@ -98,7 +122,7 @@ export class WmsSimulator implements WmsPort {
   async releaseOrder(input: WmsReleaseInput): Promise<{ wmsOrderId: string; duplicate: boolean }> {
     const g = this.faults.before('releaseOrder');
     if (g) await g;
-    const seen = this.byKey.get(input.idempotencyKey);
+    const seen = this.byKey.get(input.idempotencyKey) ?? this.evictedKeys.get(input.idempotencyKey);
     if (seen) return { wmsOrderId: seen, duplicate: true };
     if (!this.warehouses.has(input.warehouseId)) {
       throw CrossdockError.dataQuality(`Unknown warehouse ${input.warehouseId}`, {
@@ -132,7 +156,7 @@ export class WmsSimulator implements WmsPort {
       status: 'released',
       createdAt: now,
     };
-    this.orders.set(wmsOrderId, record);
+    this.orders.add(wmsOrderId, record);
     this.byKey.set(input.idempotencyKey, wmsOrderId);
     this.faults.effect();
     this.emit(record, 'released');
@@ -162,6 +186,7 @@ export class WmsSimulator implements WmsPort {
       );
     }
     record.status = milestone;
+    if (finished.has(milestone)) this.orders.settle(wmsOrderId);
     if (milestone === 'shipped') {
       const now = this.clock.now().toISOString();
       for (const l of record.lines) {
@@ -180,8 +205,8 @@ export class WmsSimulator implements WmsPort {
    * duplicated delivery from the warehouse (the hub must not move the order backwards).
    */
   replayMilestone(seq: number): WmsMilestone {
-    const m = this.log[seq - 1];
-    if (!m) throw CrossdockError.dataQuality(`No WMS milestone ${seq}`);
+    const m = this.log.get(seq);
+    if (!m) throw CrossdockError.dataQuality(`No WMS milestone ${seq} (never emitted, or evicted)`);
     const copy: WmsMilestone = { ...m, seq: this.log.length + 1 };
     this.log.push(copy);
     for (const l of this.listeners) l(copy);
@@ -200,12 +225,17 @@ export class WmsSimulator implements WmsPort {
     return { milestones: page.map(toFeedMilestone), watermark };
   }
 
-  /** The raw milestone log after `seq` (0 = from the start), up to `limit`, for inspection. */
+  /** The kept milestone log after `seq` (0 = from the oldest kept), up to `limit`, for inspection. */
   milestoneLog(seq: number, limit = 100): WmsMilestone[] {
-    return this.log.slice(seq, seq + limit);
+    return this.log.after(seq, limit).entries;
   }
 
-  /** Number of milestones emitted so far (the log's latest seq). */
+  /** Kept milestones from the `offset`-th kept one, paged (for the inspection route). */
+  listMilestones(offset: number, limit: number): { items: WmsMilestone[]; total: number } {
+    return { items: this.log.page(offset, limit), total: this.log.size };
+  }
+
+  /** Number of milestones emitted so far, evicted ones included (the log's latest seq). */
   get milestoneCount(): number {
     return this.log.length;
   }
@@ -222,17 +252,19 @@ export class WmsSimulator implements WmsPort {
     return o ? structuredClone(o) : null;
   }
 
-  /** Warehouse orders of a hub order. */
+  /** Kept warehouse orders of a hub order. */
   ordersOf(hubOrderId: string): WmsOrderRecord[] {
     return [...this.orders.values()]
       .filter((o) => o.hubOrderId === hubOrderId)
       .map((o) => structuredClone(o));
   }
 
-  /** Warehouse orders in creation order, paged. */
+  /** Kept warehouse orders in creation order, paged. */
   listOrders(offset: number, limit: number): { items: WmsOrderRecord[]; total: number } {
-    const all = [...this.orders.values()];
-    return { items: all.slice(offset, offset + limit).map((o) => structuredClone(o)), total: all.length };
+    return {
+      items: pageOf(this.orders.values(), offset, limit).map((o) => structuredClone(o)),
+      total: this.orders.size,
+    };
   }
 
   /** Canonical inventory positions, paged (for inspection routes). */
@@ -244,14 +276,20 @@ export class WmsSimulator implements WmsPort {
     return { items: all.slice(offset, offset + limit), total: all.length };
   }
 
-  /** Number of warehouse orders released (each key counts once). */
+  /** Number of warehouse orders released, evicted ones included (each key counts once). */
   get orderCount(): number {
-    return this.orders.size;
+    return this.nextOrder - 1;
+  }
+
+  /** Records evicted from memory so far, per kind. */
+  get evictedCounts(): { orders: number; milestones: number } {
+    return { orders: this.orders.evicted, milestones: this.log.evicted };
   }
 
   private requireOrder(wmsOrderId: string): WmsOrderRecord {
     const o = this.orders.get(wmsOrderId);
-    if (!o) throw CrossdockError.dataQuality(`Unknown warehouse order ${wmsOrderId}`);
+    if (!o)
+      throw CrossdockError.dataQuality(`Unknown warehouse order ${wmsOrderId} (never released, or evicted)`);
     return o;
   }
 
