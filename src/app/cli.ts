@@ -1,11 +1,13 @@
 /**
  * `crossdock` — the command line: start the hub, migrate, benchmark, trace an order, operate
- * the dead-letter queue and replays, manage API keys. See CONTRACT.md for the public surface.
+ * the dead-letter queue and replays, manage API keys, prune by the retention policy. See
+ * CONTRACT.md for the public surface.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { registerDlqCommands, registerReplayCommand } from '../events/cli.js';
 import { loadConfig, storeOptions } from './config.js';
 import { registerKeyCommands } from './keys-cli.js';
+import { registerPruneCommand } from './prune-cli.js';
 import { version } from './version.js';
 
 const int = (name: string) => (value: string) => {
@@ -108,21 +110,31 @@ export function buildCli(): Command {
       process.exitCode = await runTrace(config, orderId, process.stdout);
     });
 
-  // Dead letters and replay work on the store directly; a running hub's dispatcher delivers
-  // what they re-enqueue. `--config`/`--data` before the subcommand pick the store.
+  // Dead letters, replay, keys and prune work on the store directly; a running hub's dispatcher
+  // delivers what they re-enqueue. `--config`/`--data` before the subcommand pick the store.
   program
-    .option('--config <file>', 'configuration file (for dlq and replay)')
-    .option('--data <dir>', 'data directory (for dlq and replay)');
+    .option('--config <file>', 'configuration file (for dlq, replay, keys and prune)')
+    .option('--data <dir>', 'data directory (for dlq, replay, keys and prune)');
+  let loaded: ReturnType<typeof configFrom> | undefined;
+  const globalConfig = () => {
+    loaded ??= configFrom(program.opts<{ config?: string; data?: string }>());
+    return loaded;
+  };
   const open = async () => {
     const { createStore } = await import('../storage/index.js');
-    const g = program.opts<{ config?: string; data?: string }>();
-    const config = await configFrom(g);
-    const store = await createStore(storeOptions(config));
+    const store = await createStore(storeOptions(await globalConfig()));
     return { store, close: () => store.close() };
   };
   registerDlqCommands(program, { open });
   registerReplayCommand(program, { open });
   registerKeyCommands(program, { open });
+  registerPruneCommand(program, {
+    open,
+    settings: async () => {
+      const config = await globalConfig();
+      return { retention: config.retention, dataDir: config.dataDir };
+    },
+  });
 
   return program;
 }

@@ -1,6 +1,12 @@
 /**
  * The composition root: config in, a running hub out. The only place that knows which
  * concrete store, connectors and simulators exist; everything else sees ports.
+ *
+ * On embedded SQLite the hub first takes the data folder's lock (`lockDataDir`): one hub per
+ * folder, since a second one would run a second dispatcher and free the first one's leases. In a
+ * worker process it also runs retention (`retention.intervalMinutes`): expired idempotency keys,
+ * old inbound dedupe records, delivered events, closed exceptions and audit entries are pruned,
+ * the last two archived first (`storage/retention.ts`).
  */
 
 import { mkdirSync } from 'node:fs';
@@ -19,7 +25,16 @@ import { registerOpsRoutes } from '../http/routes/ops.js';
 import type { Clock, CrmPort, ErpPort, Store } from '../ports/index.js';
 import { systemClock } from '../ports/index.js';
 import type { Simulators } from '../simulators/index.js';
-import { createStore, withMasterDataCache } from '../storage/index.js';
+import {
+  createStore,
+  type DataDirLock,
+  isPostgresUrl,
+  lockDataDir,
+  prepareDataDir,
+  type RetentionRunResult,
+  runRetention,
+  withMasterDataCache,
+} from '../storage/index.js';
 import { FulfillmentSync, InventoryRefresh } from '../workflows/fulfillment/index.js';
 import { CreditExposureCache, QuoteToOrder } from '../workflows/index.js';
 import { type CrossdockConfig, storeOptions } from './config.js';
@@ -42,9 +57,29 @@ export interface Hub {
   metrics: HttpMetrics;
   /** The secret of a bootstrap key created on this start (print it once), if any. */
   createdBootstrapSecret: string | null;
+  /** The retention job (scheduled in a worker process when `retention.intervalMinutes` > 0). */
+  retention: RetentionJob;
   listen(): Promise<string>;
   close(): Promise<void>;
 }
+
+/** Prunes what retention no longer needs (see `storage/retention.ts`). */
+export interface RetentionJob {
+  /** Whether it runs on a timer in this process. */
+  readonly scheduled: boolean;
+  /** Runs once now (a run already going is joined, not doubled) and logs what it pruned. */
+  runOnce(): Promise<RetentionRunResult>;
+}
+
+/** Whether `config` puts the store in a SQLite file under `dataDir` (not PostgreSQL, not memory). */
+function usesDataDirStore(config: CrossdockConfig): boolean {
+  return (
+    !isPostgresUrl(config.databaseUrl) && config.databaseUrl !== ':memory:' && config.dataDir !== ':memory:'
+  );
+}
+
+/** The first retention run comes this long after start (or after one interval, if shorter). */
+const firstRetentionDelayMs = 60_000;
 
 export interface CreateHubOptions {
   clock?: Clock;
@@ -54,10 +89,26 @@ export interface CreateHubOptions {
 export async function createHub(config: CrossdockConfig, options: CreateHubOptions = {}): Promise<Hub> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino(loggerOptions({ level: config.logLevel }));
-  const rawStore = await createStore(storeOptions(config));
+  // One hub per SQLite data folder, before anything opens the store: a second hub fails here,
+  // naming the folder. The lock is released last on close; `cleanups` keeps it referenced (an
+  // unreferenced lock connection would be garbage-collected, and the lock with it).
+  let lock: DataDirLock | null = null;
+  if (usesDataDirStore(config)) {
+    const tightened = prepareDataDir(config.dataDir);
+    if (tightened.length > 0)
+      logger.warn({ paths: tightened }, 'data folder permissions tightened to 0700/0600');
+    lock = lockDataDir(config.dataDir);
+  }
+  let rawStore: Store;
+  try {
+    rawStore = await createStore(storeOptions(config));
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   // Master data is read on every order and changes rarely: served from memory, fresh within TTL.
   const store = withMasterDataCache(rawStore, { ttlMs: config.masterDataCacheMs, clock });
-  const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
+  const cleanups: (() => Promise<void> | void)[] = [() => store.close(), () => lock?.release()];
   try {
     await store.migrate();
     const ports = await selectPorts(config, clock);
@@ -79,7 +130,7 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
         logger.warn({ orderId, err: String(err) }, 'ERP step of an accepted decision failed; retrying'),
     });
 
-    mkdirSync(config.dataDir, { recursive: true });
+    if (!usesDataDirStore(config)) mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const dispatcher = config.workers
       ? new Dispatcher({
           store,
@@ -173,6 +224,9 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
       cleanups.unshift(() => inventoryRefresh.stop());
     }
 
+    const retention = retentionJob(config, store, clock, logger);
+    cleanups.unshift(() => retention.stop());
+
     return {
       config,
       store,
@@ -186,6 +240,7 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
       logger,
       metrics,
       createdBootstrapSecret,
+      retention,
       async listen() {
         return app.listen({ host: config.host, port: config.port });
       },
@@ -197,4 +252,61 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
     for (const c of cleanups) await Promise.resolve(c()).catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * The retention job of a hub: `runOnce` on demand, and in a worker process (`config.workers`) on
+ * an unref'd timer, first a minute after start, then every `retention.intervalMinutes`. Runs never
+ * overlap; `stop` clears the timers and ends a run between two batches (what it pruned stays).
+ */
+function retentionJob(
+  config: CrossdockConfig,
+  store: Store,
+  clock: Clock,
+  logger: Logger,
+): RetentionJob & { stop(): Promise<void> } {
+  const intervalMs = config.retention.intervalMinutes * 60_000;
+  const scheduled = config.workers && intervalMs > 0;
+  const abort = new AbortController();
+  let running: Promise<RetentionRunResult> | null = null;
+  const runOnce = (): Promise<RetentionRunResult> => {
+    running ??= runRetention(store, config.retention, {
+      dataDir: config.dataDir,
+      now: clock.now(),
+      signal: abort.signal,
+    })
+      .then((r) => {
+        const total = Object.values(r.counts).reduce((a, b) => a + b, 0);
+        const line = { pruned: r.counts, archived: r.archived, durationMs: r.durationMs };
+        if (total > 0) logger.info(line, 'retention: pruned');
+        else logger.debug(line, 'retention: nothing to prune');
+        return r;
+      })
+      .finally(() => {
+        running = null;
+      });
+    return running;
+  };
+  const tick = () => {
+    if (abort.signal.aborted) return;
+    runOnce().catch((err) => logger.warn({ err: String(err) }, 'retention run failed; next run retries'));
+  };
+  let first: NodeJS.Timeout | null = null;
+  let every: NodeJS.Timeout | null = null;
+  if (scheduled) {
+    first = setTimeout(tick, Math.min(firstRetentionDelayMs, intervalMs));
+    first.unref();
+    every = setInterval(tick, intervalMs);
+    every.unref();
+  }
+  return {
+    scheduled,
+    runOnce,
+    async stop() {
+      abort.abort();
+      if (first) clearTimeout(first);
+      if (every) clearInterval(every);
+      await running?.catch(() => undefined);
+    },
+  };
 }

@@ -213,6 +213,40 @@ export interface ApiKeyRecord {
   revokedAt: string | null;
 }
 
+/** The tables retention prunes (`Store.prune`). */
+export type RetentionTable = 'idempotency' | 'inbound_messages' | 'outbox' | 'exceptions' | 'audit_log';
+
+/** The tables whose rows are handed to `PruneOptions.archive` before they are deleted. */
+export type ArchivedTable = 'exceptions' | 'audit_log';
+
+/** Rows pruned (or, in a dry run, prunable) per table. */
+export type PruneCounts = Record<RetentionTable, number>;
+
+export interface PruneOptions {
+  /**
+   * Per table, rows older than this instant go (a table left out is not pruned): idempotency
+   * records by creation, inbound dedupe records by receipt, outbox events by event time and only
+   * once every subscription has delivered them, exceptions by their last change and only when
+   * resolved or discarded, audit entries by their time.
+   */
+  before: Partial<Record<RetentionTable, Date>>;
+  /** Rows per transaction (default 1,000): bounds how long one batch holds the writer. */
+  batchSize?: number;
+  /** Count what would go; delete nothing, archive nothing. */
+  dryRun?: boolean;
+  /**
+   * Called with each batch of exceptions (`ExceptionRecord`) or audit entries (`AuditInput` and
+   * `id`) before that batch is deleted; the rows are deleted only after it resolved. If it throws,
+   * nothing of the batch is deleted and `prune` rejects with its error. A crash between the two
+   * hands the same rows over again on the next run: archived twice at worst, never lost.
+   */
+  archive?: (table: ArchivedTable, rows: readonly Record<string, unknown>[]) => Promise<void>;
+  /** After each batch: the table and how many of its rows went (or would go) so far. */
+  onProgress?: (table: RetentionTable, done: number) => void;
+  /** Stops between batches (what was pruned stays pruned; the counts so far are returned). */
+  signal?: AbortSignal;
+}
+
 export interface Store {
   readonly backend: Backend;
   /** Applies numbered migrations not applied yet; returns the ones it applied. */
@@ -300,4 +334,13 @@ export interface Store {
     note?: string,
   ): Promise<ExceptionRecord>;
   listAudit(limit: number): Promise<(AuditInput & { id: number })[]>;
+
+  // retention
+  /**
+   * Deletes what retention no longer needs, in bounded batches (one transaction each), and
+   * returns how many rows went per table. An outbox event goes only when no subscription still
+   * owes it: not past an active subscription's cursor, not in a claimed block, and without a
+   * delivery row (pending, leased, retrying or parked). Open exceptions are never pruned.
+   */
+  prune(options: PruneOptions): Promise<PruneCounts>;
 }

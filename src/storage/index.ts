@@ -4,17 +4,26 @@
  * Why a factory: configuration names a database by URL; `postgres://` selects PostgreSQL for
  * several processes, anything else is the embedded SQLite file under the data dir.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock, Store } from '../ports/index.js';
 import { mapSqliteError } from './core/errors.js';
+import { createPrivateFile, prepareDataDir } from './data-dir.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 
 export { mapPgError, mapSqliteError } from './core/errors.js';
 export type { Migration } from './core/migration.js';
+export { createPrivateFile, type DataDirLock, lockDataDir, prepareDataDir } from './data-dir.js';
 export { postgresMigrations } from './postgres/migrations/index.js';
 export { PostgresStore, type PostgresStoreOptions } from './postgres/postgres-store.js';
+export {
+  appendArchive,
+  type RetentionPolicy,
+  type RetentionRunOptions,
+  type RetentionRunResult,
+  retentionCutoffs,
+  runRetention,
+} from './retention.js';
 export { sqliteMigrations } from './sqlite/migrations/index.js';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.js';
 
@@ -58,13 +67,16 @@ export async function createStore(options: CreateStoreOptions = {}): Promise<Sto
   } else {
     let filename = ':memory:';
     if (options.url !== ':memory:' && options.dataDir !== ':memory:') {
+      // The folder 0700, the database 0600 before SQLite opens it (its -wal and -shm take the
+      // main file's mode); looser ones found here are tightened (see `data-dir.ts`).
       const dir = options.dataDir ?? './.crossdock';
+      prepareDataDir(dir);
+      filename = join(dir, 'crossdock.db');
       try {
-        mkdirSync(dir, { recursive: true });
+        createPrivateFile(filename);
       } catch (err) {
         throw mapSqliteError(err);
       }
-      filename = join(dir, 'crossdock.db');
     }
     store = new SqliteStore({
       filename,

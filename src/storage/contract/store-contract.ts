@@ -932,5 +932,252 @@ export function storeContract(name: string, harness: StoreHarness): void {
         );
       });
     });
+
+    describe('retention', () => {
+      const soon = () => new Date(Date.now() + 60_000);
+      const pause = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+
+      test('Idempotency records older than their window are pruned in batches, younger ones kept, and a pruned key can be used again', async () => {
+        const old = '2025-01-01T00:00:00.000Z';
+        const young = '2025-03-01T00:00:00.000Z';
+        for (const key of ['a', 'b', 'c']) {
+          await store.commit({ idempotency: idempotencyRecord(key, { createdAt: old }) });
+        }
+        await store.commit({ idempotency: idempotencyRecord('d', { createdAt: young }) });
+        const seen: number[] = [];
+        const dry = await store.prune({ before: { idempotency: new Date('2025-02-01') }, dryRun: true });
+        expect(dry.idempotency).toBe(3);
+        expect(await store.getIdempotency('k1', 'a')).not.toBeNull();
+        const counts = await store.prune({
+          before: { idempotency: new Date('2025-02-01') },
+          batchSize: 2,
+          onProgress: (table, n) => {
+            if (table === 'idempotency') seen.push(n);
+          },
+        });
+        expect(counts).toEqual({
+          idempotency: 3,
+          inbound_messages: 0,
+          outbox: 0,
+          exceptions: 0,
+          audit_log: 0,
+        });
+        expect(seen).toEqual([2, 3]);
+        expect(await store.getIdempotency('k1', 'a')).toBeNull();
+        expect(await store.getIdempotency('k1', 'd')).not.toBeNull();
+        // The key is free again: a new record under it commits instead of conflicting.
+        const again = await store.commit({
+          idempotency: idempotencyRecord('a', { createdAt: young, responseStatus: 202 }),
+        });
+        expect(again.status).toBe('committed');
+        expect((await store.getIdempotency('k1', 'a'))?.responseStatus).toBe(202);
+      });
+
+      test('Inbound dedupe records older than their window are pruned; a younger one still reports duplicates', async () => {
+        await store.commit({ inbound: { source: 'wms', id: 'm1' } });
+        await pause();
+        const mid = new Date();
+        await pause();
+        await store.commit({ inbound: { source: 'wms', id: 'm2' } });
+        const counts = await store.prune({ before: { inbound_messages: mid } });
+        expect(counts.inbound_messages).toBe(1);
+        expect((await store.commit({ inbound: { source: 'wms', id: 'm2' } })).status).toBe('duplicate');
+        // m1's record is gone: the same message id is applied as new.
+        expect((await store.commit({ inbound: { source: 'wms', id: 'm1' } })).status).toBe('committed');
+      });
+
+      test('Resolved and discarded exceptions older than their window are archived, then deleted; open and retried ones stay', async () => {
+        const input = (id: string) => ({
+          ...deliveryException(id, `no-delivery-${id}`, 'crm'),
+          deliveryId: null,
+        });
+        await store.commit({ exceptions: ['r1', 'd1', 'r2', 'open1', 't1'].map(input) });
+        await store.actOnException('r1', 'resolve', audit('exception.resolve', 'r1'), 'fixed');
+        await store.actOnException('d1', 'discard', audit('exception.discard', 'd1'));
+        await store.actOnException('t1', 'retry', audit('exception.retry', 't1'));
+        await pause();
+        const mid = new Date();
+        await pause();
+        await store.actOnException('r2', 'resolve', audit('exception.resolve', 'r2'));
+        const archived: Record<string, unknown>[] = [];
+        const counts = await store.prune({
+          before: { exceptions: mid },
+          batchSize: 1,
+          archive: async (table, rows) => {
+            expect(table).toBe('exceptions');
+            // Archived before the delete: the rows are still in the store when handed over.
+            for (const r of rows) expect(await store.getException(String(r.id))).not.toBeNull();
+            archived.push(...rows);
+          },
+        });
+        expect(counts.exceptions).toBe(2);
+        expect(archived.map((r) => r.id).sort()).toEqual(['d1', 'r1']);
+        expect(archived.find((r) => r.id === 'r1')).toMatchObject({
+          status: 'resolved',
+          note: 'fixed',
+          kind: 'data_quality',
+          owner: 'integration',
+          subscription: 'crm',
+        });
+        expect(await store.getException('r1')).toBeNull();
+        expect(await store.getException('d1')).toBeNull();
+        for (const id of ['r2', 'open1', 't1']) expect(await store.getException(id)).not.toBeNull();
+        // An open exception is never pruned, however old.
+        const all = await store.prune({ before: { exceptions: soon() } });
+        expect(all.exceptions).toBe(1);
+        expect((await store.getException('open1'))?.status).toBe('open');
+        expect((await store.getException('t1'))?.status).toBe('retried');
+      });
+
+      test('Audit entries older than their window go only after the archive took them; a failing archive deletes nothing', async () => {
+        await store.commit({
+          audit: [
+            { ...audit('a.old1', 't'), at: '2024-01-01T00:00:00.000Z' },
+            { ...audit('a.old2', 't'), at: '2024-02-01T00:00:00.000Z' },
+            { ...audit('a.old3', 't'), at: '2024-03-01T00:00:00.000Z' },
+            { ...audit('a.new', 't'), at: '2025-06-01T00:00:00.000Z' },
+          ],
+        });
+        const before = { audit_log: new Date('2025-01-01') };
+        const failing = store.prune({
+          before,
+          archive: async () => {
+            throw new Error('disk full');
+          },
+        });
+        await expect(failing).rejects.toThrow('disk full');
+        expect(await store.listAudit(10)).toHaveLength(4);
+
+        const batches: string[][] = [];
+        const counts = await store.prune({
+          before,
+          batchSize: 2,
+          archive: async (table, rows) => {
+            expect(table).toBe('audit_log');
+            batches.push(rows.map((r) => String(r.action)));
+          },
+        });
+        expect(counts.audit_log).toBe(3);
+        expect(batches).toEqual([['a.old1', 'a.old2'], ['a.old3']]);
+        expect((await store.listAudit(10)).map((a) => a.action)).toEqual(['a.new']);
+      });
+
+      test('A dry run counts per table what a real run then removes, and removes nothing', async () => {
+        await subscribe(['crm', []]);
+        await emit('k1', 3);
+        const batch = await claim(store, 'crm');
+        await store.completeDeliveries(batch.map((d) => d.id));
+        await store.commit({
+          idempotency: idempotencyRecord('x', { createdAt: '2024-01-01T00:00:00.000Z' }),
+          audit: [{ ...audit('a.old', 't'), at: '2024-01-01T00:00:00.000Z' }],
+        });
+        const before = { idempotency: soon(), outbox: soon(), audit_log: soon(), exceptions: soon() };
+        const dry = await store.prune({ before, dryRun: true, batchSize: 2 });
+        expect(dry).toEqual({ idempotency: 1, inbound_messages: 0, outbox: 3, exceptions: 0, audit_log: 1 });
+        expect(await store.readEvents({ limit: 10 })).toHaveLength(3);
+        expect(await store.listAudit(10)).toHaveLength(1);
+        expect(await store.prune({ before, batchSize: 2 })).toEqual(dry);
+        expect(await store.readEvents({ limit: 10 })).toEqual([]);
+      });
+
+      test('A pending, leased, retrying or parked event is never pruned, and delivery continues after a prune', async () => {
+        // Pruned from a second connection where the backend has one: `crossdock prune` beside a hub.
+        const pruner = await withPeer();
+        await subscribe(['crm', []], ['notify', [], 'skip_parked']);
+        const [done1] = await emit('k1');
+        const [done2] = await emit('k2');
+        const [parked] = await emit('k3');
+        const [retrying] = await emit('k4');
+        const [leased] = await emit('k5');
+        const young = event('k7', 'order.status_changed.v1', new Date().toISOString());
+        const crm = await claim(store, 'crm');
+        const id = (seq: number | undefined) => crm.find((d) => d.eventSeq === seq)!.id;
+        await store.completeDeliveries([id(done1), id(done2)]);
+        await store.failDeliveries([
+          {
+            id: id(parked),
+            error: { m: 'refused' },
+            nextAttemptAt: null,
+            exception: deliveryException('xp', id(parked), 'crm'),
+          },
+          { id: id(retrying), error: { m: 'timeout' }, nextAttemptAt: later(60_000) },
+        ]);
+        const notify = await claim(store, 'notify');
+        await store.completeDeliveries(notify.map((d) => d.id));
+        const [pending] = await emit('k6'); // past both cursors: owed to both
+        const [fresh] = committedSeqs(await store.commit({ events: [young] })); // too young
+        const before = { outbox: new Date(Date.now() - 60_000) };
+
+        expect((await pruner.prune({ before, dryRun: true })).outbox).toBe(2);
+        expect((await pruner.prune({ before, batchSize: 2 })).outbox).toBe(2);
+        const left = (await store.readEvents({ limit: 100 })).map((e) => e.seq);
+        expect(left).toEqual([parked, retrying, leased, pending, fresh]);
+        expect(await store.getException('xp')).not.toBeNull();
+
+        // Delivery carries on: the lease completes, the retry and the new events are handed out,
+        // the parked one comes back when an operator retries it.
+        await store.completeDeliveries([id(leased)]);
+        const next = await claim(store, 'crm', 100, 'w1', later(120_000));
+        expect(next.map((d) => d.eventSeq).sort((a, b) => a - b)).toEqual([retrying, pending, fresh]);
+        expect(next.every((d) => d.event !== null && d.event.subject !== undefined)).toBe(true);
+        await store.completeDeliveries(next.map((d) => d.id));
+        await store.actOnException('xp', 'retry', audit('exception.retry', 'xp'));
+        const retried = await claim(store, 'crm', 100, 'w1', later(120_000));
+        expect(retried.map((d) => d.eventSeq)).toEqual([parked]);
+        await store.completeDeliveries(retried.map((d) => d.id));
+        const rest = await claim(store, 'notify', 100, 'w1', later(120_000));
+        expect(rest.map((d) => d.eventSeq)).toEqual([pending, fresh]);
+        await store.completeDeliveries(rest.map((d) => d.id));
+
+        // Everything old is delivered now: all of it goes, and the outbox can be empty.
+        expect((await pruner.prune({ before: { outbox: soon() } })).outbox).toBe(5);
+        expect(await store.readEvents({ limit: 100 })).toEqual([]);
+        // Seqs are never reused and the cursors still work on an empty outbox.
+        const [after] = await emit('k8');
+        expect(after).toBeGreaterThan(fresh!);
+        const c = await claim(store, 'crm', 100, 'w1', later(120_000));
+        const n = await claim(store, 'notify', 100, 'w1', later(120_000));
+        expect(c.map((d) => [d.eventSeq, d.event.subject])).toEqual([[after, 'k8']]);
+        expect(n.map((d) => d.eventSeq)).toEqual([after]);
+        await store.completeDeliveries([...c, ...n].map((d) => d.id));
+        for (const s of await store.subscriptionStats()) {
+          expect(s).toMatchObject({ pending: 0, leased: 0, parked: 0 });
+        }
+      });
+
+      test('An event an inactive subscription still has a row for is kept; events it never got do not hold the prune', async () => {
+        await subscribe(['crm', []], ['old', []]);
+        const [a] = await emit('k1');
+        // Deactivated before claiming: what it had not claimed stays owed to it as rows.
+        await subscribe(['old', [], 'strict', false]);
+        const [b] = await emit('k2');
+        const batch = await claim(store, 'crm');
+        await store.completeDeliveries(batch.map((d) => d.id));
+        expect((await store.prune({ before: { outbox: soon() } })).outbox).toBe(1);
+        expect((await store.readEvents({ limit: 10 })).map((e) => e.seq)).toEqual([a]);
+        expect(b).toBeGreaterThan(a!);
+      });
+
+      test('A replay racing a prune of the same events never leaves a delivery without its event', async () => {
+        const peer = await withPeer();
+        await subscribe(['crm', []]);
+        for (let round = 0; round < 4; round++) {
+          const seqs = await emit(`race-${round}`, 20);
+          const batch = await claim(store, 'crm', 100, 'w1', later(1_000_000));
+          await store.completeDeliveries(batch.map((d) => d.id));
+          // A replay of events being pruned: each event is either kept (its new row holds it) or
+          // gone with no row left behind.
+          await Promise.all([
+            store.enqueueDeliveries('crm', seqs),
+            peer.prune({ before: { outbox: soon() }, batchSize: 5 }),
+          ]);
+          const kept = new Set((await store.readEvents({ limit: 1000 })).map((e) => e.seq));
+          const again = await claim(store, 'crm', 1000, 'w1', later(1_000_000));
+          for (const d of again) expect(kept.has(d.eventSeq)).toBe(true);
+          await store.completeDeliveries(again.map((d) => d.id));
+          expect((await store.subscriptionStats())[0]).toMatchObject({ pending: 0, leased: 0, parked: 0 });
+        }
+      });
+    });
   });
 }

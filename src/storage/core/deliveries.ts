@@ -147,6 +147,8 @@ function* takeFromBlock(
  * Makes pending rows (due now) for events of a subscription; an event that already has a row keeps
  * it. `createdAt` is when the delivery first existed for us (the claim that handed it out, or
  * now): the delivery policy's maximum age counts from it, never from the producer's event time.
+ * The events read are locked against a concurrent prune (`Dialect.keyShare`): a row is never made
+ * for an event being deleted.
  */
 function* eventsToRows(
   d: Dialect,
@@ -156,7 +158,7 @@ function* eventsToRows(
 ): Txn<number> {
   if (seqs.length === 0) return 0;
   return yield* run(
-    `INSERT INTO deliveries (subscription, event_seq, key, status, attempts, next_attempt_at, created_at) SELECT ?, seq, subject, 'pending', 0, CAST(? AS BIGINT), ? FROM outbox WHERE ${d.inList('seq')} ORDER BY seq ON CONFLICT (subscription, event_seq) DO NOTHING`,
+    `INSERT INTO deliveries (subscription, event_seq, key, status, attempts, next_attempt_at, created_at) SELECT ?, seq, subject, 'pending', 0, CAST(? AS BIGINT), ? FROM outbox WHERE ${d.inList('seq')} ORDER BY seq${d.keyShare} ON CONFLICT (subscription, event_seq) DO NOTHING`,
     [subscription, dueImmediately, createdAt, d.list([...seqs])],
   );
 }

@@ -19,10 +19,12 @@ import {
   textOrNull,
 } from './sql.js';
 
-const columns =
+/** The columns of an exception row, in the order `exceptionFromRow` reads them. */
+export const exceptionColumns =
   'id, kind, owner, source, subscription, delivery_id, event_id, order_id, status, attempts, first_error, last_error, note, created_at, updated_at';
 
-function exceptionFromRow(r: Row): ExceptionRecord {
+/** An exception row as the port's record. */
+export function exceptionFromRow(r: Row): ExceptionRecord {
   const lastError = parseJson<Record<string, unknown>>(r.last_error);
   return {
     id: String(r.id),
@@ -60,7 +62,7 @@ export function* listExceptions(f: ExceptionFilter): Txn<ExceptionRecord[]> {
   }
   params.push(Math.max(1, Math.min(f.limit ?? 100, 1000)));
   const rows = yield* all(
-    `SELECT ${columns} FROM exceptions${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`,
+    `SELECT ${exceptionColumns} FROM exceptions${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`,
     params,
   );
   return rows.map(exceptionFromRow);
@@ -68,7 +70,7 @@ export function* listExceptions(f: ExceptionFilter): Txn<ExceptionRecord[]> {
 
 /** One exception. */
 export function* getException(id: string): Txn<ExceptionRecord | null> {
-  const r = yield* get(`SELECT ${columns} FROM exceptions WHERE id = ?`, [id]);
+  const r = yield* get(`SELECT ${exceptionColumns} FROM exceptions WHERE id = ?`, [id]);
   return r ? exceptionFromRow(r) : null;
 }
 
@@ -87,7 +89,7 @@ export function* actOnException(
   note: string | undefined,
   now: Date,
 ): Txn<ExceptionRecord> {
-  const r = yield* get(`SELECT ${columns} FROM exceptions WHERE id = ?${d.forUpdate}`, [id]);
+  const r = yield* get(`SELECT ${exceptionColumns} FROM exceptions WHERE id = ?${d.forUpdate}`, [id]);
   if (!r) {
     throw CrossdockError.dataQuality(`exception ${id} not found`, { details: { id, notFound: true } });
   }

@@ -25,6 +25,9 @@ import type {
   IdempotencyRecord,
   JournalEntry,
   OrderListFilter,
+  PruneCounts,
+  PruneOptions,
+  RetentionTable,
   Store,
   StoredEvent,
   SubscriptionDef,
@@ -35,6 +38,7 @@ import * as exceptions from './exceptions.js';
 import * as governance from './governance.js';
 import * as master from './master-data.js';
 import * as orders from './orders.js';
+import * as retention from './retention.js';
 import type { Dialect, Txn } from './sql.js';
 import { type WriteArgs, type WriteOpName, type WriteResult, writeTxn } from './write-ops.js';
 
@@ -191,4 +195,80 @@ export abstract class SqlStore implements Store {
   listAudit(limit: number): Promise<(AuditInput & { id: number })[]> {
     return this.read(() => governance.listAudit(limit));
   }
+
+  /**
+   * Table by table, one bounded transaction per batch (`core/retention.ts`), awaiting each before
+   * the next so other writes run in between. Archived tables are read, handed to `archive`, and
+   * only then deleted by id (each row checked again); without `archive` they go like the others.
+   */
+  async prune(o: PruneOptions): Promise<PruneCounts> {
+    const limit = Math.max(1, Math.trunc(o.batchSize ?? defaultPruneBatch));
+    const dry = o.dryRun ?? false;
+    const counts: PruneCounts = {
+      idempotency: 0,
+      inbound_messages: 0,
+      outbox: 0,
+      exceptions: 0,
+      audit_log: 0,
+    };
+    const stopped = () => o.signal?.aborted === true;
+    const progress = (table: RetentionTable, n: number) => {
+      counts[table] += n;
+      o.onProgress?.(table, counts[table]);
+    };
+    for (const table of pruneOrder) {
+      const before = o.before[table];
+      if (before === undefined || stopped()) continue;
+      const cutoff = before.toISOString();
+      if (table === 'outbox') {
+        const cutoffMs = before.getTime();
+        const hi = await this.read(() => retention.outboxPruneBound(this.dialect, cutoffMs));
+        let after = 0;
+        while (after < hi && !stopped()) {
+          const batch = dry
+            ? await this.read(() =>
+                retention.pruneOutboxBatch(this.dialect, cutoffMs, after, hi, limit, true),
+              )
+            : await this.writeOp('pruneOutbox', [cutoffMs, after, hi, limit]);
+          progress(table, batch.pruned);
+          if (batch.done) break;
+          after = batch.last;
+        }
+      } else if (dry) {
+        progress(table, await this.read(() => retention.countByAge(table, cutoff)));
+      } else if ((table === 'exceptions' || table === 'audit_log') && o.archive) {
+        for (;;) {
+          if (stopped()) break;
+          const rows = await this.read(() => retention.readArchiveBatch(table, cutoff, limit));
+          if (rows.length === 0) break;
+          await o.archive(table, rows);
+          const ids = rows.map((r) => r.id as string | number);
+          const n = await this.writeOp('deleteArchived', [table, ids, cutoff]);
+          progress(table, n);
+          // Every row read was changed since (re-opened): nothing left to take in this run.
+          if (n === 0 || rows.length < limit) break;
+        }
+      } else {
+        for (;;) {
+          if (stopped()) break;
+          const n = await this.writeOp('pruneByAge', [table, cutoff, limit]);
+          progress(table, n);
+          if (n < limit) break;
+        }
+      }
+    }
+    return counts;
+  }
 }
+
+/** Rows per prune transaction unless `PruneOptions.batchSize` says otherwise. */
+const defaultPruneBatch = 1_000;
+
+/** The order tables are pruned in (the cheapest, most numerous first). */
+const pruneOrder: readonly RetentionTable[] = [
+  'idempotency',
+  'inbound_messages',
+  'outbox',
+  'exceptions',
+  'audit_log',
+];

@@ -51,6 +51,12 @@ export interface Dialect {
   /** Appended to read-then-write selects inside a transaction (PostgreSQL only). */
   readonly forUpdate: string;
   /**
+   * Appended to the outbox read of an insert of delivery rows (replay): the events it reads stay
+   * until it commits, and an event a prune locked first is skipped once the prune deleted it
+   * (PostgreSQL only; SQLite's one writer serialises the two anyway). See `retention.ts`.
+   */
+  readonly keyShare: string;
+  /**
    * A statement taking a transaction-scoped lock on one event subject, or null when the database
    * has a single writer anyway. See `commitUnit` for why.
    */
@@ -77,6 +83,7 @@ export const sqliteDialect: Dialect = {
   list: (values) => JSON.stringify(values),
   skipLocked: '',
   forUpdate: '',
+  keyShare: '',
   subjectLock: null,
   orderCountsSql:
     "SELECT state, NULLIF(hold_reason, '') AS hold_reason, n FROM order_counts WHERE n > 0 ORDER BY state, hold_reason",
@@ -90,6 +97,7 @@ export const postgresDialect: Dialect = {
   list: (values) => values,
   skipLocked: ' FOR UPDATE SKIP LOCKED',
   forUpdate: ' FOR UPDATE',
+  keyShare: ' FOR KEY SHARE',
   // Two-int4 form, in its own lock space; 1668440435 = 'cros'. Hash collisions only serialize.
   subjectLock: 'SELECT pg_advisory_xact_lock(1668440435, hashtext(?)) AS locked',
   orderCountsSql:

@@ -8,6 +8,7 @@
 import type { Customer, InventoryPosition, PriceAgreement, Product } from '../../domain/index.js';
 import type {
   ApiKeyRecord,
+  ArchivedTable,
   AuditInput,
   CommitUnit,
   DeliveryFailure,
@@ -18,6 +19,7 @@ import * as deliveries from './deliveries.js';
 import * as exceptions from './exceptions.js';
 import * as governance from './governance.js';
 import * as master from './master-data.js';
+import * as retention from './retention.js';
 import type { Dialect, Txn } from './sql.js';
 
 /** The write operations by name; `now` is the caller's clock reading, taken when the call was made. */
@@ -73,6 +75,31 @@ export const writeOps = {
     audit: AuditInput,
     note: string | undefined,
   ) => exceptions.actOnException(d, id, action, audit, note, now),
+  pruneByAge: (
+    _d: Dialect,
+    _now: Date,
+    _ctx: CommitContext,
+    table: 'idempotency' | 'inbound_messages' | 'exceptions' | 'audit_log',
+    cutoff: string,
+    limit: number,
+  ) => retention.pruneByAge(table, cutoff, limit),
+  deleteArchived: (
+    d: Dialect,
+    _now: Date,
+    _ctx: CommitContext,
+    table: ArchivedTable,
+    ids: (string | number)[],
+    cutoff: string,
+  ) => retention.deleteArchived(d, table, ids, cutoff),
+  pruneOutbox: (
+    d: Dialect,
+    _now: Date,
+    _ctx: CommitContext,
+    cutoffMs: number,
+    after: number,
+    hi: number,
+    limit: number,
+  ) => retention.pruneOutboxBatch(d, cutoffMs, after, hi, limit, false),
 } satisfies Record<string, (d: Dialect, now: Date, ctx: CommitContext, ...args: never[]) => Txn<unknown>>;
 
 /** The name of a write operation. */

@@ -4,6 +4,7 @@ import { migration0001 } from './0001-init.js';
 import { migration0002 } from './0002-cursors.js';
 import { migration0003 } from './0003-order-counts.js';
 import { migration0004 } from './0004-cursor-fanout.js';
+import { migration0005 } from './0005-retention.js';
 
 /** Every PostgreSQL migration, ascending. */
 export const postgresMigrations: readonly Migration[] = [
@@ -11,4 +12,5 @@ export const postgresMigrations: readonly Migration[] = [
   migration0002,
   migration0003,
   migration0004,
+  migration0005,
 ];
