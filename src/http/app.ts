@@ -1,7 +1,9 @@
 /**
  * The HTTP application: governance (trace → auth → rate limit → idempotency, problem+json),
  * the process API, the operations API, health, metrics, OpenAPI, and the simulators' routes.
- * Built without listening, so tests call it in-process with `app.inject()`.
+ * Built without listening, so tests call it in-process with `app.inject()`. The server's limits
+ * against slow and anonymous clients (timeouts, the rate of requests without a valid key, the
+ * depth of JSON bodies) are set here, with safe defaults when the composition root gives none.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Clock, Store } from '../ports/index.js';
@@ -11,6 +13,8 @@ import {
   type HttpMetrics,
   ordersGauge,
   registerGovernance,
+  type ServerLimits,
+  serverLimitOptions,
   traceGenReqId,
 } from './middleware/index.js';
 import { registerAvailabilityRoutes } from './routes/availability.js';
@@ -28,6 +32,14 @@ export interface HttpAppDeps {
   version: string;
   defaultRateLimit: number;
   bodyLimitBytes: number;
+  /**
+   * Timeouts and the rate of requests without a valid key (the configuration's `server` block);
+   * fields not given take `defaultServerLimits` (30 s request, 10 s headers, 5 s keep-alive,
+   * 60 s idle connection, 20 unauthenticated requests/s per address).
+   */
+  server?: Partial<ServerLimits>;
+  /** Deepest nesting of a JSON body (default 64 levels); deeper is a 400 problem. */
+  maxJsonDepth?: number;
   /** Extra route registrations (simulators, operations API) from the composition root. */
   extraRoutes?: ((app: FastifyInstance, governance: Governance) => void)[];
 }
@@ -40,12 +52,16 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: 'correlationId', disableRequestLogging: true }),
     return503OnClosing: true,
+    ...serverLimitOptions(deps.server, deps.logger),
   });
+  const unauthenticatedRateLimit = deps.server?.unauthenticatedRateLimit;
   const governance = registerGovernance(app, {
     store: deps.store,
     metrics: deps.metrics,
     defaultRateLimit: deps.defaultRateLimit,
     bodyLimit: deps.bodyLimitBytes,
+    ...(unauthenticatedRateLimit !== undefined ? { unauthenticatedRateLimit } : {}),
+    ...(deps.maxJsonDepth !== undefined ? { maxJsonDepth: deps.maxJsonDepth } : {}),
   });
   // Orders by state and hold reason, read from the store at scrape time (never stale).
   deps.metrics.registry.registerMetric(ordersGauge(deps.store));

@@ -18,7 +18,8 @@
  * Server-side (5xx) problems never carry the internal message: only a generic detail, the
  * kind and, when known, the affected system.
  */
-import { STATUS_CODES } from 'node:http';
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { $ZodError } from 'zod/v4/core';
 import { CrossdockError, type ErrorKind } from '../domain/index.js';
@@ -31,6 +32,9 @@ export const problemTypes = {
   validation: 'https://crossdock.dev/problems/validation',
   malformedRequest: 'https://crossdock.dev/problems/malformed-request',
   payloadTooLarge: 'https://crossdock.dev/problems/payload-too-large',
+  jsonTooDeep: 'https://crossdock.dev/problems/json-too-deep',
+  headersTooLarge: 'https://crossdock.dev/problems/headers-too-large',
+  requestTimeout: 'https://crossdock.dev/problems/request-timeout',
   unsupportedMediaType: 'https://crossdock.dev/problems/unsupported-media-type',
   unauthorized: 'https://crossdock.dev/problems/unauthorized',
   forbidden: 'https://crossdock.dev/problems/forbidden',
@@ -372,4 +376,76 @@ export function problemNotFoundHandler() {
       httpProblem(404, `No route ${request.method} ${request.url.split('?')[0]}.`, problemTypes.notFound),
     );
   };
+}
+
+/** Options of {@link problemClientErrorHandler}. */
+export interface ProblemClientErrorHandlerOptions {
+  /** Where refused connections are logged, at debug level (they are the client's doing). */
+  logger?: FastifyBaseLogger;
+  /** The server's header size limit, for the detail (default Node's `maxHeaderSize`, 16 KiB). */
+  maxHeaderSize?: number;
+}
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses before a request exists (headers
+ * past the size limit, a request slower than `requestTimeout` or `headersTimeout`, bytes that are
+ * not HTTP) is answered as problem+json, as everything else is, instead of Fastify's plain JSON;
+ * then the connection is closed. No `traceId` or `instance`: there is no request to take them from.
+ * Install with `Fastify({ clientErrorHandler: problemClientErrorHandler() })`.
+ */
+export function problemClientErrorHandler(options: ProblemClientErrorHandlerOptions = {}) {
+  const headerLimit = options.maxHeaderSize ?? maxHeaderSize;
+  return function crossdockClientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+    // A reset connection has nobody left to answer (as Fastify's own handler does).
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    let problem: Problem;
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      problem = httpProblem(
+        408,
+        'The request did not arrive completely within the time the server allows; the connection is closed.',
+        problemTypes.requestTimeout,
+      );
+    } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+      problem = httpProblem(
+        431,
+        `The request headers are larger than the ${headerLimit} bytes the server accepts in all ` +
+          '(an Idempotency-Key is at most 255 characters).',
+        problemTypes.headersTooLarge,
+      );
+    } else {
+      problem = httpProblem(400, 'The request is not valid HTTP/1.1.', problemTypes.malformedRequest);
+    }
+    options.logger?.debug({ code: err.code, status: problem.status }, 'client error before a request');
+    if (socket.writable) {
+      const body = JSON.stringify(problem);
+      socket.write(
+        `HTTP/1.1 ${problem.status} ${problem.title}\r\nContent-Type: ${problemContentType}\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  };
+}
+
+/**
+ * Fastify's `frameworkErrors`: a URL the router cannot decode (400) or a path parameter past
+ * `maxParamLength` (414) answered as problem+json instead of Fastify's plain JSON.
+ */
+export function problemFrameworkErrors(
+  error: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const status = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500;
+  sendProblem(
+    reply,
+    status >= 500
+      ? {
+          type: problemTypes.internal,
+          title: 'Internal Server Error',
+          status,
+          detail: 'An unexpected error occurred.',
+        }
+      : httpProblem(status, error.message, problemTypes.malformedRequest),
+  );
 }

@@ -81,7 +81,7 @@ describe('createApiKey', () => {
 
 describe('ensureBootstrapKey', () => {
   test('The first start creates an admin key from CROSSDOCK_BOOTSTRAP_KEY, and later starts do nothing.', async () => {
-    const env = { CROSSDOCK_BOOTSTRAP_KEY: 'test-admin-secret-0123456789' };
+    const env = { CROSSDOCK_BOOTSTRAP_KEY: 'test-admin-secret-0123456789abcdef' };
     const first = await ensureBootstrapKey(store, env);
     expect(first).toMatchObject({ created: true, source: 'env', secret: null });
     const again = await ensureBootstrapKey(store, env);
@@ -89,15 +89,24 @@ describe('ensureBootstrapKey', () => {
     const keys = await store.listApiKeys();
     expect(keys).toHaveLength(1);
     expect(keys[0]?.scopes).toEqual(['admin']);
-    expect(keys[0]?.secretHash).toBe(hashSecret('test-admin-secret-0123456789'));
+    expect(keys[0]?.secretHash).toBe(hashSecret('test-admin-secret-0123456789abcdef'));
 
     app = build();
     const res = await app.inject({
       method: 'GET',
       url: '/api/v1/orders/o-1',
-      headers: { authorization: 'Bearer test-admin-secret-0123456789' },
+      headers: { authorization: 'Bearer test-admin-secret-0123456789abcdef' },
     });
     expect(res.statusCode).toBe(200);
+  });
+
+  test('A CROSSDOCK_BOOTSTRAP_KEY shorter than 32 characters is refused with a message naming it, and no key is created.', async () => {
+    await expect(ensureBootstrapKey(store, { CROSSDOCK_BOOTSTRAP_KEY: 'sixteen-chars-ab' })).rejects.toThrow(
+      /CROSSDOCK_BOOTSTRAP_KEY must be at least 32 characters \(it has 16\)/,
+    );
+    expect(await store.countApiKeys()).toBe(0);
+    const ok = await ensureBootstrapKey(store, { CROSSDOCK_BOOTSTRAP_KEY: 'x'.repeat(32) });
+    expect(ok.created).toBe(true);
   });
 
   test('Without the variable the first start generates a secret to print once; it is not stored.', async () => {
@@ -219,6 +228,105 @@ describe('apiKeyAuth', () => {
     expect((await app.inject({ method: 'GET', url: '/api/v1/orders/o-1', headers })).statusCode).toBe(200);
     clock += 2_000;
     expect((await app.inject({ method: 'GET', url: '/api/v1/orders/o-1', headers })).statusCode).toBe(401);
+  });
+
+  test('A flood of random tokens does not evict valid keys from the cache: they are never looked up again within the TTL.', async () => {
+    const { secret, record } = await addKey(['orders:read']);
+    const lookups = new Map<string, number>();
+    const counting = {
+      findApiKeyByHash: (hash: string) => {
+        lookups.set(hash, (lookups.get(hash) ?? 0) + 1);
+        return store.findApiKeyByHash(hash);
+      },
+    };
+    app = build({ store: counting, maxCacheEntries: 10, maxNegativeEntries: 10, unauthenticatedRate: 1e6 });
+    const headers = { authorization: `Bearer ${secret}` };
+    expect((await app.inject({ method: 'GET', url: '/api/v1/orders/o-1', headers })).statusCode).toBe(200);
+    for (let i = 0; i < 200; i++) {
+      const res = await app.inject({
+        method: 'GET',
+        url: '/api/v1/orders/o-1',
+        headers: { authorization: `Bearer cdk_flood_${i}` },
+      });
+      expect(res.statusCode).toBe(401);
+    }
+    expect((await app.inject({ method: 'GET', url: '/api/v1/orders/o-1', headers })).statusCode).toBe(200);
+    expect(lookups.get(record.secretHash)).toBe(1);
+  });
+
+  test('The key cache drops the least recently used valid key when full, not all of them.', async () => {
+    const a = await addKey(['orders:read'], 'a');
+    const b = await addKey(['orders:read'], 'b');
+    const c = await addKey(['orders:read'], 'c');
+    const lookups: string[] = [];
+    const counting = {
+      findApiKeyByHash: (hash: string) => {
+        lookups.push(hash);
+        return store.findApiKeyByHash(hash);
+      },
+    };
+    app = build({ store: counting, maxCacheEntries: 2 });
+    const get = (secret: string) =>
+      app!.inject({
+        method: 'GET',
+        url: '/api/v1/orders/o-1',
+        headers: { authorization: `Bearer ${secret}` },
+      });
+    await get(a.secret);
+    await get(b.secret);
+    await get(a.secret); // a is now the most recently used
+    await get(c.secret); // evicts b
+    await get(a.secret);
+    await get(c.secret);
+    await get(b.secret);
+    const name = new Map([a, b, c].map((k) => [k.record.secretHash, k.record.name]));
+    expect(lookups.map((h) => name.get(h))).toEqual(['a', 'b', 'c', 'b']);
+  });
+
+  test('Past 20 requests/s without a valid key from one address the answer is a 429 with Retry-After and the store is not asked; valid keys still pass.', async () => {
+    const { secret } = await addKey(['orders:read']);
+    let lookups = 0;
+    const counting = {
+      findApiKeyByHash: (hash: string) => {
+        lookups++;
+        return store.findApiKeyByHash(hash);
+      },
+    };
+    let clock = 1_000_000;
+    app = build({ store: counting, now: () => clock });
+    const get = (authorization?: string) =>
+      app!.inject({
+        method: 'GET',
+        url: '/api/v1/orders/o-1',
+        headers: authorization === undefined ? {} : { authorization },
+      });
+    // The valid key's first lookup spends the first token of the 20.
+    expect((await get(`Bearer ${secret}`)).statusCode).toBe(200);
+    lookups = 0;
+    for (let i = 0; i < 14; i++) expect((await get(`Bearer cdk_bad_${i}`)).statusCode).toBe(401);
+    for (let i = 0; i < 4; i++) expect((await get()).statusCode).toBe(401);
+    expect((await get('Bearer cdk_bad_0')).statusCode).toBe(401); // the negative cache, still counted
+    const limited = await get('Bearer cdk_bad_new');
+    expect(limited.statusCode).toBe(429);
+    expect(limited.headers['content-type']).toBe(problemContentType);
+    expect(limited.headers['retry-after']).toBe('1');
+    expect(limited.json()).toMatchObject({ type: problemTypes.rateLimited, status: 429 });
+    expect(limited.json().detail).toContain('20 requests/s without a valid API key');
+    expect((await get()).statusCode).toBe(429);
+    expect(lookups).toBe(14);
+    expect((await get(`Bearer ${secret}`)).statusCode).toBe(200);
+    clock += 1_000;
+    expect((await get('Bearer cdk_bad_later')).statusCode).toBe(401);
+  });
+
+  test('Concurrent first requests with one valid key share one lookup and spend one token, so a cold cache does not throttle a busy client.', async () => {
+    const { secret } = await addKey(['orders:read']);
+    app = build({ unauthenticatedRate: 1 });
+    const headers = { authorization: `Bearer ${secret}` };
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => app!.inject({ method: 'GET', url: '/api/v1/orders/o-1', headers })),
+    );
+    expect(answers.map((r) => r.statusCode)).toEqual(Array.from({ length: 50 }, () => 200));
   });
 
   test('When the key store is unreachable the request gets a 503 problem with Retry-After, not a 500.', async () => {

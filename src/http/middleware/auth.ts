@@ -6,13 +6,22 @@
  * a key is not cached (or its entry expired), and concurrent misses for one key share one
  * query. Secrets are stored only as sha256 (`ApiKeyRecord.secretHash`) and are never kept in
  * the cache or logged; a revoked key stops working within `cacheTtlMs`.
- * A secret has 256 bits of entropy, so an unsalted fast hash is enough (no password KDF).
+ * A secret has 256 bits of entropy, so an unsalted fast hash is enough (no password KDF); a
+ * bootstrap secret chosen by a person must therefore be at least 32 characters.
+ *
+ * Against floods of made-up tokens: known keys live in a least-recently-used cache, unknown and
+ * revoked ones in a small negative cache of their own, so random tokens churn only the negative
+ * cache and never push a valid key out (before, a full 10,000-entry cache was cleared, evicting
+ * every valid key at once). Requests without a valid key, and every lookup the cache cannot
+ * answer, spend a token of the client address's bucket (`unauthenticatedRate`, default 20/s); an
+ * empty bucket is a 429 with Retry-After and no store query, so a flood never reaches the store.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { toCrossdockError } from '../../domain/index.js';
 import type { ApiKeyRecord, Store } from '../../ports/index.js';
 import { httpProblem, problemTypes, sendProblem } from '../problem.js';
+import { ClientBuckets } from './rate-limit.js';
 
 /**
  * Scopes a key can hold; `admin` implies every other scope. `webhooks:<source>` lets a system
@@ -128,9 +137,18 @@ export type BootstrapResult =
 export const bootstrapKeyId = 'bootstrap';
 
 /**
+ * Shortest bootstrap secret accepted: it is hashed with a fast unsalted hash like generated keys
+ * (43 base62 characters, ~256 bits), so a chosen one must not be guessable offline.
+ */
+export const minBootstrapKeyLength = 32;
+
+/**
  * First start only (no key stored yet): creates the admin key, from
- * `CROSSDOCK_BOOTSTRAP_KEY=<secret>` when set, else with a generated secret that the CLI
- * prints once. Later starts do nothing, whatever the environment says.
+ * `CROSSDOCK_BOOTSTRAP_KEY=<secret>` when set, else with a generated secret that `crossdock
+ * start` writes once to a 0600 file in the data folder. Later starts do nothing, whatever the
+ * environment says. A given secret shorter than {@link minBootstrapKeyLength} characters is
+ * refused (a TypeError naming the variable) and no key is created, as the configuration's schema
+ * refuses it: this holds for callers that bypass the configuration.
  */
 export async function ensureBootstrapKey(
   store: Pick<Store, 'countApiKeys' | 'putApiKey'>,
@@ -139,6 +157,12 @@ export async function ensureBootstrapKey(
 ): Promise<BootstrapResult> {
   if ((await store.countApiKeys()) > 0) return { created: false };
   const fromEnv = env['CROSSDOCK_BOOTSTRAP_KEY']?.trim();
+  if (fromEnv && fromEnv.length < minBootstrapKeyLength) {
+    throw new TypeError(
+      `CROSSDOCK_BOOTSTRAP_KEY must be at least ${minBootstrapKeyLength} characters (it has ${fromEnv.length}); ` +
+        'use a generated secret, e.g. `openssl rand -base64 32`, or leave it unset to have one generated.',
+    );
+  }
   const { record, secret } = createApiKey({
     id: bootstrapKeyId,
     name: 'bootstrap admin',
@@ -169,14 +193,22 @@ export interface ApiKeyAuthOptions {
   publicPrefixes?: readonly string[];
   /** Exact paths served without a key (the console's entry points). Default: `/`, `/console`, `/favicon.ico`. */
   publicPaths?: readonly string[];
-  /** Bound on cached entries (unknown secrets are cached too, against floods). Default 10,000. */
+  /** Bound on cached valid keys; past it the least recently used is dropped. Default 10,000. */
   maxCacheEntries?: number;
+  /** Bound on cached unknown and revoked secrets (oldest dropped first). Default 1,000. */
+  maxNegativeEntries?: number;
+  /**
+   * Requests per second per client address that carry no valid key, or a key the cache cannot
+   * answer (each such lookup counts once, however many requests share it). Past it: 429 with
+   * Retry-After, and the store is not asked. Default 20.
+   */
+  unauthenticatedRate?: number;
   /** Clock in ms, for tests. */
   now?: () => number;
 }
 
 interface CacheEntry {
-  principal: Principal | null;
+  principal: Principal;
   expiresAt: number;
 }
 
@@ -202,10 +234,16 @@ export function apiKeyAuth(options: ApiKeyAuthOptions) {
   const store = options.store;
   const ttl = options.cacheTtlMs ?? 30_000;
   const maxEntries = options.maxCacheEntries ?? 10_000;
+  const maxNegative = options.maxNegativeEntries ?? 1_000;
   const prefixes = options.publicPrefixes ?? ['/health/', '/console/'];
   const paths = new Set(options.publicPaths ?? ['/', '/console', '/favicon.ico']);
   const now = options.now ?? Date.now;
+  const unauthenticatedRate = options.unauthenticatedRate ?? 20;
+  const clients = new ClientBuckets({ rate: unauthenticatedRate, now });
+  // Known keys, least recently used first (a hit moves its entry to the end).
   const cache = new Map<string, CacheEntry>();
+  // Unknown and revoked secrets: hash → expiry, oldest first.
+  const negative = new Map<string, number>();
   const pending = new Map<string, Promise<Principal | null>>();
 
   function isPublic(url: string): boolean {
@@ -222,8 +260,16 @@ export function apiKeyAuth(options: ApiKeyAuthOptions) {
         (record) => {
           pending.delete(hash);
           const principal = principalOf(record);
-          if (cache.size >= maxEntries) cache.clear();
-          cache.set(hash, { principal, expiresAt: now() + ttl });
+          const expiresAt = now() + ttl;
+          if (principal === null) {
+            negative.delete(hash);
+            if (negative.size >= maxNegative) negative.delete(negative.keys().next().value as string);
+            negative.set(hash, expiresAt);
+          } else {
+            cache.delete(hash);
+            if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
+            cache.set(hash, { principal, expiresAt });
+          }
           return principal;
         },
         (err: unknown) => {
@@ -234,6 +280,26 @@ export function apiKeyAuth(options: ApiKeyAuthOptions) {
       pending.set(hash, promise);
     }
     return promise;
+  }
+
+  /**
+   * Spends a token of the client address's bucket; when it is empty, answers 429 and returns
+   * false (the caller stops there, without a store query).
+   */
+  function spend(request: FastifyRequest, reply: FastifyReply): boolean {
+    const waitMs = clients.take(request.ip);
+    if (waitMs === 0) return true;
+    const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
+    reply.header('retry-after', String(retryAfter));
+    sendProblem(
+      reply,
+      httpProblem(
+        429,
+        `More than ${unauthenticatedRate} requests/s without a valid API key from this address; retry in ${retryAfter} s.`,
+        problemTypes.rateLimited,
+      ),
+    );
+    return false;
   }
 
   function accept(
@@ -262,6 +328,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions) {
     const header = request.headers.authorization;
     const secret = bearerToken(header);
     if (secret === null) {
+      if (!spend(request, reply)) return;
       unauthorized(
         reply,
         header === undefined
@@ -272,12 +339,23 @@ export function apiKeyAuth(options: ApiKeyAuthOptions) {
       return;
     }
     const hash = hashSecret(secret);
+    const t = now();
     const entry = cache.get(hash);
-    if (entry !== undefined && entry.expiresAt > now()) {
+    if (entry !== undefined && entry.expiresAt > t) {
+      cache.delete(hash);
+      cache.set(hash, entry);
       accept(request, reply, done, entry.principal);
       return;
     }
-    lookup(hash).then(
+    const refusedUntil = negative.get(hash);
+    if (refusedUntil !== undefined && refusedUntil > t) {
+      if (spend(request, reply)) accept(request, reply, done, null);
+      return;
+    }
+    // A lookup already under way costs nothing more; a new one spends a token first.
+    const inFlight = pending.get(hash);
+    if (inFlight === undefined && !spend(request, reply)) return;
+    (inFlight ?? lookup(hash)).then(
       (principal) => accept(request, reply, done, principal),
       (err: unknown) => done(toCrossdockError(err)),
     );

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { Store } from '../../ports/index.js';
@@ -74,6 +75,43 @@ describe('idempotency helpers', () => {
     expect(idempotencyRequestHash('POST', '/x', { a: 1 })).not.toBe(
       idempotencyRequestHash('POST', '/y', { a: 1 }),
     );
+  });
+
+  test('Canonical JSON of a body nested 50,000 levels deep returns instead of overflowing the stack.', () => {
+    const depth = 50_000;
+    const deep = JSON.parse(`${'{"a":['.repeat(depth)}1${']}'.repeat(depth)}`) as unknown;
+    const text = canonicalJson(deep);
+    expect(text.length).toBe(depth * 8 + 1);
+    expect(text.startsWith('{"a":[{"a":[')).toBe(true);
+    expect(idempotencyRequestHash('POST', '/x', deep)).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  test('Canonical JSON is byte for byte what the recursive version gave, so stored request hashes stay valid.', () => {
+    // The recursive implementation this one replaced, kept here as the reference.
+    const recursive = (value: unknown): string => {
+      if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+      if (Array.isArray(value)) return `[${value.map((v) => recursive(v ?? null)).join(',')}]`;
+      const record = value as Record<string, unknown>;
+      const parts: string[] = [];
+      for (const k of Object.keys(record).sort()) {
+        const v = record[k];
+        if (v === undefined || typeof v === 'function') continue;
+        parts.push(`${JSON.stringify(k)}:${recursive(v)}`);
+      }
+      return `{${parts.join(',')}}`;
+    };
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => canonicalJson(v) === recursive(v)),
+      { numRuns: 500 },
+    );
+    const odd = { b: undefined, a: [undefined, () => 1, null, { z: 1, y: [] }], c: () => 2, '': 'e' };
+    expect(canonicalJson(odd)).toBe(recursive(odd));
+    expect(canonicalJson(undefined)).toBe('null');
+    const shared = { x: 1 };
+    expect(canonicalJson([shared, shared])).toBe('[{"x":1},{"x":1}]');
+    const cyclic: Record<string, unknown> = {};
+    cyclic['self'] = cyclic;
+    expect(() => canonicalJson(cyclic)).toThrow(TypeError);
   });
 
   test('Keys are 1 to 255 printable characters, bare or as a structured-field string.', () => {

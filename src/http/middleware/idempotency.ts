@@ -66,20 +66,81 @@ const kRelease = Symbol('crossdock.idempotency.release');
 type RequestWithRelease = FastifyRequest & { [kRelease]?: () => void };
 
 /**
+ * A container being written by {@link canonicalJson}: an array (`keys` null) or an object and its
+ * sorted keys. One class, so the loop sees one shape.
+ */
+class CanonicalFrame {
+  i = 0;
+  /** An object frame has written a member (the next one needs a comma). */
+  written = false;
+  constructor(
+    readonly value: object,
+    readonly keys: string[] | null,
+  ) {}
+}
+
+/** Deeper than this, `canonicalJson` gives up: only a cyclic value gets there (no parsed body can). */
+const maxCanonicalDepth = 100_000;
+
+/**
  * JSON with object keys sorted at every level: the canonical form hashed for the request, so
  * `{"a":1,"b":2}` and `{"b":2,"a":1}` are the same request.
+ *
+ * Iterative, with an explicit stack: it runs before the route validates the body, so a recursive
+ * walk overflowed the call stack on a deep body (a 500). The JSON parser refuses deep bodies
+ * already (json-limits.ts); this holds whatever else reaches it. The output is the same, byte
+ * for byte, as the recursive version it replaced (stored request hashes stay valid): `undefined`
+ * and function members are left out, `undefined` array items are `null`. A cyclic value, which
+ * no parsed body is, is a TypeError once the stack passes 100,000 levels.
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(',')}]`;
-  const record = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const k of Object.keys(record).sort()) {
-    const v = record[k];
-    if (v === undefined || typeof v === 'function') continue;
-    parts.push(`${JSON.stringify(k)}:${canonicalJson(v)}`);
+  let out = '';
+  const stack: CanonicalFrame[] = [];
+  let v: unknown = value;
+  for (;;) {
+    // Write `v`: a primitive at once; a container opens and its frame is pushed.
+    if (v === null || typeof v !== 'object') {
+      out += JSON.stringify(v) ?? 'null';
+    } else if (Array.isArray(v)) {
+      out += '[';
+      stack.push(new CanonicalFrame(v, null));
+    } else {
+      out += '{';
+      stack.push(new CanonicalFrame(v, Object.keys(v).sort()));
+    }
+    if (stack.length > maxCanonicalDepth) throw new TypeError('canonicalJson: the value is circular.');
+    // Find the next value to write, closing every container that has none left.
+    let next = false;
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (top.keys === null) {
+        const array = top.value as readonly unknown[];
+        if (top.i < array.length) {
+          if (top.i > 0) out += ',';
+          v = array[top.i++] ?? null;
+          next = true;
+          break;
+        }
+        out += ']';
+      } else {
+        const record = top.value as Record<string, unknown>;
+        while (top.i < top.keys.length) {
+          const k = top.keys[top.i++]!;
+          const member = record[k];
+          if (member === undefined || typeof member === 'function') continue;
+          out += `${top.written ? ',' : ''}${JSON.stringify(k)}:`;
+          top.written = true;
+          v = member;
+          next = true;
+          break;
+        }
+        if (next) break;
+        out += '}';
+      }
+      stack.pop();
+    }
+    if (!next) return out;
   }
-  return `{${parts.join(',')}}`;
 }
 
 /** The request hash stored with a key: sha256 of method, URL and canonical body. */

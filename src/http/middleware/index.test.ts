@@ -151,6 +151,62 @@ describe('registerGovernance', () => {
     expect(res.headers['content-type']).toBe(problemContentType);
   });
 
+  test('A JSON body nested 20,000 levels deep with an Idempotency-Key is a 400 problem naming the depth limit, never a 500, and nothing is logged at error level.', async () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(chunk.toString());
+        cb();
+      },
+    });
+    app = build({}, stream);
+    const secret = await key(['orders:write']);
+    const depth = 20_000;
+    for (const headers of [{ 'idempotency-key': 'deep-1' }, {}]) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/api/v1/orders',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json', ...headers },
+        payload: `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`,
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.headers['content-type']).toBe(problemContentType);
+      const problem = res.json();
+      expect(problem.type).toBe('https://crossdock.dev/problems/json-too-deep');
+      expect(problem.maxDepth).toBe(64);
+      expect(problem.detail).toContain('64 levels');
+      expect(problem.errors).toEqual([
+        { field: '(root)', message: 'nested deeper than 64 levels (at character 320)' },
+      ]);
+    }
+    expect(lines.map((l) => JSON.parse(l).level as number).filter((level) => level >= 50)).toEqual([]);
+    // The key was never taken: the same key with a valid body runs.
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/api/v1/orders',
+      headers: { authorization: `Bearer ${secret}`, 'idempotency-key': 'deep-1' },
+      payload: { sku: 'A', quantity: 1 },
+    });
+    expect(ok.statusCode).toBe(201);
+  });
+
+  test('Nesting up to the limit passes to the route, brackets inside strings do not count, and the limit is configurable.', async () => {
+    app = build({ maxJsonDepth: 3 });
+    const secret = await key(['orders:write']);
+    const post = (payload: string) =>
+      app!.inject({
+        method: 'POST',
+        url: '/api/v1/orders',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        payload,
+      });
+    expect((await post('{"sku":"[[[[{{{{","quantity":1,"meta":{"a":[1]}}')).statusCode).toBe(201);
+    expect((await post('{"sku":"\\"[[[[","quantity":1}')).statusCode).toBe(201);
+    const deep = await post('{"sku":"A","quantity":1,"meta":{"a":[[1]]}}');
+    expect(deep.statusCode).toBe(400);
+    expect(deep.json().maxDepth).toBe(3);
+  });
+
   test('Prototype poisoning in JSON is refused as malformed.', async () => {
     app = build();
     const secret = await key(['orders:write']);

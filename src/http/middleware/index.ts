@@ -5,7 +5,8 @@
  * Why one `registerGovernance`: the hooks only work in one order (the trace first, so even a
  * 401 carries a `traceparent`; auth before the rate limit, which keys buckets by client), and
  * the error and not-found handlers must be in place before routes register. Wiring it in one
- * call keeps the composition root from getting that order wrong.
+ * call keeps the composition root from getting that order wrong. The JSON parser it installs
+ * refuses bodies nested past `maxJsonDepth` before any route or hook sees them (json-limits.ts).
  */
 import type { IncomingMessage } from 'node:http';
 import {
@@ -18,9 +19,11 @@ import type { Store } from '../../ports/index.js';
 import { problemErrorHandler, problemNotFoundHandler } from '../problem.js';
 import { type ApiScope, apiKeyAuth, requireScope } from './auth.js';
 import { idempotencyKey, idempotencyRelease } from './idempotency.js';
+import { registerJsonParser } from './json-limits.js';
 import { loggerOptions } from './logging.js';
 import { type HttpMetrics, httpMetrics, metricsHandler } from './metrics.js';
 import { rateLimit } from './rate-limit.js';
+import { type ServerLimits, serverLimitOptions } from './server-limits.js';
 import { type TraceContext, traceContext, traceGenReqId } from './trace.js';
 
 export {
@@ -31,8 +34,10 @@ export {
   ProblemError,
   type ProblemErrorHandlerOptions,
   type ProblemFieldError,
+  problemClientErrorHandler,
   problemContentType,
   problemErrorHandler,
+  problemFrameworkErrors,
   problemFromAjv,
   problemFromCrossdockError,
   problemFromZod,
@@ -42,9 +47,11 @@ export {
 } from '../problem.js';
 export * from './auth.js';
 export * from './idempotency.js';
+export * from './json-limits.js';
 export * from './logging.js';
 export * from './metrics.js';
 export * from './rate-limit.js';
+export * from './server-limits.js';
 export * from './trace.js';
 
 /** Options of {@link governanceServerOptions}. */
@@ -57,6 +64,8 @@ export interface GovernanceServerOptions {
   bodyLimit?: number;
   /** Fastify's per-request "incoming request"/"request completed" lines (default true). */
   requestLogging?: boolean;
+  /** Timeouts against slow clients (defaults: `defaultServerLimits`). */
+  server?: Partial<ServerLimits>;
 }
 
 /** Default request body limit: an order with a few hundred lines fits with room to spare. */
@@ -64,7 +73,8 @@ export const defaultBodyLimit = 256 * 1024;
 
 /**
  * The Fastify constructor options governance relies on: pino options with redaction, the
- * trace id as request id (`genReqId`) logged as `correlationId`, and the body limit. Spread
+ * trace id as request id (`genReqId`) logged as `correlationId`, the body limit, the server's
+ * timeouts, and problem+json for what the HTTP parser and router refuse. Spread
  * into `Fastify({ ...governanceServerOptions(), … })`; to pass your own pino instance use
  * `loggerInstance: pino(loggerOptions(), stream)` instead of `logger`.
  */
@@ -80,6 +90,7 @@ export function governanceServerOptions(options: GovernanceServerOptions = {}): 
     requestIdHeader: false,
     bodyLimit: options.bodyLimit ?? defaultBodyLimit,
     logController: correlationLogController(options.requestLogging === false),
+    ...serverLimitOptions(options.server),
   };
 }
 
@@ -105,11 +116,19 @@ export interface GovernanceOptions {
   /**
    * Largest JSON / text body in bytes. Prefer the same value in the Fastify constructor
    * (`governanceServerOptions({ bodyLimit })`); given here, the JSON and text parsers are
-   * re-registered with it (Fastify's own secure JSON parser, prototype poisoning refused).
+   * re-registered with it. The JSON parser is always Fastify's own secure one (prototype
+   * poisoning refused) behind the depth check of `maxJsonDepth`.
    */
   bodyLimit?: number;
   /** API key cache TTL (default 30 s): a revoked key stops working within it. */
   authCacheTtlMs?: number;
+  /**
+   * Requests per second per client address that carry no valid key (missing, malformed, unknown
+   * or revoked) or need a store lookup; past it 429 without asking the store. Default 20.
+   */
+  unauthenticatedRateLimit?: number;
+  /** Deepest nesting of objects and arrays in a JSON body (default 64); deeper is a 400 problem. */
+  maxJsonDepth?: number;
   /** URL prefixes served without a key (default `/health/`, `/console/`). */
   publicPrefixes?: readonly string[];
   /** Exact paths served without a key (default `/`, `/console`, `/favicon.ico`). */
@@ -145,14 +164,13 @@ export function registerGovernance(app: FastifyInstance, options: GovernanceOpti
   if (!app.hasRequestDecorator('principal')) app.decorateRequest('principal', null);
   if (!app.hasRequestDecorator('idempotency')) app.decorateRequest('idempotency', null);
 
+  registerJsonParser(app, {
+    ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
+    ...(options.maxJsonDepth !== undefined ? { maxDepth: options.maxJsonDepth } : {}),
+  });
   if (options.bodyLimit !== undefined) {
     const bodyLimit = options.bodyLimit;
-    app.removeContentTypeParser(['application/json', 'text/plain']);
-    app.addContentTypeParser(
-      'application/json',
-      { parseAs: 'string', bodyLimit },
-      app.getDefaultJsonParser('error', 'error'),
-    );
+    app.removeContentTypeParser('text/plain');
     app.addContentTypeParser('text/plain', { parseAs: 'string', bodyLimit }, (_request, body, done) => {
       done(null, body);
     });
@@ -164,6 +182,9 @@ export function registerGovernance(app: FastifyInstance, options: GovernanceOpti
     apiKeyAuth({
       store: options.store,
       ...(options.authCacheTtlMs !== undefined ? { cacheTtlMs: options.authCacheTtlMs } : {}),
+      ...(options.unauthenticatedRateLimit !== undefined
+        ? { unauthenticatedRate: options.unauthenticatedRateLimit }
+        : {}),
       ...(options.publicPrefixes !== undefined ? { publicPrefixes: options.publicPrefixes } : {}),
       ...(options.publicPaths !== undefined ? { publicPaths: options.publicPaths } : {}),
     }),

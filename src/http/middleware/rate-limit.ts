@@ -10,8 +10,12 @@
  *
  * Limits are per process: with N API processes behind a balancer a client gets up to N× its
  * rate. That is the accepted trade for not putting a shared store on every request.
+ * Requests without a valid key are limited per client address before this, in `apiKeyAuth`
+ * (with {@link ClientBuckets}), so they never reach the store past their rate.
  */
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import { TokenBucket } from '../../events/index.js';
+import type { Clock } from '../../ports/index.js';
 import { httpProblem, problemTypes, sendProblem } from '../problem.js';
 
 /** Options of {@link rateLimit}. */
@@ -124,4 +128,83 @@ export function rateLimit(options: RateLimitOptions) {
     },
   };
   return Object.assign(hook, { state });
+}
+
+/** Options of {@link ClientBuckets}. */
+export interface ClientBucketsOptions {
+  /** Requests per second per client. */
+  rate: number;
+  /** Bucket capacity (default one second's worth, at least 1). */
+  burst?: number;
+  /** Most clients tracked at once (default 10,000); past it the least recently seen is dropped. */
+  maxClients?: number;
+  /** Clock in ms, for tests. */
+  now?: () => number;
+}
+
+/**
+ * One token bucket per client address, bounded in number: the limit on requests without a valid
+ * API key (see `apiKeyAuth`). Each bucket is the backbone's `TokenBucket` (events/rate-limiter.ts)
+ * rather than a third copy of the arithmetic.
+ *
+ * Why bounded: these clients are anonymous, so their number is the attacker's choice (an IPv6
+ * /64 is 2^64 addresses). A bucket idle for `burst / rate` seconds has refilled completely and is
+ * the same as a new one, so dropping it changes nothing; past `maxClients` the least recently seen
+ * client is dropped (Map order, refreshed on every take), which at worst gives that client a fresh
+ * burst.
+ */
+export class ClientBuckets {
+  private readonly buckets = new Map<string, { bucket: TokenBucket; seen: number }>();
+  private readonly clock: Clock;
+  private readonly rate: number;
+  private readonly burst: number;
+  private readonly maxClients: number;
+  private readonly now: () => number;
+  private lastSweep: number;
+
+  constructor(options: ClientBucketsOptions) {
+    if (!(options.rate > 0)) throw new TypeError('rate must be > 0.');
+    this.rate = options.rate;
+    this.burst = options.burst ?? Math.max(1, options.rate);
+    this.maxClients = options.maxClients ?? 10_000;
+    const now = options.now ?? Date.now;
+    this.now = now;
+    this.clock = { now: () => new Date(now()) };
+    this.lastSweep = now();
+  }
+
+  /** Takes a token for `client`: 0 when there was one, else the ms until one is due. */
+  take(client: string): number {
+    const t = this.now();
+    let entry = this.buckets.get(client);
+    if (entry === undefined) {
+      this.makeRoom(t);
+      entry = { bucket: new TokenBucket(this.clock, { perSecond: this.rate, burst: this.burst }), seen: t };
+    } else {
+      this.buckets.delete(client);
+      entry.seen = t;
+    }
+    this.buckets.set(client, entry);
+    return entry.bucket.take();
+  }
+
+  /** Clients tracked now (for tests and a gauge). */
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private makeRoom(t: number): void {
+    if (this.buckets.size < this.maxClients) return;
+    // Full buckets first (idle long enough to have refilled), at most once a second.
+    const idleMs = (this.burst / this.rate) * 1000;
+    if (t - this.lastSweep >= 1000) {
+      this.lastSweep = t;
+      for (const [client, entry] of this.buckets) if (t - entry.seen >= idleMs) this.buckets.delete(client);
+    }
+    // Still full: the least recently seen goes (the Map keeps the order of last use).
+    while (this.buckets.size >= this.maxClients) {
+      const oldest = this.buckets.keys().next().value as string;
+      this.buckets.delete(oldest);
+    }
+  }
 }
