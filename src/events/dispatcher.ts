@@ -39,8 +39,8 @@
  * untouched. When the probe succeeds the breaker closes, the rest of the batch goes out, and
  * every delivery of the subscription still waiting out a backoff is made due now (the store's
  * `expediteDeliveries`): backoffs earned against a down destination mean nothing once it is back,
- * and without this a few orders lagged minutes behind the drained rest. The rate and concurrency
- * limits pace that backlog; claims keep each key's order.
+ * and without this a few orders lagged 50–130 s behind the drained rest. The rate and
+ * concurrency limits pace that backlog; claims keep each key's order.
  */
 import { hostname } from 'node:os';
 import { type CloudEvent, CrossdockError, toCrossdockError } from '../domain/index.js';
@@ -190,7 +190,10 @@ const probeCandidates = 16;
 /** Failed probes remembered per subscription (the oldest are forgotten first). */
 const maxFailedProbes = 1_024;
 
-/** The store's optional "recovered" write (see the report of issue 11; absent in older stores). */
+/**
+ * A store with `expediteDeliveries` ("the destination is back: waiting retries are due now").
+ * Optional here so the dispatcher runs on a store without it (backoffs then run their course).
+ */
 type ExpeditingStore = Store & {
   expediteDeliveries?: (subscription: string, now: Date) => Promise<number>;
 };
