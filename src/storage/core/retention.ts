@@ -143,14 +143,21 @@ export function* deleteArchived(
 }
 
 /**
- * The highest outbox seq a prune run may look at: the newest event older than the cutoff and, with
- * cursors, no further than the slowest active subscription's cursor (past it, events are still
- * owed). Taken once per run: cursors only move forward (a new or re-activated subscription starts
- * at the end of the outbox), so a bound taken earlier stays safe.
+ * The highest outbox seq a prune run may look at: the seq of the newest event older than the cutoff
+ * and, with cursors, no further than the slowest active subscription's cursor (past it, events are
+ * still owed). Taken once per run: cursors only move forward (a new or re-activated subscription
+ * starts at the end of the outbox), so a bound taken earlier stays safe. An old event with a
+ * higher seq (a producer's time out of order) waits for a later run; it is never pruned early.
+ *
+ * Why `ORDER BY time_ms DESC LIMIT 1` and not `MAX(seq) … WHERE time_ms < ?`: SQLite answers the
+ * MAX by walking seqs down from the newest until one is old, i.e. through every young event (days
+ * of traffic) on the reading thread; this form is one probe of the time index on both databases.
  */
 export function* outboxPruneBound(d: Dialect, cutoffMs: number): Txn<number> {
-  const old = yield* get('SELECT MAX(seq) AS m FROM outbox WHERE time_ms < ?', [cutoffMs]);
-  let hi = old?.m === null || old?.m === undefined ? 0 : num(old.m);
+  const old = yield* get('SELECT seq FROM outbox WHERE time_ms < ? ORDER BY time_ms DESC LIMIT 1', [
+    cutoffMs,
+  ]);
+  let hi = old === undefined ? 0 : num(old.seq);
   if (d.cursorFanout && hi > 0) {
     const c = yield* get('SELECT MIN(cursor_seq) AS c FROM subscriptions WHERE active = 1');
     if (c?.c !== null && c?.c !== undefined) hi = Math.min(hi, num(c.c));
