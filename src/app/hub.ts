@@ -265,7 +265,8 @@ function retentionJob(
   clock: Clock,
   logger: Logger,
 ): RetentionJob & { stop(): Promise<void> } {
-  const intervalMs = config.retention.intervalMinutes * 60_000;
+  // Node runs a timer longer than 2^31-1 ms after 1 ms instead: a very long interval is capped (~24.8 days).
+  const intervalMs = Math.min(config.retention.intervalMinutes * 60_000, 2 ** 31 - 1);
   const scheduled = config.workers && intervalMs > 0;
   const abort = new AbortController();
   let running: Promise<RetentionRunResult> | null = null;
