@@ -219,7 +219,7 @@ export const CrossdockConfig = z.object({
       intervalMinutes: z.number().min(0).default(60),
     })
     .prefault({}),
-  /** The analytics export (`<dataDir>/analytics/`): rotated JSON-lines files. */
+  /** The analytics export (`<dataDir>/analytics-export.jsonl`, rotated to `analytics-export.<UTC time>.jsonl` beside it). */
   analytics: z
     .object({
       /** Start a new file past this size, bytes. */

@@ -13,7 +13,13 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
-import { Dispatcher, FileAnalyticsSink, standardSubscriptions, subscriptionNames } from '../events/index.js';
+import {
+  Dispatcher,
+  FileAnalyticsSink,
+  standardSubscriptions,
+  subscriptionNames,
+  subscriptionPolicies,
+} from '../events/index.js';
 import { buildHttpApp } from '../http/app.js';
 import {
   createMetrics,
@@ -141,7 +147,22 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
         })
       : null;
     if (dispatcher) {
-      const analytics = new FileAnalyticsSink(join(config.dataDir, 'analytics-export.jsonl'));
+      const analytics = new FileAnalyticsSink(join(config.dataDir, 'analytics-export.jsonl'), {
+        rotateBytes: config.analytics.rotateBytes,
+        rotateHours: config.analytics.rotateHours,
+        dedupeWindow: config.analytics.dedupeWindow,
+      });
+      // Closed after the dispatcher stops (cleanups run newest first).
+      cleanups.unshift(() => analytics.close());
+      // Recover the dedupe window now rather than at the first delivery, and say what was found.
+      void analytics.open().then(
+        (found) => logger.info({ analyticsExport: found }, 'analytics export opened'),
+        (err) =>
+          logger.warn(
+            { err: String(err) },
+            'analytics export could not be opened; its deliveries will retry',
+          ),
+      );
       for (const reg of standardSubscriptions({
         crm,
         notifications: ports.notifications,
@@ -150,12 +171,8 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
         analytics,
         // A lease is how long a killed process's claims block its keys before another (or the
         // restarted) process takes them over: twice the handler timeout, not minutes.
-        policies: Object.fromEntries(
-          Object.values(subscriptionNames).map((name) => [
-            name,
-            { leaseMs: config.events.leaseMs, timeoutMs: config.events.handlerTimeoutMs },
-          ]),
-        ),
+        // Each subscription's own delivery settings (events.subscriptions) go over the defaults.
+        policies: subscriptionPolicies(config.events),
       })) {
         if (reg.name === subscriptionNames.warehousePlanning && !ports.warehouseFeeds) continue;
         dispatcher.register(reg);
@@ -181,7 +198,18 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
       defaultRateLimit: config.defaultRateLimit,
       bodyLimitBytes: config.bodyLimitBytes,
       extraRoutes: [
-        (a) => registerOpsRoutes(a, { store, clock, dispatcher, webhookSecrets: config.webhooks.secrets }),
+        (a) =>
+          registerOpsRoutes(a, {
+            store,
+            clock,
+            dispatcher,
+            metrics,
+            webhookSecrets: config.webhooks.secrets,
+            webhookRefusalLimit: {
+              perSecond: config.webhooks.refusalsPerSecond,
+              burst: config.webhooks.refusalBurst,
+            },
+          }),
         ...ports.routes,
       ],
     });

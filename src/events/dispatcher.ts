@@ -190,14 +190,6 @@ const probeCandidates = 16;
 /** Failed probes remembered per subscription (the oldest are forgotten first). */
 const maxFailedProbes = 1_024;
 
-/**
- * A store with `expediteDeliveries` ("the destination is back: waiting retries are due now").
- * Optional here so the dispatcher runs on a store without it (backoffs then run their course).
- */
-type ExpeditingStore = Store & {
-  expediteDeliveries?: (subscription: string, now: Date) => Promise<number>;
-};
-
 /** What one cycle's deliveries came to, written back in batches at its end. */
 interface Outcomes {
   completed: Delivery[];
@@ -553,15 +545,13 @@ export class Dispatcher {
 
   /**
    * The breaker closed after a successful probe: every delivery of the subscription waiting out a
-   * backoff becomes due now. A store without the operation leaves them to their backoff; a
-   * failure is reported and changes nothing else (they still go out, later).
+   * backoff becomes due now. A failure is reported and changes nothing else (they still go out,
+   * later, on their own backoff).
    */
   private async expedite(rt: Runtime): Promise<void> {
     rt.failedProbes.clear();
-    const store = this.store as ExpeditingStore;
-    if (typeof store.expediteDeliveries !== 'function') return;
     try {
-      rt.counters.expedited += await store.expediteDeliveries(rt.def.name, this.clock.now());
+      rt.counters.expedited += await this.store.expediteDeliveries(rt.def.name, this.clock.now());
     } catch (err) {
       this.onLoopError(rt.def.name, err);
     }

@@ -247,7 +247,9 @@ export function standardSubscriptions(deps: StandardSubscriptionDeps): Subscript
       name: subscriptionNames.analyticsExport,
       types: [],
       ordering: 'skip_parked',
-      policy: { concurrency: 64, ...policy(subscriptionNames.analyticsExport) },
+      // Each analytics append waits for its group's fdatasync: more lanes make larger groups (64 lanes
+      // measured 7,900-12,500 events/s, 500 lanes 25,500/s).
+      policy: { concurrency: 500, ...policy(subscriptionNames.analyticsExport) },
       handler: async (event) => {
         await deps.analytics.append(event);
       },

@@ -311,6 +311,14 @@ export interface Store {
    * work resumes at once instead of after the lease. Never call it where other live processes claim.
    */
   releaseForeignLeases(owner: string): Promise<number>;
+  /**
+   * Makes every pending, unleased delivery of `subscription` that waits for a later retry due
+   * at `now`, and returns how many. The dispatcher calls it when the subscription's breaker
+   * closes after a successful probe: backoffs earned against a down destination are void once it
+   * is back. Parked and leased deliveries are untouched, and claims still hand out each key in
+   * seq order, so per-key order holds.
+   */
+  expediteDeliveries(subscription: string, now: Date): Promise<number>;
   subscriptionStats(): Promise<SubscriptionStats[]>;
   /** Events in seq order for replay, from `fromSeq` (inclusive), optionally up to a time. */
   readEvents(options: {

@@ -598,6 +598,42 @@ export function storeContract(name: string, harness: StoreHarness): void {
         );
       });
 
+      test('Expediting makes waiting retries due at once, keeps each key in order and leaves leased and parked deliveries alone', async () => {
+        await subscribe(['crm', []]);
+        const k1 = await emit('k1', 2);
+        const k2 = await emit('k2', 1);
+        await emit('k3', 1);
+        const batch = await claim(store, 'crm', 10, 'w1');
+        const byKey = new Map(batch.filter((d) => d.eventSeq !== k1[1]).map((d) => [d.key, d]));
+        const hour = later(3_600_000);
+        // k1's head and k2 wait an hour for their retry; k3 is parked; k1's second stays behind its head.
+        await store.failDeliveries(
+          [
+            { id: byKey.get('k1')!.id, error: { message: '503' }, nextAttemptAt: hour },
+            { id: byKey.get('k2')!.id, error: { message: '503' }, nextAttemptAt: hour },
+            {
+              id: byKey.get('k3')!.id,
+              error: { message: '400' },
+              nextAttemptAt: null,
+              exception: deliveryException('p', byKey.get('k3')!.id, 'crm'),
+            },
+          ],
+          'w1',
+        );
+        await store.releaseDeliveries(
+          batch.filter((d) => d.eventSeq === k1[1]).map((d) => d.id),
+          'w1',
+        );
+        expect(await claim(store, 'crm', 10, 'w2')).toEqual([]);
+        expect(await store.expediteDeliveries('crm', later(5))).toBe(2);
+        const due = await claim(store, 'crm', 10, 'w2', later(10));
+        expect(due.map((d) => d.eventSeq)).toEqual([...k1, ...k2]);
+        expect(due.find((d) => d.eventSeq === k1[0])?.attempts).toBe(1);
+        // Leased now (by w2): a second expedite changes nothing, and k3 stays parked.
+        expect(await store.expediteDeliveries('crm', later(10))).toBe(0);
+        expect((await store.subscriptionStats())[0]).toMatchObject({ leased: 3, parked: 1 });
+      });
+
       test("Releasing foreign leases frees a dead claimer's deliveries at once and keeps the caller's own", async () => {
         await subscribe(['crm', []]);
         await emit('k1', 1);

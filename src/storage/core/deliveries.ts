@@ -520,6 +520,18 @@ export function* releaseForeignLeases(d: Dialect, owner: string): Txn<number> {
   return rows + (yield* blocksToRows(d, blocks));
 }
 
+/**
+ * Makes the subscription's pending, unleased rows that wait for a later retry due now (see
+ * `Store.expediteDeliveries`). Only rows can wait: cursor events and blocks are never delayed.
+ */
+export function* expediteDeliveries(subscription: string, now: Date): Txn<number> {
+  const nowMs = now.getTime();
+  return yield* run(
+    "UPDATE deliveries SET next_attempt_at = CAST(? AS BIGINT) WHERE subscription = ? AND status = 'pending' AND next_attempt_at > ? AND (lease_until IS NULL OR lease_until <= ?)",
+    [nowMs, subscription, nowMs, nowMs],
+  );
+}
+
 /** Backlog per subscription (a lease counts only while it has not expired). */
 export function* subscriptionStats(d: Dialect, now: Date): Txn<SubscriptionStats[]> {
   const nowMs = now.getTime();

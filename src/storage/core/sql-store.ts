@@ -161,6 +161,9 @@ export abstract class SqlStore implements Store {
   releaseForeignLeases(owner: string): Promise<number> {
     return this.writeOp('releaseForeignLeases', [owner]);
   }
+  expediteDeliveries(subscription: string, now: Date): Promise<number> {
+    return this.writeOp('expediteDeliveries', [subscription, now]);
+  }
   subscriptionStats(): Promise<SubscriptionStats[]> {
     const now = this.clock.now();
     return this.read(() => deliveries.subscriptionStats(this.dialect, now));

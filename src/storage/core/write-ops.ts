@@ -59,6 +59,8 @@ export const writeOps = {
     deliveries.releaseDeliveries(d, ids, owner),
   releaseForeignLeases: (d: Dialect, _now: Date, _ctx: CommitContext, owner: string) =>
     deliveries.releaseForeignLeases(d, owner),
+  expediteDeliveries: (_d: Dialect, _now: Date, _ctx: CommitContext, subscription: string, now: Date) =>
+    deliveries.expediteDeliveries(subscription, now),
   enqueueDeliveries: (
     d: Dialect,
     now: Date,
@@ -123,6 +125,7 @@ export const relaxedWriteOps: ReadonlySet<WriteOpName> = new Set<WriteOpName>([
   'claimDeliveries',
   'completeDeliveries',
   'releaseDeliveries',
+  'expediteDeliveries',
 ]);
 
 /** Runs a write operation by name: the one place that turns `{ op, args }` into a generator. */
