@@ -25,7 +25,8 @@ import { ClientBuckets } from './rate-limit.js';
 
 /**
  * Scopes a key can hold; `admin` implies every other scope. `webhooks:<source>` lets a system
- * post its own signed webhooks (`POST /api/v1/webhooks/<source>`) and nothing else.
+ * post its own signed webhooks (`POST /api/v1/webhooks/<source>`) and nothing else;
+ * `holds:<owner>` lets a team work the holds it owns (release, reject, cancel the order).
  */
 export const apiScopes = [
   'orders:write',
@@ -36,6 +37,13 @@ export const apiScopes = [
   'webhooks:wms',
   'webhooks:tms',
   'webhooks:erp',
+  'holds:credit',
+  'holds:pricing',
+  'holds:inventory',
+  'holds:master_data',
+  'holds:tax',
+  'holds:logistics',
+  'holds:sales',
   'admin',
 ] as const;
 /** One API scope. */
