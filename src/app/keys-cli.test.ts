@@ -1,8 +1,20 @@
-/** `crossdock keys`: in-process against a real hub (SQLite on its writer thread) and its HTTP API. */
+/**
+ * `crossdock keys`: in-process against a real hub (SQLite on its writer thread) and its HTTP API;
+ * the deadline against a store held by another process's locks on PostgreSQL and SQLite.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { Command } from 'commander';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { openTestHub } from '../../test/support/hub.js';
+import type { EventsCliContext } from '../events/cli.js';
 import { hashSecret } from '../http/middleware/auth.js';
+import type { Store } from '../ports/index.js';
+import { createStore } from '../storage/index.js';
 import type { Hub } from './hub.js';
 import { parseScopes, registerKeyCommands } from './keys-cli.js';
 
@@ -91,4 +103,137 @@ test('unknown scopes, a bad rate limit and an unknown key are refused with a mes
   expect(missing.err[0]).toContain('no active key with id or name "nobody"');
   expect((await hub.store.listApiKeys()).length).toBe(before);
   expect(parseScopes(' ,')).toEqual({ error: expect.stringContaining('at least one') });
+});
+
+/** Runs a keys command against the store `open` gives, recording output, exit code and exit calls. */
+async function keysOn(
+  open: () => Promise<EventsCliContext>,
+  ...args: string[]
+): Promise<{ out: string[]; err: string[]; code: number; exits: number[]; ms: number }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const exits: number[] = [];
+  let code = 0;
+  const program = new Command().exitOverride();
+  registerKeyCommands(program, {
+    open,
+    out: (l) => void out.push(l),
+    err: { write: (s) => err.push(s.trimEnd()) > 0, isTTY: false },
+    defaultActor: 'ops@example.com',
+    setExitCode: (c) => {
+      code = c;
+    },
+    exit: (c) => void exits.push(c),
+  });
+  const started = Date.now();
+  await program.parseAsync(['node', 'crossdock', 'keys', ...args]);
+  return { out, err, code, exits, ms: Date.now() - started };
+}
+
+describe('a store held by another process', () => {
+  const pgUrl = process.env['CROSSDOCK_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const schema = `cd_test_keys_${randomBytes(4).toString('hex')}`;
+  let admin: pg.Client;
+  let store: Store;
+  beforeAll(async () => {
+    admin = new pg.Client({ connectionString: pgUrl });
+    await admin.connect();
+    store = await createStore({ url: pgUrl, schema });
+  });
+  afterAll(async () => {
+    await store?.close();
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+  });
+
+  test("On PostgreSQL, keys create whose commit waits on another transaction's lock gives up at --timeout, names what it waited for and that the key may exist, and ends the process", async () => {
+    const locker = new pg.Client({ connectionString: pgUrl });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE ${schema}.audit_log IN ACCESS EXCLUSIVE MODE`);
+      const r = await keysOn(
+        async () => ({ store }),
+        'create',
+        '--name',
+        'locked-out',
+        '--scopes',
+        'orders:read',
+        '--timeout',
+        '1',
+      );
+      expect(r.ms).toBeLessThan(5_000);
+      expect(r.code).toBe(1);
+      expect(r.exits).toEqual([1]);
+      expect(r.out).toEqual([]);
+      expect(r.err.join('\n')).toContain(
+        'gave up after 1 s waiting for the store while committing the change',
+      );
+      expect(r.err.join('\n')).toContain('look for "locked-out" in `crossdock keys list`');
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+    }
+    // The commit that was waiting goes through once the lock is gone: the message said it might.
+    await expect
+      .poll(async () => (await store.listApiKeys()).some((k) => k.name === 'locked-out'))
+      .toBe(true);
+  });
+
+  test('On PostgreSQL, a keys command whose store waits for the migration lock gives up at --timeout while opening, having written nothing', async () => {
+    const locker = new pg.Client({ connectionString: pgUrl });
+    await locker.connect();
+    const opened: Promise<Store>[] = [];
+    try {
+      await locker.query('SELECT pg_advisory_lock($1)', [0x63726f73]);
+      const r = await keysOn(
+        async () => {
+          const p = createStore({ url: pgUrl, schema });
+          opened.push(p);
+          return { store: await p };
+        },
+        'list',
+        '--timeout',
+        '1',
+      );
+      expect(r.ms).toBeLessThan(5_000);
+      expect(r.code).toBe(1);
+      expect(r.exits).toEqual([1]);
+      expect(r.err.join('\n')).toContain(
+        'while opening the store (connecting and applying pending migrations)',
+      );
+    } finally {
+      await locker.query('SELECT pg_advisory_unlock($1)', [0x63726f73]);
+      await locker.end();
+      for (const p of opened) await (await p).close();
+    }
+  });
+
+  test('On SQLite a write lock held by another process fails keys create with "store busy" within the busy timeout, before any deadline', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crossdock-keys-'));
+    const file = await createStore({ dataDir: dir });
+    const holder = new Database(join(dir, 'crossdock.db'));
+    try {
+      holder.prepare('BEGIN IMMEDIATE').run();
+      const started = Date.now();
+      await expect(
+        keysOn(
+          async () => ({ store: file }),
+          'create',
+          '--name',
+          'busy',
+          '--scopes',
+          'orders:read',
+          '--timeout',
+          '60',
+        ),
+      ).rejects.toThrow(/busy|locked/);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      holder.prepare('ROLLBACK').run();
+      holder.close();
+      await file.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
