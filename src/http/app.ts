@@ -33,9 +33,11 @@ export interface HttpAppDeps {
   defaultRateLimit: number;
   bodyLimitBytes: number;
   /**
-   * Timeouts and the rate of requests without a valid key (the configuration's `server` block);
-   * fields not given take `defaultServerLimits` (30 s request, 10 s headers, 5 s keep-alive,
-   * 60 s idle connection, 20 unauthenticated requests/s per address).
+   * Timeouts and the rate of requests without a valid key (the configuration's `server` block).
+   * Timeouts not given take `defaultServerLimits` (30 s request, 10 s headers, 5 s keep-alive,
+   * 60 s idle connection). `unauthenticatedRateLimit` applies only when given (the configuration
+   * gives 20/s): an app built without it, as suites that sweep every route without a key do, has
+   * no limit on requests without a valid key.
    */
   server?: Partial<ServerLimits>;
   /** Deepest nesting of a JSON body (default 64 levels); deeper is a 400 problem. */
@@ -54,13 +56,12 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     return503OnClosing: true,
     ...serverLimitOptions(deps.server, deps.logger),
   });
-  const unauthenticatedRateLimit = deps.server?.unauthenticatedRateLimit;
   const governance = registerGovernance(app, {
     store: deps.store,
     metrics: deps.metrics,
     defaultRateLimit: deps.defaultRateLimit,
     bodyLimit: deps.bodyLimitBytes,
-    ...(unauthenticatedRateLimit !== undefined ? { unauthenticatedRateLimit } : {}),
+    unauthenticatedRateLimit: deps.server?.unauthenticatedRateLimit ?? Number.POSITIVE_INFINITY,
     ...(deps.maxJsonDepth !== undefined ? { maxJsonDepth: deps.maxJsonDepth } : {}),
   });
   // Orders by state and hold reason, read from the store at scrape time (never stale).

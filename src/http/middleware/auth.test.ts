@@ -319,6 +319,25 @@ describe('apiKeyAuth', () => {
     expect((await get('Bearer cdk_bad_later')).statusCode).toBe(401);
   });
 
+  test('A known key whose cache entry expired is looked up again without a token, so it keeps working while its address floods; an infinite rate turns the limit off.', async () => {
+    const { secret } = await addKey(['orders:read']);
+    let clock = 1_000_000;
+    app = build({ now: () => clock, cacheTtlMs: 5_000 });
+    const get = (authorization: string) =>
+      app!.inject({ method: 'GET', url: '/api/v1/orders/o-1', headers: { authorization } });
+    expect((await get(`Bearer ${secret}`)).statusCode).toBe(200);
+    for (let i = 0; i < 19; i++) expect((await get(`Bearer cdk_flood_${i}`)).statusCode).toBe(401);
+    expect((await get('Bearer cdk_flood_x')).statusCode).toBe(429);
+    clock += 6_000; // the key's entry has expired; the flood goes on
+    for (let i = 0; i < 20; i++) await get(`Bearer cdk_flood_again_${i}`);
+    expect((await get('Bearer cdk_flood_y')).statusCode).toBe(429);
+    expect((await get(`Bearer ${secret}`)).statusCode).toBe(200);
+
+    await app.close();
+    app = build({ unauthenticatedRate: Number.POSITIVE_INFINITY });
+    for (let i = 0; i < 100; i++) expect((await get(`Bearer cdk_any_${i}`)).statusCode).toBe(401);
+  });
+
   test('Concurrent first requests with one valid key share one lookup and spend one token, so a cold cache does not throttle a busy client.', async () => {
     const { secret } = await addKey(['orders:read']);
     app = build({ unauthenticatedRate: 1 });

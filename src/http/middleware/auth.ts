@@ -12,9 +12,11 @@
  * Against floods of made-up tokens: known keys live in a least-recently-used cache, unknown and
  * revoked ones in a small negative cache of their own, so random tokens churn only the negative
  * cache and never push a valid key out (before, a full 10,000-entry cache was cleared, evicting
- * every valid key at once). Requests without a valid key, and every lookup the cache cannot
- * answer, spend a token of the client address's bucket (`unauthenticatedRate`, default 20/s); an
- * empty bucket is a 429 with Retry-After and no store query, so a flood never reaches the store.
+ * every valid key at once). Requests without a valid key, and every lookup of a secret not known
+ * to be valid, spend a token of the client address's bucket (`unauthenticatedRate`, default
+ * 20/s); an empty bucket is a 429 with Retry-After and no store query, so a flood never reaches
+ * the store. A known key whose entry expired is revalidated without a token, so clients behind
+ * the same address as a flood keep working.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
@@ -206,9 +208,10 @@ export interface ApiKeyAuthOptions {
   /** Bound on cached unknown and revoked secrets (oldest dropped first). Default 1,000. */
   maxNegativeEntries?: number;
   /**
-   * Requests per second per client address that carry no valid key, or a key the cache cannot
-   * answer (each such lookup counts once, however many requests share it). Past it: 429 with
-   * Retry-After, and the store is not asked. Default 20.
+   * Requests per second per client address that carry no valid key, or a key never seen valid
+   * by this process (each such lookup counts once, however many requests share it; a known key
+   * whose cache entry expired is looked up again for free). Past it: 429 with Retry-After, and
+   * the store is not asked. Default 20; `Infinity` turns the limit off.
    */
   unauthenticatedRate?: number;
   /** Clock in ms, for tests. */
@@ -247,7 +250,9 @@ export function apiKeyAuth(options: ApiKeyAuthOptions) {
   const paths = new Set(options.publicPaths ?? ['/', '/console', '/favicon.ico']);
   const now = options.now ?? Date.now;
   const unauthenticatedRate = options.unauthenticatedRate ?? 20;
-  const clients = new ClientBuckets({ rate: unauthenticatedRate, now });
+  const clients = Number.isFinite(unauthenticatedRate)
+    ? new ClientBuckets({ rate: unauthenticatedRate, now })
+    : null;
   // Known keys, least recently used first (a hit moves its entry to the end).
   const cache = new Map<string, CacheEntry>();
   // Unknown and revoked secrets: hash → expiry, oldest first.
@@ -295,6 +300,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions) {
    * false (the caller stops there, without a store query).
    */
   function spend(request: FastifyRequest, reply: FastifyReply): boolean {
+    if (clients === null) return true;
     const waitMs = clients.take(request.ip);
     if (waitMs === 0) return true;
     const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
@@ -360,9 +366,11 @@ export function apiKeyAuth(options: ApiKeyAuthOptions) {
       if (spend(request, reply)) accept(request, reply, done, null);
       return;
     }
-    // A lookup already under way costs nothing more; a new one spends a token first.
+    // A lookup already under way costs nothing more, nor does revalidating a key known to be
+    // valid (its entry expired: a flood from the same address must not lock its clients out);
+    // any other lookup spends a token first.
     const inFlight = pending.get(hash);
-    if (inFlight === undefined && !spend(request, reply)) return;
+    if (inFlight === undefined && entry === undefined && !spend(request, reply)) return;
     (inFlight ?? lookup(hash)).then(
       (principal) => accept(request, reply, done, principal),
       (err: unknown) => done(toCrossdockError(err)),
