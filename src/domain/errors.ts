@@ -24,6 +24,8 @@ export const owners = [
   'logistics',
   'integration',
   'customer_service',
+  /** Sales operations: duplicate purchase orders and other holds only the account's sales team can judge. */
+  'sales',
 ] as const;
 export type Owner = (typeof owners)[number];
 

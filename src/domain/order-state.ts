@@ -102,6 +102,8 @@ export const holdReasons = [
   'customer_data',
   'tax',
   'shipping_rule',
+  /** The customer has an open order with the same PO number: sales decides whether it is a repeat. */
+  'duplicate_po',
 ] as const;
 export const HoldReason = z.enum(holdReasons);
 export type HoldReason = z.infer<typeof HoldReason>;
@@ -113,6 +115,7 @@ export const holdOwners: Record<HoldReason, Owner> = {
   customer_data: 'master_data',
   tax: 'tax',
   shipping_rule: 'logistics',
+  duplicate_po: 'sales',
 };
 
 export const Hold = z
