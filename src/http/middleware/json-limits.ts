@@ -10,8 +10,9 @@
  * deep body and each can stay simple.
  *
  * Why a scan of the text rather than a walk of the parsed value: it refuses before anything is
- * allocated, and it is one pass over the characters (measured: ~0.2 ms for a 256 KiB body, a few
- * µs for an order). No element or key count limit: the body limit already bounds them, and every
+ * allocated, and it is one pass over the characters. Measured on the 2-core machine (load ~4):
+ * 2 µs for a 420-byte order (JSON.parse: 2.6 µs), 0.8 ms for a 200 KB body of 4,000 lines
+ * (JSON.parse: 1.3 ms). No element or key count limit: the body limit already bounds them, and every
  * step after the parser is linear in them (sorting keys for the hash is n log n on at most ~40,000
  * keys of a 256 KiB body).
  *
