@@ -223,8 +223,12 @@ export const ShipmentEventType = z.enum([
   'released',
   'picked',
   'packed',
+  /** A carrier took the booking (carrier, service and tracking number known); before `shipped`. */
+  'booked',
   'shipped',
   'in_transit',
+  /** On the carrier's delivery vehicle today; after `in_transit`, before `delivered`. */
+  'out_for_delivery',
   'delivered',
   'exception',
 ]);
@@ -238,6 +242,11 @@ export const ShipmentEvent = z
     at: isoDateTime,
     location: z.string().optional(),
     detail: z.string().optional(),
+    /**
+     * `exception`: why, as a short code (`return_to_sender`, `failure`, `available_for_pickup`,
+     * a carrier's own status detail); `detail` keeps the carrier's words.
+     */
+    reason: z.string().optional(),
     source: SystemName,
   })
   .meta({ id: 'ShipmentEvent' });

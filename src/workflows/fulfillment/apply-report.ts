@@ -74,9 +74,11 @@ const shipmentProgress: Record<Shipment['status'], number> = {
   released: 3,
   picked: 4,
   packed: 5,
-  shipped: 6,
-  in_transit: 7,
-  delivered: 8,
+  booked: 6,
+  shipped: 7,
+  in_transit: 8,
+  out_for_delivery: 9,
+  delivered: 10,
   exception: -1,
 };
 
