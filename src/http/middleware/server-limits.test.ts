@@ -39,6 +39,10 @@ async function listen(server: Partial<ServerLimits>): Promise<{ port: number; se
     metrics: createMetrics({ defaultMetrics: false }),
     defaultRateLimit: 1000,
   });
+  app.get('/health/slow', async () => {
+    await new Promise((r) => setTimeout(r, 1500));
+    return { ok: true };
+  });
   app.post(
     '/api/v1/orders',
     { onRequest: requireScope('orders:write'), preHandler: governance.idempotency },
@@ -106,6 +110,13 @@ test('A client trickling its body one byte every 100 ms gets a 408 problem and i
   } finally {
     clearInterval(timer);
   }
+});
+
+test('The request timeout covers receiving the request, not the handler: a 1.5 s handler answers 200 under a 1 s limit.', async () => {
+  const { port } = await listen({ requestTimeoutMs: 1000, headersTimeoutMs: 1000 });
+  const res = await fetch(`http://127.0.0.1:${port}/health/slow`);
+  expect(res.status).toBe(200);
+  expect(await res.json()).toEqual({ ok: true });
 });
 
 test('A client trickling its headers gets a 408 problem once the headers timeout (500 ms) is up.', async () => {
