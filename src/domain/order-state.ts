@@ -177,3 +177,31 @@ export function customerStatus(state: OrderState, delivered = false): CustomerSt
       return 'Cancelled';
   }
 }
+
+/** How many of an order's shipments have shipped and been delivered (see `customerStatusOf`). */
+export interface ShipmentCounts {
+  /** Shipments the order will have: those known, plus one for quantity on none of them yet. */
+  total: number;
+  shipped: number;
+  delivered: number;
+}
+
+/**
+ * The customer-facing status of an order whose shipments are counted: a split or partly shipped
+ * order says how far it is ("Partially shipped (1 of 2)", "Partially delivered (1 of 2)"), so a
+ * customer never reads "Shipped" while half the order is still in the warehouse. Orders with one
+ * shipment read as {@link customerStatus}.
+ */
+export function customerStatusOf(state: OrderState, counts: ShipmentCounts): string {
+  const total = Math.max(counts.total, counts.shipped, 1);
+  const allDelivered = counts.delivered >= total;
+  if (state === 'partially_shipped') return `Partially shipped (${counts.shipped} of ${total})`;
+  if (
+    (state === 'shipped' || state === 'invoiced' || state === 'closed') &&
+    counts.delivered > 0 &&
+    !allDelivered
+  ) {
+    return `Partially delivered (${counts.delivered} of ${total})`;
+  }
+  return customerStatus(state, allDelivered);
+}
