@@ -1,5 +1,16 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, test } from 'vitest';
 import { BoundedLog, BoundedMap, BoundedRecords, pageOf } from './bounded.js';
+
+/** Heap in use after a full collection (gc exposed at run time, as `--expose-gc` would). */
+function heapAfterGc(): number {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
 
 describe('BoundedMap', () => {
   test('keeps the newest max keys, evicting the oldest inserted; an update keeps its place', () => {
@@ -15,13 +26,13 @@ describe('BoundedMap', () => {
     expect(m.evicted).toBe(10_001);
   });
 
-  test('a key deleted by its owner is skipped by eviction, and the map refills after emptying', () => {
+  test('an evicted key inserted again counts as new and is evicted in its new turn', () => {
     const m = new BoundedMap<string, number>(2);
-    m.set('a', 1).set('b', 2);
-    m.delete('a');
-    m.delete('b');
-    m.set('c', 3).set('d', 4).set('e', 5);
-    expect([m.has('c'), m.has('d'), m.has('e')]).toEqual([false, true, true]);
+    m.set('a', 1).set('b', 2).set('c', 3); // evicts a
+    m.set('a', 4); // evicts b
+    expect([m.has('a'), m.has('b'), m.has('c')]).toEqual([true, false, true]);
+    m.set('d', 5); // evicts c, not the re-inserted a
+    expect([m.get('a'), m.has('c'), m.get('d')]).toEqual([4, false, 5]);
   });
 
   test('refuses a bound that is not a positive integer', () => {
@@ -50,6 +61,19 @@ describe('BoundedRecords', () => {
     expect(r.evicted).toBe(4);
   });
 
+  test('a record added again after its eviction is evicted in its new turn, not its old one', () => {
+    const evicted: string[] = [];
+    const r = new BoundedRecords<string, number>(2, (id, v) => evicted.push(`${id}=${v}`));
+    r.add('a', 1);
+    r.add('b', 2);
+    r.settle('a');
+    r.add('c', 3); // a goes (settled); its creation entry stays behind in the queue
+    r.add('a', 4); // nothing settled: b, the oldest open
+    r.add('d', 5); // c, not the new a
+    expect(evicted).toEqual(['a=1', 'b=2', 'c=3']);
+    expect([...r.values()]).toEqual([4, 5]);
+  });
+
   test('stays at its bound through many inserts with a mix of settled and open records', () => {
     const r = new BoundedRecords<number, number>(100);
     for (let i = 0; i < 20_000; i++) {
@@ -60,6 +84,32 @@ describe('BoundedRecords', () => {
     expect(r.has(19_999)).toBe(true);
     // Only open records survive the settled-first rule once enough newer ones arrive.
     expect([...r.values()].every((v) => v % 3 !== 0 || v > 19_800)).toBe(true);
+  });
+});
+
+describe('flat memory under churn', () => {
+  test('a million records through a bound of 1,000 retain no more than a few MB', () => {
+    // Regression: a kept-but-idle Map iterator retains every table the Map is rehashed out of
+    // (157 MB after 3 million set/delete pairs), which is why eviction order lives in arrays.
+    const records = new BoundedRecords<number, number>(1_000);
+    const keys = new BoundedMap<number, number>(1_000);
+    for (let i = 0; i < 10_000; i++) {
+      records.add(i, i);
+      records.settle(i);
+      keys.set(i, i);
+    }
+    const before = heapAfterGc();
+    // Every record settled (as every confirmed ERP order is): eviction never needs the oldest
+    // open record, so nothing walks the creation order while the Map is rehashed over and over.
+    for (let i = 10_000; i < 1_000_000; i++) {
+      records.add(i, i);
+      records.settle(i);
+      keys.set(i, i);
+    }
+    const grownMb = (heapAfterGc() - before) / 1_048_576;
+    expect(records.size).toBe(1_000);
+    expect(keys.size).toBe(1_000);
+    expect(grownMb).toBeLessThan(8);
   });
 });
 

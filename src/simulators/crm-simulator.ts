@@ -123,7 +123,9 @@ export class CrmSimulator implements CrmPort {
     const now = this.clock.now().toISOString();
     const existing = this.statuses.get(update.hubOrderId);
     if (!existing) {
-      // An evicted record still wins over an older or equal sequence, and keeps its id.
+      // An evicted record still wins over an older or equal sequence, and keeps its id. Its
+      // facts stay in `evictedStatuses` while the record lives again (the live record is read
+      // first) and are overwritten in place when it is evicted again.
       const evicted = this.evictedStatuses.get(update.hubOrderId);
       if (evicted && update.sequence <= evicted.sequence) {
         return { crmRecordId: evicted.crmRecordId, applied: false };
@@ -140,7 +142,6 @@ export class CrmSimulator implements CrmPort {
         createdAt: now,
         lastModifiedAt: now,
       };
-      if (evicted) this.evictedStatuses.delete(update.hubOrderId);
       this.statuses.add(update.hubOrderId, record);
       this.statusById.set(record.crmRecordId, update.hubOrderId);
       this.faults.effect();
