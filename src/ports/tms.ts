@@ -30,6 +30,8 @@ export interface TmsFeedMilestone {
   at: string;
   location?: string;
   detail?: string;
+  /** `exception`: why, as a short code (`return_to_sender`, `failure`, the carrier's status detail). */
+  reason?: string;
 }
 
 /** A page of the TMS milestone feed, shaped like `ErpChangePage`. */
