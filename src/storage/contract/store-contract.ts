@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { CrossdockError } from '../../domain/index.js';
+import { CrossdockError, type SalesOrder } from '../../domain/index.js';
 import type { CommitResult, CommitUnit, Delivery, Store } from '../../ports/index.js';
 import {
   agreement,
@@ -18,6 +18,15 @@ import {
   product,
   timeline,
 } from './fixtures.js';
+
+/**
+ * Order lookups by quote and by PO number, implemented by both backends (`core/orders.ts`) and
+ * read structurally until the `Store` port declares them.
+ */
+export interface OrderKeyLookups {
+  findOrderBySource(system: string, ref: string): Promise<SalesOrder | null>;
+  findOrdersByPo(customerId: string, poNumber: string, limit?: number): Promise<SalesOrder[]>;
+}
 
 /** How the suite gets stores of one backend. */
 export interface StoreHarness {
@@ -344,6 +353,124 @@ export function storeContract(name: string, harness: StoreHarness): void {
           'conflict',
         );
         expect((await store.getOrder('o1'))?.state).toBe('validating');
+      });
+
+      test('One live order per quote: a second order of the same source is a conflict naming the first and writes nothing; a rejected or cancelled order frees its quote', async () => {
+        const lookups = store as Store & OrderKeyLookups;
+        const quote = { system: 'crm' as const, ref: 'Q-100' };
+        await store.commit({ order: { next: order('first', { source: quote }), expectedVersion: null } });
+        const err = await expectKind(
+          store.commit({
+            order: { next: order('second', { source: quote }), expectedVersion: null },
+            timeline: [timeline('second', 'created')],
+            events: [event('second')],
+            audit: [audit('order.create', 'second')],
+          }),
+          'conflict',
+        );
+        expect(err.details).toMatchObject({
+          reason: 'duplicate_source',
+          existingOrderId: 'first',
+          source: quote,
+        });
+        expect(await store.getOrder('second')).toBeNull();
+        expect(await store.getTimeline('second')).toEqual([]);
+        expect(await store.readEvents({ limit: 10 })).toEqual([]);
+        expect(await store.listAudit(10)).toEqual([]);
+        // Another system's quote with the same reference is another quote.
+        await store.commit({
+          order: {
+            next: order('erp-side', { source: { system: 'erp', ref: 'Q-100' } }),
+            expectedVersion: null,
+          },
+        });
+        expect((await lookups.findOrderBySource('crm', 'Q-100'))?.id).toBe('first');
+        expect((await lookups.findOrderBySource('erp', 'Q-100'))?.id).toBe('erp-side');
+        expect(await lookups.findOrderBySource('crm', 'Q-404')).toBeNull();
+        // Rejected: the quote may be ordered again, and the new order is the live one.
+        const first = (await store.getOrder('first'))!;
+        await store.commit({
+          order: { next: { ...first, version: 2, state: 'rejected' }, expectedVersion: 1 },
+        });
+        expect(await lookups.findOrderBySource('crm', 'Q-100')).toBeNull();
+        await store.commit({ order: { next: order('again', { source: quote }), expectedVersion: null } });
+        expect((await lookups.findOrderBySource('crm', 'Q-100'))?.id).toBe('again');
+        const again = (await store.getOrder('again'))!;
+        await store.commit({
+          order: { next: { ...again, version: 2, state: 'cancelled' }, expectedVersion: 1 },
+        });
+        await store.commit({ order: { next: order('third', { source: quote }), expectedVersion: null } });
+        expect((await lookups.findOrderBySource('crm', 'Q-100'))?.id).toBe('third');
+        // Orders posted without a quote reference (their ref is their own id) are never duplicates.
+        await store.commit({
+          order: {
+            next: order('noref-1', { source: { system: 'crm', ref: 'noref-1' } }),
+            expectedVersion: null,
+          },
+        });
+        expect(await lookups.findOrderBySource('crm', 'noref-1')).toBeNull();
+      });
+
+      test('Concurrent orders of one quote from two connections: exactly one commits, every other is the duplicate conflict naming it', async () => {
+        const peer = await withPeer();
+        const quote = { system: 'crm' as const, ref: 'Q-RACE' };
+        const attempts = Array.from({ length: 12 }, (_, i) =>
+          (i % 2 === 0 ? store : peer)
+            .commit({
+              order: { next: order(`race-${i}`, { source: quote }), expectedVersion: null },
+              events: [event(`race-${i}`, 'order.accepted.v1')],
+            })
+            .then(
+              () => ({ ok: true as const, id: `race-${i}` }),
+              (e: unknown) => ({ ok: false as const, e }),
+            ),
+        );
+        const results = await Promise.all(attempts);
+        const winners = results.filter((r) => r.ok);
+        expect(winners).toHaveLength(1);
+        const winner = (winners[0] as { id: string }).id;
+        for (const r of results) {
+          if (r.ok) continue;
+          expect(r.e).toBeInstanceOf(CrossdockError);
+          expect((r.e as CrossdockError).details).toMatchObject({
+            reason: 'duplicate_source',
+            existingOrderId: winner,
+          });
+        }
+        expect((await store.readEvents({ limit: 100 })).map((e) => e.event.subject)).toEqual([winner]);
+        expect(
+          ((await (store as Store & OrderKeyLookups).findOrderBySource('crm', 'Q-RACE')) ?? null)?.id,
+        ).toBe(winner);
+      });
+
+      test("A customer's orders are found by PO number, oldest first, whatever their state", async () => {
+        const lookups = store as Store & OrderKeyLookups;
+        await store.commit({
+          order: {
+            next: order('po-1', { poNumber: 'PO-7', createdAt: '2025-01-15T10:00:01.000Z' }),
+            expectedVersion: null,
+          },
+        });
+        await store.commit({
+          order: {
+            next: order('po-2', {
+              poNumber: 'PO-7',
+              state: 'cancelled',
+              createdAt: '2025-01-15T10:00:02.000Z',
+            }),
+            expectedVersion: null,
+          },
+        });
+        await store.commit({
+          order: { next: order('po-3', { poNumber: 'PO-7', customerId: 'c2' }), expectedVersion: null },
+        });
+        await store.commit({ order: { next: order('po-4', { poNumber: 'PO-8' }), expectedVersion: null } });
+        expect((await lookups.findOrdersByPo('c1', 'PO-7')).map((o) => [o.id, o.state])).toEqual([
+          ['po-1', 'received'],
+          ['po-2', 'cancelled'],
+        ]);
+        expect((await lookups.findOrdersByPo('c1', 'PO-7', 1)).map((o) => o.id)).toEqual(['po-1']);
+        expect(await lookups.findOrdersByPo('c1', 'PO-9')).toEqual([]);
       });
 
       test('A reservation beyond availability is refused while one up to it and a release succeed', async () => {

@@ -35,6 +35,19 @@ export function holdReasonOf(order: SalesOrder): string | null {
   return open ? open.reason : null;
 }
 
+/**
+ * The quote an order was converted from, as the unique `orders.source_key` (`<system>:<ref>`), or
+ * null for an order posted without a quote reference (its `source.ref` is its own id). Only orders
+ * not rejected or cancelled hold their key (`orders_source_live`, migration 6): one live order
+ * per quote, checked in the transaction that commits the decision.
+ */
+export function sourceKeyOf(order: Pick<SalesOrder, 'id' | 'source'>): string | null {
+  return order.source.ref === order.id ? null : `${order.source.system}:${order.source.ref}`;
+}
+
+/** The predicate of `orders_source_live`, written the same way in queries so they can use the index. */
+export const liveSourcePredicate = "source_key IS NOT NULL AND state NOT IN ('rejected', 'cancelled')";
+
 const valueRowsCache = new Map<number, string>();
 
 /**
@@ -137,11 +150,44 @@ export function* commitUnit(d: Dialect, unit: CommitUnit, now: Date, ctx: Commit
     const doc = JSON.stringify(next);
     const hold = holdReasonOf(next);
     if (expectedVersion === null) {
+      const sourceKey = sourceKeyOf(next);
+      // No conflict target: a taken id and a quote that already has a live order both insert
+      // nothing (PostgreSQL waits for a concurrent inserter of either and then sees its row).
       const inserted = yield* run(
-        'INSERT INTO orders (id, version, state, customer_id, hold_reason, created_at, updated_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
-        [next.id, next.version, next.state, next.customerId, hold, next.createdAt, next.updatedAt, doc],
+        'INSERT INTO orders (id, version, state, customer_id, hold_reason, created_at, updated_at, doc, source_key, po_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        [
+          next.id,
+          next.version,
+          next.state,
+          next.customerId,
+          hold,
+          next.createdAt,
+          next.updatedAt,
+          doc,
+          sourceKey,
+          next.poNumber ?? null,
+        ],
       );
       if (inserted === 0) {
+        const live =
+          sourceKey === null
+            ? undefined
+            : yield* get(`SELECT id FROM orders WHERE source_key = ? AND ${liveSourcePredicate}`, [
+                sourceKey,
+              ]);
+        if (live && String(live.id) !== next.id) {
+          throw CrossdockError.conflict(
+            `quote ${next.source.system}:${next.source.ref} is already order ${String(live.id)}`,
+            {
+              details: {
+                reason: 'duplicate_source',
+                orderId: next.id,
+                existingOrderId: String(live.id),
+                source: { system: next.source.system, ref: next.source.ref },
+              },
+            },
+          );
+        }
         throw CrossdockError.conflict(`order ${next.id} already exists`, { details: { orderId: next.id } });
       }
     } else {

@@ -4,6 +4,7 @@
  */
 import type { SalesOrder, TimelineEntry } from '../../domain/index.js';
 import type { IdempotencyRecord, JournalEntry, OrderListFilter } from '../../ports/index.js';
+import { liveSourcePredicate } from './commit.js';
 import {
   all,
   type Dialect,
@@ -20,6 +21,26 @@ import {
 export function* getOrder(id: string): Txn<SalesOrder | null> {
   const row = yield* get('SELECT doc FROM orders WHERE id = ?', [id]);
   return row ? parseJson<SalesOrder>(row.doc) : null;
+}
+
+/**
+ * The live (not rejected, not cancelled) order converted from a quote, if any: at most one, since
+ * `orders_source_live` is unique (migration 6).
+ */
+export function* findOrderBySource(system: string, ref: string): Txn<SalesOrder | null> {
+  const row = yield* get(`SELECT doc FROM orders WHERE source_key = ? AND ${liveSourcePredicate}`, [
+    `${system}:${ref}`,
+  ]);
+  return row ? parseJson<SalesOrder>(row.doc) : null;
+}
+
+/** A customer's orders with this PO number, in any state, oldest first (at most `limit`). */
+export function* findOrdersByPo(customerId: string, poNumber: string, limit: number): Txn<SalesOrder[]> {
+  const rows = yield* all(
+    'SELECT doc FROM orders WHERE customer_id = ? AND po_number = ? ORDER BY created_at, id LIMIT ?',
+    [customerId, poNumber, Math.max(1, Math.min(limit, 1000))],
+  );
+  return rows.map((r) => parseJson<SalesOrder>(r.doc));
 }
 
 /** Orders in (createdAt, id) order, keyset-paged by `afterId`. */

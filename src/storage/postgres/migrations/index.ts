@@ -5,6 +5,7 @@ import { migration0002 } from './0002-cursors.js';
 import { migration0003 } from './0003-order-counts.js';
 import { migration0004 } from './0004-cursor-fanout.js';
 import { migration0005 } from './0005-retention.js';
+import { migration0006 } from './0006-order-keys.js';
 
 /** Every PostgreSQL migration, ascending. */
 export const postgresMigrations: readonly Migration[] = [
@@ -13,4 +14,5 @@ export const postgresMigrations: readonly Migration[] = [
   migration0003,
   migration0004,
   migration0005,
+  migration0006,
 ];
