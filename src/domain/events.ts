@@ -55,6 +55,8 @@ export const eventCatalogue = {
     milestone: ShipmentEventType,
     trackingNumber: z.string().optional(),
     carrier: z.string().optional(),
+    /** `exception`: why (see `ShipmentEvent.reason`), so a delay notice can say it. */
+    reason: z.string().optional(),
   }),
   'invoice.issued.v1': z.object({
     ...orderRef,
