@@ -197,6 +197,7 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
       version,
       defaultRateLimit: config.defaultRateLimit,
       bodyLimitBytes: config.bodyLimitBytes,
+      server: config.server,
       extraRoutes: [
         (a) =>
           registerOpsRoutes(a, {

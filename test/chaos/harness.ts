@@ -196,7 +196,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const rnd = mulberry32(seed);
   log(`chaos: seed ${seed}, ${cycles} cycles, ${submitters} submitters`);
 
-  const sims = createSimulators({ seed: 42, clock: systemClock });
+  const sims = createSimulators({ seed: 42, clock: systemClock, maxRecords: Number.MAX_SAFE_INTEGER });
   // Generous credit so most orders reach the ERP; near/over-credit customers still hold.
   for (const c of sims.data.erpCustomers) {
     if (c.externalId === sims.picks.inPolicy.customer.id)
@@ -531,7 +531,7 @@ export interface ErpWindowReport {
  * order with that same ERP order.
  */
 export async function runErpWindowCrash(latencyMs = 1500): Promise<ErpWindowReport> {
-  const sims = createSimulators({ seed: 42, clock: systemClock });
+  const sims = createSimulators({ seed: 42, clock: systemClock, maxRecords: Number.MAX_SAFE_INTEGER });
   const server = await startSimulatorServer({ sims, host: '127.0.0.1', port: 0 });
   const { dir, url, configFile } = await hubConfig('crossdock-chaos-erp-', server.url, 10_000);
   const agent = new Agent({ connections: 4, headersTimeout: 30_000, bodyTimeout: 30_000 });

@@ -17,7 +17,7 @@ code{background:#f1f3f6;padding:.1rem .3rem;border-radius:3px}h1{font-size:1.6re
 <li><code>GET /api/v1/orders/{id}/timeline</code> — every step and event of an order</li>
 <li><code>GET /openapi.json</code> — OpenAPI 3.1, generated from the canonical model</li>
 <li><code>GET /metrics</code> — Prometheus (<code>ops:read</code>)</li>
-<li><code>/sim/{crm,erp,wms,tms}</code> — the built-in simulators and their fault injection</li>
+<li><code>/sim/{crm,erp,wms,tms}</code> — the built-in simulators and their fault injection (<code>ops:read</code> to inspect, <code>ops:write</code> for faults; only for simulated systems)</li>
 </ul>
 <p>The operations console (orders, holds, exceptions, SLAs) is not built yet; the API above is what runs today.</p>
 <script>fetch('/health/ready').then(r=>r.json()).then(j=>{document.getElementById('ready').textContent=j.status+' ('+j.store+')'}).catch(()=>{document.getElementById('ready').textContent='unreachable'})</script>
