@@ -60,6 +60,19 @@ export function buildOpenApi(version: string): Record<string, unknown> {
         post: {
           operationId: 'submitOrder',
           summary: 'Submit a CRM quote for governed quote-to-order orchestration',
+          description:
+            'A quote converts into one order. The quote is `source` (system and reference) or, without ' +
+            'it, `quoteId` (system `crm`). Posting a quote that already has a live order, with no ' +
+            'Idempotency-Key or another one, decides nothing and writes nothing: the answer is **200** ' +
+            "with that order's current decision, `Location` naming it and `crossdock-existing-order: " +
+            'true`. This holds under concurrency and across hub processes (the store keeps one live ' +
+            'order per quote). A live order is any order not rejected or cancelled, so a held order is ' +
+            'answered as it stands (work its hold instead of reposting), while a quote whose order was ' +
+            'rejected or cancelled may be posted again and is decided afresh as a new order. With the ' +
+            'same Idempotency-Key as before, the stored answer is replayed as usual. Orders without a ' +
+            'quote reference are never treated as repeats. A new order whose customer has another open ' +
+            'order (not rejected, cancelled or closed) with the same `poNumber` goes on a `duplicate_po` ' +
+            'hold owned by sales, unless the segment policy says `duplicatePo: allow`.',
           parameters: [
             {
               name: 'Idempotency-Key',
@@ -76,7 +89,16 @@ export function buildOpenApi(version: string): Record<string, unknown> {
               content: json(ref('OrderDecision')),
             },
             '200': {
-              description: 'on hold (with reasons and owners) or rejected',
+              description:
+                'on hold (with reasons and owners) or rejected; or, with `crossdock-existing-order: true`, ' +
+                'the quote already has a live order and this is its current decision',
+              headers: {
+                Location: { schema: { type: 'string' }, description: 'the order' },
+                'crossdock-existing-order': {
+                  schema: { type: 'string', enum: ['true'] },
+                  description: 'present when the answer is an order that existed before this request',
+                },
+              },
               content: json(ref('OrderDecision')),
             },
             '409': problem('idempotency key in flight'),

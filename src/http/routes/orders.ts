@@ -1,6 +1,10 @@
 /**
  * The process API for orders: submit for quote-to-order, read the canonical order and its
  * cross-system timeline, list orders by state or hold reason.
+ *
+ * A quote converts once: posting a quote (`source` or `quoteId`) that already has a live order,
+ * with no or another Idempotency-Key, answers 200 with that order's decision, its `Location` and
+ * `crossdock-existing-order: true`, and decides nothing (see the OpenAPI description).
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -47,6 +51,12 @@ export function registerOrderRoutes(app: FastifyInstance, deps: OrderRoutesDeps)
           submission,
           ...(idem ? { idempotency: idem } : {}),
         });
+        if (result.duplicateOf && idem) {
+          // A repeat under a key already used: the key's stored answer wins (same request, same
+          // answer), as it does when the commit meets the key.
+          const record = await deps.store.getIdempotency(idem.scope, idem.key);
+          if (record) return answerFromRecord(reply, record, idem.requestHash);
+        }
         reply.header('location', result.decision.links.self);
         if (result.existing) reply.header('crossdock-existing-order', 'true');
         return reply.code(result.httpStatus).send(result.decision);

@@ -9,6 +9,7 @@ import type {
   OrderLine,
   OrderSubmission,
   Product,
+  SalesOrder,
 } from '../../domain/index.js';
 import type { Clock, CrmPort, ErpPort, InventoryDelta, Store, TimelineInput } from '../../ports/index.js';
 import type { CreditExposureCache } from './credit-cache.js';
@@ -30,6 +31,19 @@ export interface QuoteToOrderDeps {
    * are silent.
    */
   onBackgroundError?: (orderId: string, err: unknown) => void;
+}
+
+/**
+ * Order lookups by quote and by PO number. Both stores implement them (`storage/core/orders.ts`,
+ * indexed by migration 6); the workflow reads them structurally until the `Store` port declares
+ * them, and does without when a store lacks them (the store's unique quote key still refuses a
+ * second order of a quote at commit).
+ */
+export interface OrderLookups {
+  /** The live (not rejected, not cancelled) order converted from that quote, if any. */
+  findOrderBySource?(system: string, ref: string): Promise<SalesOrder | null>;
+  /** A customer's orders with that PO number, any state, oldest first. */
+  findOrdersByPo?(customerId: string, poNumber: string, limit?: number): Promise<SalesOrder[]>;
 }
 
 export interface HoldDraft {
@@ -72,6 +86,11 @@ export interface RunContext {
   /** What availability concluded the policy asks for. */
   inventoryDecision: 'single' | 'split' | 'backorder' | 'none';
   holds: HoldDraft[];
+  /**
+   * Hold reasons their owners approved (released) for this order: the steps that would raise
+   * them let the order through on that count. Empty for a first decision.
+   */
+  approved: ReadonlySet<HoldReason>;
   rejection: { code: string; detail: string } | null;
   plan: FulfillmentPlan | null;
   timeline: TimelineInput[];

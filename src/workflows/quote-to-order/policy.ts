@@ -27,6 +27,12 @@ export const SegmentPolicy = z.object({
     .default({ listPriceTolerancePct: 2 }),
   /** Days after the last inbound ETA used as promise date when no receipt covers a backorder. */
   backorderLeadDays: z.number().int().positive().default(14),
+  /**
+   * An order whose customer has another open order (not rejected, cancelled or closed) with the
+   * same PO number: `hold` puts it on a `duplicate_po` hold for sales; `allow` lets it through
+   * (segments whose customers reuse PO numbers on purpose, e.g. blanket orders).
+   */
+  duplicatePo: z.enum(['hold', 'allow']).default('hold'),
 });
 export type SegmentPolicy = z.infer<typeof SegmentPolicy>;
 

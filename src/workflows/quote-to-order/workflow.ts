@@ -30,10 +30,11 @@ import type {
   TimelineInput,
 } from '../../ports/index.js';
 import { runStep, type StepReport, stepTimelineEntry } from '../engine/index.js';
-import type { QuoteToOrderDeps, RunContext } from './context.js';
+import type { OrderLookups, QuoteToOrderDeps, RunContext } from './context.js';
 import { applyTaxShippingRules, applyTaxShippingRulesStepId } from './steps/apply-tax-shipping-rules.js';
 import { checkAvailability, checkAvailabilityStepId } from './steps/check-availability.js';
 import { checkCredit, checkCreditStepId } from './steps/check-credit.js';
+import { checkDuplicatePo, checkDuplicatePoStepId, checksDuplicatePo } from './steps/check-duplicate-po.js';
 import { confirmPricing, confirmPricingStepId } from './steps/confirm-pricing.js';
 import { createErpOrder, createErpOrderStepId } from './steps/create-erp-order.js';
 import { routeFulfillment, routeFulfillmentStepId } from './steps/route-fulfillment.js';
@@ -65,6 +66,11 @@ export interface SubmitResult {
   order: SalesOrder;
   /** True when the order existed already (a repeat of an earlier submission). */
   existing: boolean;
+  /**
+   * `source`: the quote (source system and reference) already has a live order, which this is;
+   * nothing was decided or written for the repeat. Answered 200 with that order's decision.
+   */
+  duplicateOf?: 'source';
 }
 
 /** How the answer to a caller reaches it: inline, or the caller got 202 and we finish behind. */
@@ -96,6 +102,11 @@ export class QuoteToOrder {
     const skus = input.submission.lines.map((l) => l.sku);
     const products = await store.getProducts(skus);
     const lines = validateLines(input.submission, products);
+    // The quote already has a live order (a repost without the key, a double click): that order
+    // is the answer, decided nothing anew. A repost racing its original past this read is
+    // refused by the store's unique quote key at commit, below.
+    const prior = await this.liveOrderOfQuote(input.submission, input.orderId);
+    if (prior) return this.duplicateResult(prior);
 
     for (let attempt = 1; ; attempt++) {
       const ctx = this.newContext(
@@ -130,6 +141,11 @@ export class QuoteToOrder {
       } catch (err) {
         if (credit) this.deps.credit.add(credit.erpCustomerId, -credit.amount);
         if (err instanceof CrossdockError && err.kind === 'conflict') {
+          // Another request converted the same quote first: answer with its order.
+          if (err.details['reason'] === 'duplicate_source') {
+            const winner = await store.getOrder(String(err.details['existingOrderId']));
+            if (winner) return this.duplicateResult(winner);
+          }
           // The Idempotency-Key was used already: the caller answers from its record.
           if (input.idempotency && err.details['key'] !== undefined) throw err;
           // Same order id committed by a concurrent request (same idempotency key): answer as it did.
@@ -395,6 +411,9 @@ export class QuoteToOrder {
 
     let r = await runStep(ctx.timeline, meta(validateCustomerStepId, 'hub'), () => validateCustomer(ctx, d));
     if (stop(r) || !ctx.customer) return null;
+    if (checksDuplicatePo(ctx)) {
+      await runStep(ctx.timeline, meta(checkDuplicatePoStepId, 'hub'), () => checkDuplicatePo(ctx, d));
+    }
     r = await runStep(ctx.timeline, meta(confirmPricingStepId, 'hub'), () => confirmPricing(ctx, d));
     r = await runStep(ctx.timeline, meta(checkAvailabilityStepId, 'hub'), () => checkAvailability(ctx, d));
     if (stop(r)) return null;
@@ -434,6 +453,7 @@ export class QuoteToOrder {
       availability: [],
       inventoryDecision: 'none',
       holds: [],
+      approved: new Set(),
       rejection: null,
       plan: null,
       timeline: [],
@@ -515,6 +535,24 @@ export class QuoteToOrder {
       },
       opts,
     );
+  }
+
+  /**
+   * The live order of the submission's quote, when it names one (`source` or `quoteId`) and the
+   * store can look it up. Orders posted without a quote reference are never repeats.
+   */
+  private async liveOrderOfQuote(s: OrderSubmission, orderId: string): Promise<SalesOrder | null> {
+    const { store } = this.deps;
+    const find = (store as typeof store & OrderLookups).findOrderBySource;
+    if (!find) return null;
+    const quote = s.source ?? (s.quoteId ? { system: 'crm' as const, ref: s.quoteId } : null);
+    if (!quote || quote.ref === orderId) return null;
+    return find.call(store, quote.system, quote.ref);
+  }
+
+  /** The answer to a repost of a quote that has a live order: 200 with that order's decision. */
+  private duplicateResult(order: SalesOrder): SubmitResult {
+    return { ...this.result(order, true), httpStatus: 200, duplicateOf: 'source' };
   }
 
   private result(order: SalesOrder, existing: boolean): SubmitResult {
