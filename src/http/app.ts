@@ -9,9 +9,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Clock, Store } from '../ports/index.js';
 import type { QuoteToOrder } from '../workflows/index.js';
 import {
+  type ApiScope,
   type Governance,
   type HttpMetrics,
+  isDefaultPublic,
+  isScopeHook,
   ordersGauge,
+  type RouteParams,
   registerGovernance,
   type ServerLimits,
   serverLimitOptions,
@@ -46,6 +50,45 @@ export interface HttpAppDeps {
   extraRoutes?: ((app: FastifyInstance, governance: Governance) => void)[];
 }
 
+/** One route of the app as registered: what the auth matrix test and the OpenAPI check read. */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  /** Served without a key (health, console). */
+  public: boolean;
+  /**
+   * The scope the route demands for given path parameters; `null` when any valid key will do
+   * (a route with no scope hook that is not public).
+   */
+  requiredScope: ((params: RouteParams) => ApiScope) | null;
+}
+
+const routeTables = new WeakMap<FastifyInstance, RouteEntry[]>();
+
+/** Every route registered on an app built by {@link buildHttpApp}, HEAD routes included. */
+export function routeTable(app: FastifyInstance): readonly RouteEntry[] {
+  return routeTables.get(app) ?? [];
+}
+
+function recordRoutes(app: FastifyInstance): void {
+  const table: RouteEntry[] = [];
+  routeTables.set(app, table);
+  app.addHook('onRoute', (route) => {
+    const hooks = [route.onRequest, route.preValidation, route.preHandler].flatMap((h) =>
+      h === undefined ? [] : Array.isArray(h) ? h : [h],
+    );
+    const scopeHook = hooks.find(isScopeHook);
+    for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
+      table.push({
+        method,
+        url: route.url,
+        public: isDefaultPublic(route.url),
+        requiredScope: scopeHook ? scopeHook.requiredScope : null,
+      });
+    }
+  });
+}
+
 export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger,
@@ -56,6 +99,8 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     return503OnClosing: true,
     ...serverLimitOptions(deps.server, deps.logger),
   });
+  // First, so every route registered below (child contexts inherit onRoute hooks) is recorded.
+  recordRoutes(app);
   const governance = registerGovernance(app, {
     store: deps.store,
     metrics: deps.metrics,

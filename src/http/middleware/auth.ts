@@ -194,6 +194,17 @@ export function bearerToken(header: string | undefined): string | null {
   return token === '' ? null : token;
 }
 
+/** URL prefixes served without a key by default: health probes and the console's files. */
+export const defaultPublicPrefixes: readonly string[] = ['/health/', '/console/'];
+/** Exact paths served without a key by default: the console's entry points. */
+export const defaultPublicPaths: readonly string[] = ['/', '/console', '/favicon.ico'];
+
+/** Whether a URL is served without a key under the default public prefixes and paths. */
+export function isDefaultPublic(url: string): boolean {
+  const path = url.split('?')[0] ?? url;
+  return defaultPublicPrefixes.some((p) => path.startsWith(p)) || defaultPublicPaths.includes(path);
+}
+
 /** Options of {@link apiKeyAuth}. */
 export interface ApiKeyAuthOptions {
   store: Pick<Store, 'findApiKeyByHash'>;
@@ -246,8 +257,8 @@ export function apiKeyAuth(options: ApiKeyAuthOptions) {
   const ttl = options.cacheTtlMs ?? 30_000;
   const maxEntries = options.maxCacheEntries ?? 10_000;
   const maxNegative = options.maxNegativeEntries ?? 1_000;
-  const prefixes = options.publicPrefixes ?? ['/health/', '/console/'];
-  const paths = new Set(options.publicPaths ?? ['/', '/console', '/favicon.ico']);
+  const prefixes = options.publicPrefixes ?? defaultPublicPrefixes;
+  const paths = new Set(options.publicPaths ?? defaultPublicPaths);
   const now = options.now ?? Date.now;
   const unauthenticatedRate = options.unauthenticatedRate ?? 20;
   const clients = Number.isFinite(unauthenticatedRate)
@@ -378,34 +389,77 @@ export function apiKeyAuth(options: ApiKeyAuthOptions) {
   };
 }
 
+/** Route parameters as Fastify hands them to hooks. */
+export type RouteParams = Readonly<Record<string, string | undefined>>;
+
+/**
+ * A scope hook that says which scope it demands for given route parameters: the route table
+ * (`routeTable` in src/http/app.ts) reads it, so the auth matrix test knows every route's rule
+ * without a list kept by hand, and a route whose scope depends on its path (`webhooks:<source>`,
+ * `holds:<owner>`) is checked like any other.
+ */
+export type ScopeHook = ((
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+) => void) & {
+  requiredScope: (params: RouteParams) => ApiScope;
+};
+
+function scopeCheck(request: FastifyRequest, reply: FastifyReply, scope: ApiScope): boolean {
+  const principal = request.principal;
+  if (principal === null || principal === undefined) {
+    unauthorized(reply, 'This endpoint needs an API key: Authorization: Bearer <key>.', false);
+    return false;
+  }
+  if (!hasScope(principal, scope)) {
+    sendProblem(
+      reply,
+      httpProblem(403, `The API key "${principal.name}" lacks the scope ${scope}.`, problemTypes.forbidden),
+    );
+    return false;
+  }
+  return true;
+}
+
 /**
  * A route-level hook demanding a scope: 401 without a principal, 403 without the scope
  * (`admin` implies all). Use as `{ onRequest: requireScope('orders:write') }` so the check
  * runs before the body is read, or as a `preHandler`.
  */
-export function requireScope(scope: ApiScope) {
+export function requireScope(scope: ApiScope): ScopeHook {
   if (!(apiScopes as readonly string[]).includes(scope)) throw new TypeError(`Unknown API scope: ${scope}`);
   const hook = function requireScopeHook(
     request: FastifyRequest,
     reply: FastifyReply,
     done: HookHandlerDoneFunction,
   ): void {
-    const principal = request.principal;
-    if (principal === null || principal === undefined) {
-      unauthorized(reply, 'This endpoint needs an API key: Authorization: Bearer <key>.', false);
-      return;
-    }
-    if (!hasScope(principal, scope)) {
-      sendProblem(
-        reply,
-        httpProblem(403, `The API key "${principal.name}" lacks the scope ${scope}.`, problemTypes.forbidden),
-      );
-      return;
-    }
-    done();
+    if (scopeCheck(request, reply, scope)) done();
   };
   Object.defineProperty(hook, 'name', { value: `requireScope(${scope})` });
-  return hook;
+  return Object.assign(hook, { requiredScope: () => scope });
+}
+
+/**
+ * A hook demanding a scope that depends on the route's parameters (e.g. `webhooks:<source>`).
+ * `pick` must return a scope for any parameters, also nonsense ones (`admin` for a value that
+ * names nothing, so only an administrator learns it is not there).
+ */
+export function requireScopeFor(label: string, pick: (params: RouteParams) => ApiScope): ScopeHook {
+  const hook = function requireScopeForHook(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+  ): void {
+    if (scopeCheck(request, reply, pick(request.params as RouteParams))) done();
+  };
+  Object.defineProperty(hook, 'name', { value: `requireScope(${label})` });
+  return Object.assign(hook, { requiredScope: pick });
+}
+
+/** Whether a hook is a scope hook (carries `requiredScope`). */
+export function isScopeHook(hook: unknown): hook is ScopeHook {
+  return typeof hook === 'function' && typeof (hook as Partial<ScopeHook>).requiredScope === 'function';
 }
 
 /** The request's principal, for handlers behind `requireScope` (throws if auth did not run). */

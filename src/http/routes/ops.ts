@@ -23,7 +23,7 @@ import {
 } from '../../events/index.js';
 import type { Clock, Store } from '../../ports/index.js';
 import { applyWebhook } from '../../workflows/fulfillment/index.js';
-import { type HttpMetrics, requirePrincipal, requireScope } from '../middleware/index.js';
+import { type HttpMetrics, requirePrincipal, requireScope, requireScopeFor } from '../middleware/index.js';
 import { httpProblem, ProblemError, problemTypes } from '../problem.js';
 
 export interface OpsRoutesDeps {
@@ -149,11 +149,11 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRoutesDeps): vo
  * still being decided; 404 for a source that is not one.
  */
 function registerWebhookRoute(app: FastifyInstance, deps: OpsRoutesDeps): void {
-  const scopeHooks = new Map<string, ReturnType<typeof requireScope>>(
-    inboundSources.map((s) => [s, requireScope(`webhooks:${s}`)]),
-  );
   // An unknown source still needs a key; admin then learns it is not a source (404).
-  const unknownSourceHook = requireScope('admin');
+  const scopeHook = requireScopeFor('webhooks:<source>', (params) => {
+    const source = params['source'] ?? '';
+    return isInboundSource(source) ? `webhooks:${source}` : 'admin';
+  });
   const refusals = new RefusalLimiter(deps.clock, deps.webhookRefusalLimit ?? {});
   const refusalCounter = deps.metrics
     ? new Counter<'source' | 'reason'>({
@@ -177,41 +177,28 @@ function registerWebhookRoute(app: FastifyInstance, deps: OpsRoutesDeps): void {
   app.register(async (raw) => {
     raw.removeAllContentTypeParsers();
     raw.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-    raw.post(
-      '/api/v1/webhooks/:source',
-      {
-        onRequest: (request, reply, done) => {
-          const { source } = request.params as { source?: string };
-          const hook = scopeHooks.get(source ?? '') ?? unknownSourceHook;
-          hook.call(raw, request, reply, done);
-        },
-      },
-      async (request, reply) => {
-        const source = (request.params as { source: string }).source;
-        if (!isInboundSource(source)) {
-          throw new ProblemError(
-            httpProblem(
-              404,
-              `${source} is not a webhook source (one of ${inboundSources.join(', ')}).`,
-              problemTypes.notFound,
-            ),
-          );
-        }
-        const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-        try {
-          const r = await receiveWebhook(
-            { ...inbound, apply },
-            { source, rawBody, headers: request.headers },
-          );
-          if (r.status === 'accepted') deps.dispatcher?.notify();
-          return reply
-            .code(r.status === 'accepted' ? 202 : 200)
-            .send({ status: r.status, eventId: r.event.id });
-        } catch (err) {
-          throw webhookProblem(err);
-        }
-      },
-    );
+    raw.post('/api/v1/webhooks/:source', { onRequest: scopeHook }, async (request, reply) => {
+      const source = (request.params as { source: string }).source;
+      if (!isInboundSource(source)) {
+        throw new ProblemError(
+          httpProblem(
+            404,
+            `${source} is not a webhook source (one of ${inboundSources.join(', ')}).`,
+            problemTypes.notFound,
+          ),
+        );
+      }
+      const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      try {
+        const r = await receiveWebhook({ ...inbound, apply }, { source, rawBody, headers: request.headers });
+        if (r.status === 'accepted') deps.dispatcher?.notify();
+        return reply
+          .code(r.status === 'accepted' ? 202 : 200)
+          .send({ status: r.status, eventId: r.event.id });
+      } catch (err) {
+        throw webhookProblem(err);
+      }
+    });
   });
 }
 
