@@ -14,11 +14,21 @@
  * - a report about a rejected or cancelled order is recorded in the timeline only (reason
  *   `order_closed`): no shipment, invoice, reservation or outbox change;
  * - an allocation by the WMS (or the ERP assigning a shipment) gives back the hub's soft
- *   reservation for what was allocated, never more than the order reserved there.
+ *   reservation for what was allocated, never more than the order reserved there;
+ * - state is kept per shipment, quantities per SKU per shipment (a `shipped` report's lines
+ *   replace what the allocation said): a shipment leaving asks for `shipped` only when every line
+ *   of the order is on shipments that left, else `partially_shipped`; a delivery asks for
+ *   `delivered` only when each of them was delivered (`fulfillmentProgress`), and the customer
+ *   status counts them ("Partially shipped (1 of 2)");
+ * - a report that would ship more of a SKU than the order has open (or a SKU not on it) is
+ *   refused as a whole (`refusal`, `data_quality`, reason `over_shipment`): the order is not
+ *   touched, the timeline says so, and the caller keeps the raw report in an exception.
  */
 import {
   type CloudEvent,
+  CrossdockError,
   customerStatus,
+  customerStatusOf,
   type EventData,
   type Invoice,
   newEvent,
@@ -33,10 +43,12 @@ import {
 import type {
   ErpInvoiceStatus,
   ErpShipmentStatus,
+  ExceptionInput,
   InventoryDelta,
   TimelineInput,
 } from '../../ports/index.js';
 import type { FulfillmentReport } from './milestones.js';
+import { countedShipments, fulfillmentProgress, type OverShipment } from './shipment-progress.js';
 
 /** What the ERP said about the record a report names, read when the report alone is too thin. */
 export interface ErpDetails {
@@ -55,6 +67,12 @@ export interface ReportPlan {
   events: CloudEvent[];
   /** Soft reservations given back (negative deltas). */
   inventory: InventoryDelta[];
+  /**
+   * The report is refused as a whole (more shipped than ordered): `next` is the order unchanged,
+   * `events` and `inventory` are empty, and only `timeline` (outcome `refused`) may be written,
+   * with an exception keeping the raw report (`refusalException`).
+   */
+  refusal: CrossdockError | null;
 }
 
 /** Options of {@link planReport}. */
@@ -125,6 +143,11 @@ export function planReport(
           if (!options.skipRelease) inventory = releaseFor(order, shipments, allocated);
           if (allocated.lines.length > 0) shipment.lines = allocated.lines;
         }
+        if (milestone === 'shipped') {
+          // What left the warehouse, when the report says: it replaces what was allocated.
+          const shipped = linesOf(report, details);
+          if (shipped.length > 0) shipment.lines = shipped;
+        }
         shipment.events.push(shipmentEvent(report, milestone, shipment.id));
         if (shipmentProgress[milestone] > shipmentProgress[shipment.status]) shipment.status = milestone;
       }
@@ -153,19 +176,39 @@ export function planReport(
     }
   }
 
+  const progress = fulfillmentProgress(order, shipments);
+  if (!closed && shipment) {
+    const over = newlyOverShipped(
+      fulfillmentProgress(order, order.shipments).overShipped,
+      progress.overShipped,
+    );
+    if (over.length > 0) return refusedPlan(order, report, shipment.id, over, nowIso);
+  }
+
   const reached: string | null = report.milestone ?? (report.requested === 'invoiced' ? 'invoiced' : null);
   if (!closed && reached && !milestones.includes(reached)) milestones.push(reached);
 
+  // Shipped and delivered are the order's only when every part of it is (see the file comment).
+  let requested = report.requested;
+  if (shipment && (requested === 'shipped' || requested === 'delivered')) {
+    requested =
+      requested === 'delivered' && progress.fullyDelivered
+        ? 'delivered'
+        : progress.fullyShipped
+          ? 'shipped'
+          : 'partially_shipped';
+  }
   const moved =
-    report.requested && !closed
-      ? transition(order.state, report.requested)
-      : { state: order.state, applied: false };
+    requested && !closed ? transition(order.state, requested) : { state: order.state, applied: false };
   const state: OrderState = moved.state;
   const next: SalesOrder = {
     ...order,
     version: order.version + 1,
     state,
-    customerStatus: customerStatus(state, milestones.includes('delivered')),
+    customerStatus:
+      countedShipments(shipments).length > 0
+        ? customerStatusOf(state, progress)
+        : customerStatus(state, milestones.includes('delivered')),
     milestones,
     shipments,
     invoices,
@@ -183,6 +226,7 @@ export function planReport(
     };
     if (shipment.trackingNumber) data.trackingNumber = shipment.trackingNumber;
     if (shipment.carrier) data.carrier = shipment.carrier;
+    if (report.reason) data.reason = report.reason;
     events.push(newEvent('shipment.milestone.v1', order.id, data, opts));
   }
   if (moved.applied) {
@@ -219,7 +263,7 @@ export function planReport(
     repeat,
     source: report.source,
     reported: report.native,
-    requestedState: report.requested,
+    requestedState: requested,
     previousState,
     state,
     milestoneId: report.milestoneId,
@@ -245,7 +289,97 @@ export function planReport(
     summary,
     correlationId: order.correlationId,
   };
-  return { next, applied: moved.applied, repeat, timeline, events, inventory };
+  return { next, applied: moved.applied, repeat, timeline, events, inventory, refusal: null };
+}
+
+/** SKUs whose over-shipment a report creates or grows (an order already over is not re-refused). */
+function newlyOverShipped(before: OverShipment[], after: OverShipment[]): OverShipment[] {
+  return after.filter((a) => {
+    const b = before.find((x) => x.sku === a.sku);
+    return !b || a.shipped > b.shipped;
+  });
+}
+
+/** The plan of a refused report: nothing of the order changes; the timeline says why. */
+function refusedPlan(
+  order: SalesOrder,
+  report: FulfillmentReport,
+  shipmentId: string,
+  over: OverShipment[],
+  nowIso: string,
+): ReportPlan {
+  const list = over.map((o) => `${o.sku}: ${o.shipped} shipped, ${o.ordered} ordered`).join('; ');
+  const refusal = CrossdockError.dataQuality(
+    `${report.system} reports more shipped than order ${order.id} has open (${list}); nothing applied`,
+    {
+      owner: 'logistics',
+      details: {
+        reason: 'over_shipment',
+        field: 'lines',
+        orderId: order.id,
+        shipmentId,
+        milestoneId: report.milestoneId,
+        overShipped: over.map((o) => ({ ...o })),
+      },
+    },
+  );
+  const timeline: TimelineInput = {
+    orderId: order.id,
+    at: nowIso,
+    kind: 'event',
+    name: `${report.kind}.${report.native}`,
+    system: report.system,
+    outcome: 'refused',
+    durationMs: null,
+    summary: {
+      applied: false,
+      repeat: false,
+      reason: 'over_shipment',
+      source: report.source,
+      reported: report.native,
+      previousState: order.state,
+      state: order.state,
+      milestoneId: report.milestoneId,
+      deliveryId: report.deliveryId,
+      reportedAt: report.at,
+      shipmentId,
+      overShipped: over.map((o) => ({ ...o })),
+    },
+    correlationId: order.correlationId,
+  };
+  return { next: order, applied: false, repeat: false, timeline, events: [], inventory: [], refusal };
+}
+
+/**
+ * The exception that keeps a refused report for the team that must sort it out: one per order
+ * and milestone (a re-send counts on it), with the raw report as the sender sent it.
+ */
+export function refusalException(
+  order: Pick<SalesOrder, 'id'>,
+  report: FulfillmentReport,
+  refusal: CrossdockError,
+  now: Date,
+): ExceptionInput {
+  const reason = String(refusal.details['reason'] ?? 'refused');
+  return {
+    id: `fulfillment:${order.id}:${reason}:${report.milestoneId}`,
+    kind: refusal.kind,
+    owner: refusal.owner,
+    source: `fulfillment.${report.source}.${report.system}`,
+    subscription: null,
+    deliveryId: report.deliveryId,
+    eventId: null,
+    orderId: order.id,
+    error: { ...refusal.toJSON(), at: now.toISOString(), raw: report.raw ?? null },
+    attempts: 1,
+    coalesce: true,
+  };
+}
+
+/** Lines a report gives (the ERP record's for ERP reports), quantities above zero only. */
+function linesOf(report: FulfillmentReport, details: ErpDetails): { sku: string; quantity: number }[] {
+  const lines = (report.source === 'erp' ? details.shipment?.lines : report.lines) ?? [];
+  return lines.filter((l) => l.quantity > 0).map((l) => ({ sku: l.sku, quantity: l.quantity }));
 }
 
 function newShipment(order: SalesOrder, report: FulfillmentReport, details: ErpDetails): Shipment {
@@ -276,6 +410,7 @@ function shipmentEvent(
   const location = report.location ?? report.warehouseId;
   if (location) e.location = location;
   if (report.detail) e.detail = report.detail;
+  if (report.reason) e.reason = report.reason;
   return e;
 }
 

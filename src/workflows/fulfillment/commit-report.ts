@@ -9,9 +9,9 @@
  * WMS that both pushes and is polled would see two rule sets. Everything that decides what a
  * report does lives in `planReport`; this is the commit loop around it.
  */
-import { type SalesOrder, toCrossdockError } from '../../domain/index.js';
+import { type CrossdockError, type SalesOrder, toCrossdockError } from '../../domain/index.js';
 import type { Clock, CommitUnit, Store } from '../../ports/index.js';
-import { type ErpDetails, planReport, type ReportPlan } from './apply-report.js';
+import { type ErpDetails, planReport, type ReportPlan, refusalException } from './apply-report.js';
 import type { FulfillmentReport } from './milestones.js';
 
 /** What {@link commitReport} needs. */
@@ -30,6 +30,12 @@ export interface CommitReportOptions {
   inbound: { source: string; id: string };
   /** What the ERP said about the record the report names (see `planReport`). */
   details?: ErpDetails;
+  /**
+   * Commit `inbound` with a refused report too (default true): a polled feed moves past the
+   * entry and a re-read is a duplicate. A webhook leaves it out, so the sender's corrected
+   * re-send under the same id is not taken for the refused one.
+   */
+  inboundOnRefusal?: boolean;
 }
 
 /** What {@link commitReport} did. */
@@ -42,6 +48,11 @@ export type CommitReportResult =
       plan: ReportPlan;
       eventSeqs: number[];
     }
+  /**
+   * Refused as a whole (`plan.refusal`, e.g. more shipped than ordered): the order is untouched;
+   * the timeline entry and the exception keeping the raw report were committed.
+   */
+  | { outcome: 'refused'; order: SalesOrder; plan: ReportPlan; error: CrossdockError }
   /** The inbound record was seen before: nothing was written. */
   | { outcome: 'duplicate' };
 
@@ -61,11 +72,22 @@ export async function commitReport(
   let order = options.order;
   let skipRelease = false;
   for (let attempt = 1; ; attempt++) {
+    const now = deps.clock.now();
     const plan = planReport(order, report, options.details ?? {}, {
-      now: deps.clock.now(),
+      now,
       eventSource: deps.eventSource,
       skipRelease,
     });
+    if (plan.refusal) {
+      const refused: CommitUnit = {
+        timeline: [plan.timeline],
+        exceptions: [refusalException(order, report, plan.refusal, now)],
+      };
+      if (options.inboundOnRefusal !== false) refused.inbound = options.inbound;
+      const result = await store.commit(refused);
+      if (result.status === 'duplicate') return { outcome: 'duplicate' };
+      return { outcome: 'refused', order, plan, error: plan.refusal };
+    }
     const unit: CommitUnit = {
       order: { next: plan.next, expectedVersion: order.version },
       timeline: [plan.timeline],

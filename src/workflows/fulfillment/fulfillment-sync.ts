@@ -85,6 +85,11 @@ export interface FeedPassReport {
   duplicates: number;
   /** Entries about no known order, or no fulfillment fact: only the cursor moved. */
   skipped: number;
+  /**
+   * Entries refused as a whole (more shipped than ordered): the order is untouched, the timeline
+   * says so, and an exception keeps the raw entry for its owner.
+   */
+  refused: number;
   /** True when the pass stopped at an order still being decided. */
   deferred: boolean;
 }
@@ -92,7 +97,7 @@ export interface FeedPassReport {
 /** What `syncOnce()` did, per feed polled. */
 export type SyncPassReport = Partial<Record<FeedSource, FeedPassReport>>;
 
-type EntryOutcome = 'applied' | 'recorded' | 'duplicates' | 'skipped' | 'deferred';
+type EntryOutcome = 'applied' | 'recorded' | 'duplicates' | 'skipped' | 'refused' | 'deferred';
 
 interface Feed {
   source: FeedSource;
@@ -224,6 +229,7 @@ export class FulfillmentSync {
       recorded: 0,
       duplicates: 0,
       skipped: 0,
+      refused: 0,
       deferred: false,
     };
     const { store } = this.deps;
@@ -309,6 +315,7 @@ export class FulfillmentSync {
       { order, details, inbound: { source: inboundSource(report), id: report.deliveryId } },
     );
     if (result.outcome === 'duplicate') return { outcome: 'duplicates', order: null };
+    // A refused entry left the order as it was: the next entry plans on that same version.
     return { outcome: result.outcome, order: result.order };
   }
 
@@ -320,7 +327,8 @@ export class FulfillmentSync {
    * three feed commits per order against two for the decision itself).
    *
    * Returns the outcomes, or the order as read (or null) when the entries must go one by one
-   * instead: the order is still being decided (deferral is per entry), one of the entries was
+   * instead: the order is still being decided (deferral is per entry), one of them is refused
+   * (its refusal commits on its own, without the order; the others still apply), one of the entries was
    * applied before (a crash inside a page; the store refuses the whole unit as `duplicate`), or
    * the commit conflicted (a concurrent change or a reservation not there to give back, which
    * the one-by-one path re-reads and re-plans for). ERP entries never come here: some need the
@@ -339,6 +347,7 @@ export class FulfillmentSync {
     let next = order;
     for (const entry of entries) {
       const plan = planReport(next, entry, {}, { now, eventSource: this.eventSource, skipRelease: false });
+      if (plan.refusal) return order;
       timeline.push(plan.timeline);
       events.push(...plan.events);
       inventory.push(...plan.inventory);

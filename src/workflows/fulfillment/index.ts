@@ -1,4 +1,10 @@
-export { type ErpDetails, type PlanOptions, planReport, type ReportPlan } from './apply-report.js';
+export {
+  type ErpDetails,
+  type PlanOptions,
+  planReport,
+  type ReportPlan,
+  refusalException,
+} from './apply-report.js';
 export {
   type CommitReportDeps,
   type CommitReportOptions,
@@ -23,4 +29,13 @@ export {
   fromTmsMilestone,
   fromWmsMilestone,
 } from './milestones.js';
+export {
+  countedShipments,
+  type FulfillmentProgress,
+  fulfillmentProgress,
+  hasShipped,
+  isDelivered,
+  type OverShipment,
+  openQuantity,
+} from './shipment-progress.js';
 export { applyWebhook, reportFromWebhook, type WebhookApplyDeps } from './webhooks.js';

@@ -18,8 +18,16 @@
  * | WMS | released / picked / packed / shipped | same name | milestone |
  * | WMS | allocated | allocated, partially_allocated (short lines), none (nothing allocated) | milestone |
  * | WMS | backordered | backordered | milestone |
- * | TMS | in_transit / exception | — (timeline only) | milestone |
- * | TMS | delivered | delivered | milestone |
+ * | TMS | in_transit / out_for_delivery | shipped (see below) | milestone |
+ * | TMS | exception | — (timeline only) | milestone |
+ * | TMS | delivered | delivered (see below) | milestone |
+ * | hub | booked (carrier booking) | — | milestone |
+ *
+ * `shipped` and `delivered` are refined per order by `planReport` from its shipments
+ * (`fulfillmentProgress`): a shipment leaving while another part of the order has not asks for
+ * `partially_shipped`; a delivery asks for `delivered` only when every shipment was delivered.
+ * A carrier scan in transit means the goods left, so it asks for shipped as well (it moves the
+ * order only when the warehouse's `shipped` was missed or is late).
  */
 import type { OrderState, ShipmentEventType } from '../../domain/index.js';
 import type { ErpChange, TmsFeedMilestone, WmsFeedMilestone } from '../../ports/index.js';
@@ -56,6 +64,14 @@ export interface FulfillmentReport {
   detail?: string;
   /** Quantities per SKU the report is about (WMS allocation, shipped lines). */
   lines?: { sku: string; quantity: number }[];
+  /** `exception`: the reason code (carrier status detail); see `ShipmentEvent.reason`. */
+  reason?: string;
+  /**
+   * What the sender sent (feed entry, webhook event, carrier payload), kept in the exception when
+   * the report is refused (more shipped than ordered, an unknown tracking number). Never stored
+   * otherwise.
+   */
+  raw?: unknown;
 }
 
 const erpShipment: Record<string, { milestone: ShipmentEventType | null; requested: OrderState | null }> = {
@@ -82,6 +98,7 @@ export function fromErpChange(system: string, change: ErpChange): FulfillmentRep
     native: change.milestone,
     at: change.at,
     erpOrderId: change.erpOrderId,
+    raw: change,
   };
   if (change.kind === 'shipment') {
     const m = erpShipment[change.milestone];
@@ -128,10 +145,22 @@ export function fromWmsMilestone(system: string, m: WmsFeedMilestone): Fulfillme
   };
   if (m.detail !== undefined) report.detail = m.detail;
   if (m.lines !== undefined) report.lines = m.lines.map((l) => ({ ...l }));
+  report.raw = m;
   return report;
 }
 
-/** A TMS milestone as a report: only `delivered` moves the order; the rest is timeline and outbox. */
+/** What a carrier scan asks of the order (before `planReport` refines shipped and delivered). */
+const tmsRequested: Readonly<Record<string, OrderState | null>> = {
+  in_transit: 'shipped',
+  out_for_delivery: 'shipped',
+  delivered: 'delivered',
+  exception: null,
+};
+
+/**
+ * A TMS milestone as a report: `delivered` asks for delivered, a scan in transit or out for
+ * delivery for shipped (see the table), an exception moves nothing.
+ */
 export function fromTmsMilestone(system: string, m: TmsFeedMilestone): FulfillmentReport {
   const report: FulfillmentReport = {
     source: 'tms',
@@ -142,7 +171,7 @@ export function fromTmsMilestone(system: string, m: TmsFeedMilestone): Fulfillme
     kind: 'shipment',
     native: m.type,
     milestone: m.type,
-    requested: m.type === 'delivered' ? 'delivered' : null,
+    requested: tmsRequested[m.type] ?? null,
     at: m.at,
     shipmentId: m.shipmentId,
     carrier: m.carrier,
@@ -151,5 +180,7 @@ export function fromTmsMilestone(system: string, m: TmsFeedMilestone): Fulfillme
   if (m.warehouseId !== undefined) report.warehouseId = m.warehouseId;
   if (m.location !== undefined) report.location = m.location;
   if (m.detail !== undefined) report.detail = m.detail;
+  if (m.reason !== undefined) report.reason = m.reason;
+  report.raw = m;
   return report;
 }

@@ -125,6 +125,10 @@ export function reportFromWebhook(event: InboundEvent): { report: FulfillmentRep
  *   (`order_pending`), so the sender retries after the acceptance rather than the milestone
  *   being applied before it.
  * A report about a rejected or cancelled order is recorded in its timeline and moves nothing.
+ * A report that would ship more than the order has open is refused as a whole: `data_quality`
+ * (`over_shipment`, `details.field = 'data.lines'`), after its timeline entry and an exception
+ * keeping the event as received are committed (its dedupe record is not: a corrected re-send
+ * under the same id is applied).
  */
 export async function applyWebhook(
   deps: WebhookApplyDeps,
@@ -145,11 +149,19 @@ export async function applyWebhook(
     });
   }
   const { report, details } = reportFromWebhook(event);
+  report.raw = event;
   const result = await commitReport(
     { store: deps.store, clock: deps.clock, eventSource: `/crossdock/webhooks/${event.sender}` },
     report,
-    { order, details, inbound },
+    { order, details, inbound, inboundOnRefusal: false },
   );
+  if (result.outcome === 'refused') {
+    const e = result.error;
+    throw CrossdockError.dataQuality(e.message, {
+      owner: e.owner,
+      details: { ...e.details, field: 'data.lines' },
+    });
+  }
   return result.outcome === 'duplicate'
     ? { status: 'duplicate' }
     : { status: 'committed', eventSeqs: result.eventSeqs };
