@@ -377,6 +377,18 @@ export function storeContract(name: string, harness: StoreHarness): void {
         expect(await store.getTimeline('second')).toEqual([]);
         expect(await store.readEvents({ limit: 10 })).toEqual([]);
         expect(await store.listAudit(10)).toEqual([]);
+        // A repost decided as rejected is refused too, although rejected orders hold no key.
+        const rejectedRepost = await expectKind(
+          store.commit({
+            order: { next: order('second', { source: quote, state: 'rejected' }), expectedVersion: null },
+          }),
+          'conflict',
+        );
+        expect(rejectedRepost.details).toMatchObject({
+          reason: 'duplicate_source',
+          existingOrderId: 'first',
+        });
+        expect(await store.getOrder('second')).toBeNull();
         // Another system's quote with the same reference is another quote.
         await store.commit({
           order: {

@@ -48,6 +48,21 @@ export function sourceKeyOf(order: Pick<SalesOrder, 'id' | 'source'>): string | 
 /** The predicate of `orders_source_live`, written the same way in queries so they can use the index. */
 export const liveSourcePredicate = "source_key IS NOT NULL AND state NOT IN ('rejected', 'cancelled')";
 
+/** The conflict of an order whose quote already has the live order `existingOrderId`. */
+function duplicateSource(next: SalesOrder, existingOrderId: string): CrossdockError {
+  return CrossdockError.conflict(
+    `quote ${next.source.system}:${next.source.ref} is already order ${existingOrderId}`,
+    {
+      details: {
+        reason: 'duplicate_source',
+        orderId: next.id,
+        existingOrderId,
+        source: { system: next.source.system, ref: next.source.ref },
+      },
+    },
+  );
+}
+
 const valueRowsCache = new Map<number, string>();
 
 /**
@@ -151,6 +166,16 @@ export function* commitUnit(d: Dialect, unit: CommitUnit, now: Date, ctx: Commit
     const hold = holdReasonOf(next);
     if (expectedVersion === null) {
       const sourceKey = sourceKeyOf(next);
+      if (sourceKey !== null && (next.state === 'rejected' || next.state === 'cancelled')) {
+        // A rejected (or cancelled) order is outside the unique index, so the index alone would
+        // let a repost decided as rejected sit next to the quote's live order (and tell the
+        // customer "rejected" about a quote that is accepted). Checked here; with several writers
+        // (PostgreSQL) an order of the same quote committing at this very moment is not seen.
+        const live = yield* get(`SELECT id FROM orders WHERE source_key = ? AND ${liveSourcePredicate}`, [
+          sourceKey,
+        ]);
+        if (live) throw duplicateSource(next, String(live.id));
+      }
       // No conflict target: a taken id and a quote that already has a live order both insert
       // nothing (PostgreSQL waits for a concurrent inserter of either and then sees its row).
       const inserted = yield* run(
@@ -175,19 +200,7 @@ export function* commitUnit(d: Dialect, unit: CommitUnit, now: Date, ctx: Commit
             : yield* get(`SELECT id FROM orders WHERE source_key = ? AND ${liveSourcePredicate}`, [
                 sourceKey,
               ]);
-        if (live && String(live.id) !== next.id) {
-          throw CrossdockError.conflict(
-            `quote ${next.source.system}:${next.source.ref} is already order ${String(live.id)}`,
-            {
-              details: {
-                reason: 'duplicate_source',
-                orderId: next.id,
-                existingOrderId: String(live.id),
-                source: { system: next.source.system, ref: next.source.ref },
-              },
-            },
-          );
-        }
+        if (live && String(live.id) !== next.id) throw duplicateSource(next, String(live.id));
         throw CrossdockError.conflict(`order ${next.id} already exists`, { details: { orderId: next.id } });
       }
     } else {

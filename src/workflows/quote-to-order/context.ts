@@ -34,14 +34,11 @@ export interface QuoteToOrderDeps {
 }
 
 /**
- * Order lookups by quote and by PO number. Both stores implement them (`storage/core/orders.ts`,
- * indexed by migration 6); the workflow reads them structurally until the `Store` port declares
- * them, and does without when a store lacks them (the store's unique quote key still refuses a
- * second order of a quote at commit).
+ * The order lookup by PO number. Both stores implement it (`storage/core/orders.ts`, indexed by
+ * migration 6); the workflow reads it structurally until the `Store` port declares it, and skips
+ * the duplicate-PO check on a store without it.
  */
 export interface OrderLookups {
-  /** The live (not rejected, not cancelled) order converted from that quote, if any. */
-  findOrderBySource?(system: string, ref: string): Promise<SalesOrder | null>;
   /** A customer's orders with that PO number, any state, oldest first. */
   findOrdersByPo?(customerId: string, poNumber: string, limit?: number): Promise<SalesOrder[]>;
 }

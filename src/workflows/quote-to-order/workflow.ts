@@ -30,7 +30,7 @@ import type {
   TimelineInput,
 } from '../../ports/index.js';
 import { runStep, type StepReport, stepTimelineEntry } from '../engine/index.js';
-import type { OrderLookups, QuoteToOrderDeps, RunContext } from './context.js';
+import type { QuoteToOrderDeps, RunContext } from './context.js';
 import { applyTaxShippingRules, applyTaxShippingRulesStepId } from './steps/apply-tax-shipping-rules.js';
 import { checkAvailability, checkAvailabilityStepId } from './steps/check-availability.js';
 import { checkCredit, checkCreditStepId } from './steps/check-credit.js';
@@ -102,11 +102,6 @@ export class QuoteToOrder {
     const skus = input.submission.lines.map((l) => l.sku);
     const products = await store.getProducts(skus);
     const lines = validateLines(input.submission, products);
-    // The quote already has a live order (a repost without the key, a double click): that order
-    // is the answer, decided nothing anew. A repost racing its original past this read is
-    // refused by the store's unique quote key at commit, below.
-    const prior = await this.liveOrderOfQuote(input.submission, input.orderId);
-    if (prior) return this.duplicateResult(prior);
 
     for (let attempt = 1; ; attempt++) {
       const ctx = this.newContext(
@@ -141,7 +136,10 @@ export class QuoteToOrder {
       } catch (err) {
         if (credit) this.deps.credit.add(credit.erpCustomerId, -credit.amount);
         if (err instanceof CrossdockError && err.kind === 'conflict') {
-          // Another request converted the same quote first: answer with its order.
+          // The quote already has a live order (a repost without the key, a double click, two
+          // processes at once): the store's unique quote key refused this decision as a whole,
+          // and the answer is that order. Why no read before deciding: a repost is rare, and a
+          // read per order costs every order (as the Idempotency-Key is looked up on conflict).
           if (err.details['reason'] === 'duplicate_source') {
             const winner = await store.getOrder(String(err.details['existingOrderId']));
             if (winner) return this.duplicateResult(winner);
@@ -535,19 +533,6 @@ export class QuoteToOrder {
       },
       opts,
     );
-  }
-
-  /**
-   * The live order of the submission's quote, when it names one (`source` or `quoteId`) and the
-   * store can look it up. Orders posted without a quote reference are never repeats.
-   */
-  private async liveOrderOfQuote(s: OrderSubmission, orderId: string): Promise<SalesOrder | null> {
-    const { store } = this.deps;
-    const find = (store as typeof store & OrderLookups).findOrderBySource;
-    if (!find) return null;
-    const quote = s.source ?? (s.quoteId ? { system: 'crm' as const, ref: s.quoteId } : null);
-    if (!quote || quote.ref === orderId) return null;
-    return find.call(store, quote.system, quote.ref);
   }
 
   /** The answer to a repost of a quote that has a live order: 200 with that order's decision. */
