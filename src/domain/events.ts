@@ -47,6 +47,19 @@ export const eventCatalogue = {
     holds: z.array(z.object({ reason: HoldReason, owner: z.string(), detail: z.string() })),
   }),
   'order.rejected.v1': z.object({ ...orderRef, code: z.string(), detail: z.string() }),
+  /**
+   * A hold's owner released (approved) it: who (API key name) and why. `holds` are the holds
+   * still open; without any, the order is being decided again (`state` validating, or already
+   * its new outcome when that came in the same commit: held again, rejected).
+   */
+  'order.hold_released.v1': z.object({
+    ...orderRef,
+    reason: HoldReason,
+    owner: z.string(),
+    by: z.string(),
+    note: z.string(),
+    holds: z.array(z.object({ reason: HoldReason, owner: z.string(), detail: z.string() })),
+  }),
   'order.status_changed.v1': z.object({ ...orderRef, previousState: OrderState }),
   'order.cancelled.v1': z.object({ ...orderRef, reason: z.string() }),
   'shipment.milestone.v1': z.object({

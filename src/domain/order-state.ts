@@ -126,6 +126,19 @@ export const Hold = z
     data: z.record(z.string(), z.unknown()).default({}),
     openedAt: z.iso.datetime({ offset: true }),
     resolvedAt: z.iso.datetime({ offset: true }).nullable().default(null),
+    /**
+     * How a resolved hold was worked: released (approved: the order is decided again), rejected
+     * (the order with it), or closed because the order was cancelled or rejected over another
+     * hold; who did it (the API key's name and id) and why. Absent on holds resolved otherwise.
+     */
+    resolution: z
+      .object({
+        action: z.enum(['released', 'rejected', 'cancelled', 'closed']),
+        by: z.string(),
+        keyId: z.string().optional(),
+        note: z.string(),
+      })
+      .optional(),
   })
   .meta({ id: 'Hold' });
 export type Hold = z.infer<typeof Hold>;
