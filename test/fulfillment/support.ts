@@ -79,14 +79,21 @@ export async function drain(dispatcher: Dispatcher): Promise<void> {
 
 /** Two SKUs whose stock is in different warehouses only: an order of both must split. */
 export interface SplitPick {
-  a: { sku: string; warehouseId: string };
-  b: { sku: string; warehouseId: string };
+  a: { sku: string };
+  b: { sku: string };
+}
+
+/** The warehouse the decision allocated a SKU of the order from (its first allocation). */
+export function warehouseOf(order: SalesOrder, sku: string): string {
+  const wh = order.lines.find((l) => l.sku === sku)?.allocations[0]?.warehouseId;
+  if (!wh) throw new Error(`${sku} is not allocated in order ${order.id}`);
+  return wh;
 }
 
 /**
  * Picks two active, non-hazmat, whole-unit SKUs such that no warehouse stocks both (each with
- * at least 5 available where it is stocked): the decision cannot fill an order of both from one
- * warehouse, and splits it.
+ * at least 5 available wherever it is stocked): the decision cannot fill an order of both from
+ * one warehouse, and splits it (`warehouseOf` tells where each went).
  */
 export function splitPick(data: DemoDataSet, skip: ReadonlySet<string> = new Set()): SplitPick {
   const stocked = new Map<string, Map<string, number>>();
@@ -103,7 +110,8 @@ export function splitPick(data: DemoDataSet, skip: ReadonlySet<string> = new Set
       p.uom === 'EA' &&
       p.weightKg > 0 &&
       !skip.has(p.sku) &&
-      [...(stocked.get(p.sku)?.values() ?? [])].some((n) => n >= 5),
+      (stocked.get(p.sku)?.size ?? 0) > 0 &&
+      [...stocked.get(p.sku)!.values()].every((n) => n >= 5),
   );
   for (const a of usable) {
     const aw = stocked.get(a.sku)!;
@@ -111,9 +119,7 @@ export function splitPick(data: DemoDataSet, skip: ReadonlySet<string> = new Set
       if (b.sku === a.sku) continue;
       const bw = stocked.get(b.sku)!;
       if ([...aw.keys()].some((w) => bw.has(w))) continue;
-      const wa = [...aw].find(([, n]) => n >= 5)?.[0];
-      const wb = [...bw].find(([, n]) => n >= 5)?.[0];
-      if (wa && wb) return { a: { sku: a.sku, warehouseId: wa }, b: { sku: b.sku, warehouseId: wb } };
+      return { a: { sku: a.sku }, b: { sku: b.sku } };
     }
   }
   throw new Error('no two SKUs stocked in disjoint warehouses in this data set');
