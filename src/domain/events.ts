@@ -195,7 +195,7 @@ export const wmsInboundMilestones = [
   'shipped',
 ] as const;
 /** Carrier milestones a TMS may report. */
-export const tmsInboundMilestones = ['in_transit', 'delivered', 'exception'] as const;
+export const tmsInboundMilestones = ['in_transit', 'out_for_delivery', 'delivered', 'exception'] as const;
 
 /** The inbound catalogue: per source, the CloudEvent types it may send and their data schemas. */
 export const inboundCatalogue = {
@@ -227,6 +227,8 @@ export const inboundCatalogue = {
       warehouseId: inboundText(100).optional(),
       location: z.string().max(500).optional(),
       detail: z.string().max(2000).optional(),
+      /** `exception`: why, as a short code (`return_to_sender`, `failure`, the carrier's own). */
+      reason: inboundText(100).optional(),
     }),
   },
   erp: {

@@ -7,10 +7,24 @@ export interface TmsBookingInput {
   weightKg: number;
   hazmat: boolean;
   destinationCountry: string;
+  /** The carrier the hub's shipping rules chose; the TMS picks one by method when absent. */
+  carrier?: string;
+  /** The carrier's service level the rules chose (`Ground`, `Next Day Air`). */
+  service?: string;
+}
+
+/** What a TMS answers to a booking. */
+export interface TmsBookingResult {
+  carrier: string;
+  trackingNumber: string;
+  /** A repeat of a booking made before under the same key (same carrier and tracking number). */
+  duplicate: boolean;
+  /** The service booked, when the TMS says. */
+  service?: string;
 }
 
 /** What a carrier reports about a booked shipment. */
-export type TmsMilestoneType = 'in_transit' | 'delivered' | 'exception';
+export type TmsMilestoneType = 'in_transit' | 'out_for_delivery' | 'delivered' | 'exception';
 
 /**
  * One delivery of a carrier milestone from the TMS's change feed. `id` is stable across
@@ -44,9 +58,7 @@ export interface TmsMilestonePage {
 export interface TmsPort {
   readonly system: string;
   /** Idempotent by key. Refuses what the carrier will not move (hazmat by air) as policy_violation. */
-  bookShipment(
-    input: TmsBookingInput,
-  ): Promise<{ carrier: string; trackingNumber: string; duplicate: boolean }>;
+  bookShipment(input: TmsBookingInput): Promise<TmsBookingResult>;
   /** Milestones after the watermark (`null` = from the start), oldest first. */
   milestonesSince(since: string | null, limit?: number): Promise<TmsMilestonePage>;
 }

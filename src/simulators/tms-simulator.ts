@@ -14,6 +14,7 @@ import { CrossdockError, type ShipmentEvent } from '../domain/index.js';
 import type {
   Clock,
   TmsBookingInput,
+  TmsBookingResult,
   TmsFeedMilestone,
   TmsMilestonePage,
   TmsMilestoneType,
@@ -27,7 +28,7 @@ import { feedPage } from './feed.js';
 export interface TmsBookingRecord extends TmsBookingInput {
   carrier: string;
   trackingNumber: string;
-  status: 'booked' | 'in_transit' | 'delivered' | 'exception';
+  status: 'booked' | TmsMilestoneType;
   bookedAt: string;
 }
 
@@ -88,9 +89,7 @@ export class TmsSimulator implements TmsPort {
     this.log = new BoundedLog(maxRecords);
   }
 
-  async bookShipment(
-    input: TmsBookingInput,
-  ): Promise<{ carrier: string; trackingNumber: string; duplicate: boolean }> {
+  async bookShipment(input: TmsBookingInput): Promise<TmsBookingResult> {
     const g = this.faults.before('bookShipment');
     if (g) await g;
     const seen = this.bookings.get(input.idempotencyKey) ?? this.evictedKeys.get(input.idempotencyKey);
@@ -127,13 +126,27 @@ export class TmsSimulator implements TmsPort {
     this.byTracking.add(trackingNumber, record);
     this.booked++;
     this.faults.effect();
-    return { carrier, trackingNumber, duplicate: false };
+    return {
+      carrier,
+      trackingNumber,
+      duplicate: false,
+      ...(input.service !== undefined ? { service: input.service } : {}),
+    };
   }
 
   // --- drivers and inspection (no fault injection) ----------------------------------------
 
-  /** Emits a carrier milestone for a booked shipment (`in_transit`, `delivered`, `exception`). */
-  track(trackingNumber: string, type: TmsMilestoneType, detail?: string, location?: string): TmsMilestone {
+  /**
+   * Emits a carrier milestone for a booked shipment (`in_transit`, `out_for_delivery`,
+   * `delivered`, `exception`; an exception may carry its `reason` code).
+   */
+  track(
+    trackingNumber: string,
+    type: TmsMilestoneType,
+    detail?: string,
+    location?: string,
+    reason?: string,
+  ): TmsMilestone {
     const b = this.byTracking.get(trackingNumber);
     if (!b)
       throw CrossdockError.dataQuality(
@@ -155,6 +168,7 @@ export class TmsSimulator implements TmsPort {
     };
     if (detail !== undefined) m.detail = detail;
     if (location !== undefined) m.location = location;
+    if (reason !== undefined) m.reason = reason;
     this.log.push(m);
     return m;
   }
@@ -218,6 +232,9 @@ export class TmsSimulator implements TmsPort {
 
   private assign(input: TmsBookingInput): { carrier: string; trackingNumber: string } {
     const n = this.counter++;
+    // The carrier the hub chose (its shipping rules), when it chose one this network knows.
+    const chosen = input.carrier ? carrierNumbers[input.carrier] : undefined;
+    if (chosen) return { carrier: input.carrier!, trackingNumber: chosen(n, input.shippingMethod) };
     const method = input.shippingMethod;
     if (method === 'freight' || (method === 'ground' && input.weightKg > 68)) {
       return { carrier: 'XPO LTL', trackingNumber: `PRO${String(700_000_000 + n)}` };
@@ -229,6 +246,15 @@ export class TmsSimulator implements TmsPort {
     return { carrier: 'UPS', trackingNumber: `1Z9X8W7V${service}${String(n).padStart(8, '0')}` };
   }
 }
+
+/** Tracking numbers in each simulated carrier's format, by booking counter and method. */
+const carrierNumbers: Record<string, (n: number, method: string) => string> = {
+  UPS: (n, method) => `1Z9X8W7V${method === 'air' ? '01' : '03'}${String(n).padStart(8, '0')}`,
+  FedEx: (n) => String(770_000_000_000 + n),
+  USPS: (n) => `9400${String(n).padStart(18, '0')}`,
+  'XPO LTL': (n) => `PRO${String(700_000_000 + n)}`,
+  WILL_CALL: (n) => `WC-${n}`,
+};
 
 /** The port's view of a log entry. */
 function toFeedMilestone(m: TmsMilestone): TmsFeedMilestone {
@@ -244,5 +270,6 @@ function toFeedMilestone(m: TmsMilestone): TmsFeedMilestone {
   };
   if (m.location !== undefined) out.location = m.location;
   if (m.detail !== undefined) out.detail = m.detail;
+  if (m.reason !== undefined) out.reason = m.reason;
   return out;
 }

@@ -65,6 +65,7 @@ export function reportFromWebhook(event: InboundEvent): { report: FulfillmentRep
         ...(d.warehouseId !== undefined ? { warehouseId: d.warehouseId } : {}),
         ...(d.location !== undefined ? { location: d.location } : {}),
         ...(d.detail !== undefined ? { detail: d.detail } : {}),
+        ...(d.reason !== undefined ? { reason: d.reason } : {}),
       });
       return { report, details: {} };
     }
