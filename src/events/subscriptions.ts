@@ -13,10 +13,14 @@
  * - `warehouse-planning` releases accepted orders to the WMS, one release per allocated
  *   warehouse, keyed by order and warehouse.
  * - `analytics-export` appends every event to a JSON-lines sink, idempotent by event id.
+ * - `carrier-booking` (where the hub has a TMS, `deps.bookCarrier`) books a shipment with the
+ *   carrier when the warehouse reports it packed, keyed by shipment id (the handler is the
+ *   fulfillment workflow's `CarrierBooking`, passed in: this layer does not import workflows).
+ *   Skip-parked: a shipment no carrier will take must not hold up the order's other shipments.
  * Each one's delivery policy is the shipped default unless the config file's
  * `events.subscriptions.<name>` says otherwise ({@link subscriptionPolicies}).
  */
-import { CrossdockError, type EventData } from '../domain/index.js';
+import { type CloudEvent, CrossdockError, type EventData } from '../domain/index.js';
 import type { CrmPort, NotificationPort, Store, WmsPort } from '../ports/index.js';
 import type { AnalyticsSink } from './analytics-sink.js';
 import {
@@ -35,6 +39,12 @@ export const subscriptionNames = {
   analyticsExport: 'analytics-export',
 } as const;
 
+/**
+ * Name of the carrier-booking subscription (stored; never renamed). Kept apart from
+ * `subscriptionNames` while the config's list of subscriptions does not name it.
+ */
+export const carrierBookingSubscription = 'carrier-booking';
+
 /** The ports and sinks the built-in subscriptions deliver to. */
 export interface StandardSubscriptionDeps {
   crm: CrmPort;
@@ -45,6 +55,12 @@ export interface StandardSubscriptionDeps {
   analytics: AnalyticsSink;
   /** Per-subscription policy overrides (vendor rate limits, concurrency); see {@link subscriptionPolicies}. */
   policies?: Partial<Record<string, DeliveryPolicyOverrides>>;
+  /**
+   * Books the shipment a packed `shipment.milestone.v1` names (the fulfillment workflow's
+   * `CarrierBooking.handle`); `'skipped'` for events needing no booking. Without it there is no
+   * `carrier-booking` subscription.
+   */
+  bookCarrier?: (event: CloudEvent) => Promise<'skipped' | undefined>;
 }
 
 /** The config file's `events` block, as far as delivery policies go (see src/app/config.ts). */
@@ -108,7 +124,16 @@ function orderRef(data: Record<string, unknown>): {
 /** Human subject line of a CRM activity. */
 function activitySubject(type: string, data: Record<string, unknown>): string {
   const base = type.replace(/\.v\d+$/, '');
-  if (base === 'shipment.milestone') return `Shipment ${String(data.milestone ?? '')}`;
+  if (base === 'shipment.milestone') {
+    const m = String(data.milestone ?? '').replace(/_/g, ' ');
+    // The carrier and tracking number where known, so the account team can answer "where is it?".
+    const tracking =
+      typeof data.trackingNumber === 'string'
+        ? ` (${typeof data.carrier === 'string' ? `${data.carrier} ` : ''}${data.trackingNumber})`
+        : '';
+    const reason = typeof data.reason === 'string' ? `: ${data.reason.replace(/_/g, ' ')}` : '';
+    return `Shipment ${m}${reason}${tracking}`;
+  }
   return base
     .split(/[._]/)
     .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
@@ -243,6 +268,17 @@ export function standardSubscriptions(deps: StandardSubscriptionDeps): Subscript
         }
       },
     },
+    ...(deps.bookCarrier
+      ? [
+          {
+            name: carrierBookingSubscription,
+            types: ['shipment.milestone.'],
+            ordering: 'skip_parked' as const,
+            policy: policy(carrierBookingSubscription),
+            handler: deps.bookCarrier,
+          },
+        ]
+      : []),
     {
       name: subscriptionNames.analyticsExport,
       types: [],

@@ -9,7 +9,11 @@ import type { OrderSubmission, SalesOrder } from '../../src/domain/index.js';
 import { Dispatcher, MemoryAnalyticsSink, standardSubscriptions } from '../../src/events/index.js';
 import type { Clock, Store } from '../../src/ports/index.js';
 import { createSimulators, type DemoDataSet, type Simulators } from '../../src/simulators/index.js';
-import { FulfillmentSync } from '../../src/workflows/fulfillment/index.js';
+import {
+  CarrierBooking,
+  type CarrierServiceRule,
+  FulfillmentSync,
+} from '../../src/workflows/fulfillment/index.js';
 import { CreditExposureCache, defaultPolicies, QuoteToOrder } from '../../src/workflows/index.js';
 import { openTestStore, type TestBackend } from '../events/support.js';
 
@@ -24,8 +28,16 @@ export interface Estate {
   dispose(): Promise<void>;
 }
 
-/** Builds an estate on `backend` (simulators seeded with `seed`). */
-export async function openEstate(backend: TestBackend, seed = 11): Promise<Estate> {
+/** Options of {@link openEstate}. */
+export interface EstateOptions {
+  seed?: number;
+  /** Register the carrier-booking subscription (with these rules, or the shipped defaults). */
+  booking?: boolean | { rules: CarrierServiceRule[] };
+}
+
+/** Builds an estate on `backend` (simulators seeded with `seed`, 11 by default). */
+export async function openEstate(backend: TestBackend, options: EstateOptions = {}): Promise<Estate> {
+  const seed = options.seed ?? 11;
   const clock: Clock = { now: () => new Date() };
   const { store, dispose } = await openTestStore(backend);
   const sims = createSimulators({ seed, clock, customerCount: 60, productCount: 80 });
@@ -43,12 +55,21 @@ export async function openEstate(backend: TestBackend, seed = 11): Promise<Estat
     credit: new CreditExposureCache(sims.erp, clock),
   });
   const dispatcher = new Dispatcher({ store, clock, owner: `test-${process.pid}` });
+  const booking = options.booking
+    ? new CarrierBooking({
+        store,
+        clock,
+        tms: sims.tms,
+        ...(typeof options.booking === 'object' ? { rules: options.booking.rules } : {}),
+      })
+    : null;
   for (const reg of standardSubscriptions({
     crm: sims.crm,
     notifications: sims.notifications,
     wms: sims.wms,
     store,
     analytics: new MemoryAnalyticsSink(),
+    ...(booking ? { bookCarrier: booking.handle } : {}),
   })) {
     dispatcher.register(reg);
   }

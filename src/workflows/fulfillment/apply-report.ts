@@ -49,6 +49,7 @@ import type {
 } from '../../ports/index.js';
 import type { FulfillmentReport } from './milestones.js';
 import { countedShipments, fulfillmentProgress, type OverShipment } from './shipment-progress.js';
+import { normalizeTrackingNumber, trackingEntry } from './tracking-index.js';
 
 /** What the ERP said about the record a report names, read when the report alone is too thin. */
 export interface ErpDetails {
@@ -73,6 +74,8 @@ export interface ReportPlan {
    * with an exception keeping the raw report (`refusalException`).
    */
   refusal: CrossdockError | null;
+  /** Tracking-number index entries to commit with the order (see `tracking-index.ts`). */
+  cursors: { name: string; value: string }[];
 }
 
 /** Options of {@link planReport}. */
@@ -116,6 +119,7 @@ export function planReport(
   let inventory: InventoryDelta[] = [];
   let shipment: Shipment | undefined;
   let newInvoice: Invoice | undefined;
+  const cursors: { name: string; value: string }[] = [];
   // A rejected or cancelled order is closed: what is reported about it is kept in the timeline
   // for the people who must sort it out, and changes nothing (no shipment, no hub event).
   const closed = terminalStates.has(order.state);
@@ -130,6 +134,18 @@ export function planReport(
     }
     if (report.carrier) shipment.carrier = report.carrier;
     if (report.trackingNumber) {
+      if (
+        normalizeTrackingNumber(report.trackingNumber) !==
+        normalizeTrackingNumber(shipment.trackingNumber ?? '')
+      ) {
+        cursors.push(
+          trackingEntry(report.trackingNumber, {
+            orderId: order.id,
+            shipmentId: shipment.id,
+            carrier: shipment.carrier ?? null,
+          }),
+        );
+      }
       shipment.trackingNumber = report.trackingNumber;
       shipment.externalIds = { ...shipment.externalIds, tms: report.trackingNumber };
     }
@@ -274,6 +290,8 @@ export function planReport(
   if (report.milestone) summary['milestone'] = report.milestone;
   if (shipment) summary['shipmentId'] = shipment.id;
   if (report.trackingNumber) summary['trackingNumber'] = report.trackingNumber;
+  if (report.carrier) summary['carrier'] = report.carrier;
+  if (report.reason) summary['reasonCode'] = report.reason;
   if (report.invoiceId) summary['invoiceId'] = report.invoiceId;
   if (report.detail) summary['detail'] = report.detail;
   if (inventory.length > 0) summary['reservationsReleased'] = inventory.map((d) => ({ ...d }));
@@ -289,7 +307,7 @@ export function planReport(
     summary,
     correlationId: order.correlationId,
   };
-  return { next, applied: moved.applied, repeat, timeline, events, inventory, refusal: null };
+  return { next, applied: moved.applied, repeat, timeline, events, inventory, refusal: null, cursors };
 }
 
 /** SKUs whose over-shipment a report creates or grows (an order already over is not re-refused). */
@@ -347,7 +365,16 @@ function refusedPlan(
     },
     correlationId: order.correlationId,
   };
-  return { next: order, applied: false, repeat: false, timeline, events: [], inventory: [], refusal };
+  return {
+    next: order,
+    applied: false,
+    repeat: false,
+    timeline,
+    events: [],
+    inventory: [],
+    refusal,
+    cursors: [],
+  };
 }
 
 /**

@@ -95,6 +95,7 @@ export async function commitReport(
       inbound: options.inbound,
     };
     if (plan.inventory.length > 0) unit.inventory = plan.inventory;
+    if (plan.cursors.length > 0) unit.cursors = plan.cursors;
     try {
       const result = await store.commit(unit);
       if (result.status === 'duplicate') return { outcome: 'duplicate' };

@@ -343,6 +343,7 @@ export class FulfillmentSync {
     const events: CloudEvent[] = [];
     const inventory: InventoryDelta[] = [];
     const inbound: { source: string; id: string }[] = [];
+    const cursors: { name: string; value: string }[] = [];
     const outcomes: EntryOutcome[] = [];
     let next = order;
     for (const entry of entries) {
@@ -351,12 +352,14 @@ export class FulfillmentSync {
       timeline.push(plan.timeline);
       events.push(...plan.events);
       inventory.push(...plan.inventory);
+      cursors.push(...plan.cursors);
       inbound.push({ source: inboundSource(entry), id: entry.deliveryId });
       outcomes.push(plan.applied ? 'applied' : 'recorded');
       next = plan.next;
     }
     const unit: CommitUnit = { order: { next, expectedVersion: order.version }, timeline, events, inbound };
     if (inventory.length > 0) unit.inventory = inventory;
+    if (cursors.length > 0) unit.cursors = cursors;
     try {
       const result = await store.commit(unit);
       return result.status === 'duplicate' ? order : outcomes;

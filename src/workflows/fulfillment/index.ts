@@ -6,6 +6,16 @@ export {
   refusalException,
 } from './apply-report.js';
 export {
+  type BookingOutcome,
+  CarrierBooking,
+  type CarrierBookingDeps,
+  CarrierRules,
+  CarrierServiceRule,
+  carrierBookingId,
+  chooseCarrier,
+  defaultCarrierRules,
+} from './carrier-booking.js';
+export {
   type CommitReportDeps,
   type CommitReportOptions,
   type CommitReportResult,
@@ -38,4 +48,11 @@ export {
   type OverShipment,
   openQuantity,
 } from './shipment-progress.js';
+export {
+  findTrackedShipment,
+  normalizeTrackingNumber,
+  type TrackedShipment,
+  trackingEntry,
+  trackingKey,
+} from './tracking-index.js';
 export { applyWebhook, reportFromWebhook, type WebhookApplyDeps } from './webhooks.js';
