@@ -3,7 +3,7 @@
  * (`componentSchemas`), never written by hand; only the list of operations lives here.
  */
 import type { FastifyInstance } from 'fastify';
-import { componentSchemas } from '../../domain/index.js';
+import { componentSchemas, holdReasons } from '../../domain/index.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ 'application/json': { schema } });
@@ -45,6 +45,34 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     },
   };
   const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+  const holdReasonParam = {
+    name: 'reason',
+    in: 'path',
+    required: true,
+    schema: { type: 'string', enum: [...holdReasons] },
+    description: 'the hold reason; its owner is the scope needed (`holds:<owner>`)',
+  };
+  const idempotencyParam = {
+    name: 'Idempotency-Key',
+    in: 'header',
+    required: false,
+    schema: { type: 'string', maxLength: 255 },
+    description: 'a repeat with the same key replays the first answer',
+  };
+  const noteBody = {
+    type: 'object',
+    required: ['note'],
+    properties: { note: { type: 'string', minLength: 1, maxLength: 2000, description: 'why (audit log)' } },
+  };
+  const actionErrors = {
+    '404': problem('no such order'),
+    '409': problem(
+      'the order is not in a state the action fits (`code`: not_on_hold, no_open_hold, lines_invalid, …; `state`)',
+    ),
+    '422': problem('an unknown hold reason or a missing note, naming the field'),
+    ...errors,
+    '403': problem("the key lacks the hold owner's scope"),
+  };
   return {
     openapi: '3.1.0',
     info: {
@@ -163,6 +191,52 @@ export function buildOpenApi(version: string): Record<string, unknown> {
             },
             '404': problem('no such order'),
             ...errors,
+          },
+        },
+      },
+      '/api/v1/orders/{id}/holds/{reason}/release': {
+        post: {
+          operationId: 'releaseHold',
+          summary: "Release (approve) the order's open holds of one reason",
+          description:
+            "Only for keys with the hold owner's scope: `holds:credit` (credit), `holds:pricing` " +
+            '(pricing), `holds:inventory` (inventory), `holds:master_data` (customer_data), ' +
+            '`holds:tax` (tax), `holds:logistics` (shipping_rule), `holds:sales` (duplicate_po); ' +
+            '`admin` passes. While other holds stay open the order stays on hold. Once none is ' +
+            'left the order is decided again against current master data, prices, stock and ' +
+            'credit, with every reason released so far let through: held anew (200, `on_hold`), ' +
+            'rejected (200), or on to the ERP step like a fresh decision (200 `accepted`/' +
+            '`backordered`, or 202 `validating` while the ERP step finishes behind). Who, when ' +
+            "and why go on the hold, the order's timeline and the audit log, with " +
+            '`order.hold_released.v1`, in one commit.',
+          parameters: [idParam, holdReasonParam, idempotencyParam],
+          requestBody: { required: true, content: json(noteBody) },
+          responses: {
+            '200': {
+              description: 'released; the decision as it stands now',
+              content: json(ref('OrderDecision')),
+            },
+            '202': {
+              description: 'released and validated; ERP creation pending',
+              content: json(ref('OrderDecision')),
+            },
+            ...actionErrors,
+          },
+        },
+      },
+      '/api/v1/orders/{id}/holds/{reason}/reject': {
+        post: {
+          operationId: 'rejectHold',
+          summary: 'Reject the order over its open holds of one reason',
+          description:
+            'Same scopes as release. The order becomes `rejected` (code `<reason>_hold_rejected`, the note ' +
+            'as detail), every open hold is closed, `order.rejected.v1` is published (the customer is told ' +
+            "once), and who, when and why go on the order's timeline and the audit log in one commit.",
+          parameters: [idParam, holdReasonParam, idempotencyParam],
+          requestBody: { required: true, content: json(noteBody) },
+          responses: {
+            '200': { description: 'rejected', content: json(ref('OrderDecision')) },
+            ...actionErrors,
           },
         },
       },

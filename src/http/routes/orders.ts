@@ -13,6 +13,7 @@ import type { Store } from '../../ports/index.js';
 import type { QuoteToOrder } from '../../workflows/index.js';
 import { answerFromRecord, type Governance, requireScope } from '../middleware/index.js';
 import { httpProblem, ProblemError, problemTypes } from '../problem.js';
+import { registerOrderActionRoutes } from './order-actions.js';
 
 export interface OrderRoutesDeps {
   store: Store;
@@ -31,6 +32,9 @@ const ListQuery = z.object({
 const IdParams = z.object({ id: z.string().min(1).max(64) });
 
 export function registerOrderRoutes(app: FastifyInstance, deps: OrderRoutesDeps): void {
+  // Holds worked by their owners, and cancellation (order-actions.ts).
+  registerOrderActionRoutes(app, { workflow: deps.workflow, governance: deps.governance });
+
   app.post(
     '/api/v1/orders',
     { preHandler: [requireScope('orders:write'), deps.governance.idempotencyOnConflict] },

@@ -1,4 +1,12 @@
+export {
+  type AgedHoldsDeps,
+  type AgedHoldsResult,
+  agedHoldExceptionId,
+  agedHoldSource,
+  escalateAgedHolds,
+} from './aged-holds.js';
 export type { FulfillmentPlan, QuoteToOrderDeps } from './context.js';
 export { CreditExposureCache } from './credit-cache.js';
+export type { ActionResult, HoldActionInput, OrderActionInput, OrderActor } from './order-actions.js';
 export * from './policy.js';
 export { decideStepId, QuoteToOrder, type SubmitInput, type SubmitResult, toDecision } from './workflow.js';

@@ -68,6 +68,40 @@ export const WarehouseInfo = z.object({
   serves: z.array(z.string()).default([]),
 });
 
+/** Hours an open hold may wait for its owner before it is escalated, per hold reason. */
+export const defaultHoldAgeLimitHours = {
+  credit: 24,
+  pricing: 24,
+  inventory: 48,
+  customer_data: 24,
+  tax: 48,
+  shipping_rule: 24,
+  duplicate_po: 8,
+} as const;
+
+const hours = (reason: keyof typeof defaultHoldAgeLimitHours) =>
+  z
+    .number()
+    .positive()
+    .max(24 * 365)
+    .default(defaultHoldAgeLimitHours[reason]);
+
+/**
+ * How long a hold may stay open before `escalateAgedHolds` raises an exception for its owner
+ * (and again at every further multiple of the limit). Why per reason: a credit hold blocks cash
+ * and a customer waiting today; a tax certificate can take days to arrive.
+ */
+export const HoldAgeLimits = z.object({
+  credit: hours('credit'),
+  pricing: hours('pricing'),
+  inventory: hours('inventory'),
+  customer_data: hours('customer_data'),
+  tax: hours('tax'),
+  shipping_rule: hours('shipping_rule'),
+  duplicate_po: hours('duplicate_po'),
+});
+export type HoldAgeLimits = z.infer<typeof HoldAgeLimits>;
+
 export const QuoteToOrderPolicies = z.object({
   default: SegmentPolicy.default(SegmentPolicy.parse({})),
   segments: z.record(z.string(), SegmentPolicy.partial()).default({}),
@@ -75,6 +109,7 @@ export const QuoteToOrderPolicies = z.object({
   warehouses: z.array(WarehouseInfo).default([]),
   /** How long the ERP step may take inline before the API answers 202 and finishes behind. */
   erpInlineBudgetMs: z.number().int().positive().default(1500),
+  holdAgeLimitHours: HoldAgeLimits.default({ ...defaultHoldAgeLimitHours }),
 });
 export type QuoteToOrderPolicies = z.infer<typeof QuoteToOrderPolicies>;
 

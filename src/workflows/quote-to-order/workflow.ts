@@ -21,6 +21,7 @@ import {
   type OrderState,
   type OrderSubmission,
   type SalesOrder,
+  toCrossdockError,
 } from '../../domain/index.js';
 import type {
   CommitUnit,
@@ -31,6 +32,20 @@ import type {
 } from '../../ports/index.js';
 import { runStep, type StepReport, stepTimelineEntry } from '../engine/index.js';
 import type { QuoteToOrderDeps, RunContext } from './context.js';
+import {
+  type ActionResult,
+  actionAudit,
+  actionEntry,
+  actionStatus,
+  approvedReasons,
+  type HoldActionInput,
+  holdReleasedEvent,
+  holdsToWork,
+  resolveHolds,
+  stateConflict,
+  submissionOf,
+  unknownOrder,
+} from './order-actions.js';
 import { applyTaxShippingRules, applyTaxShippingRulesStepId } from './steps/apply-tax-shipping-rules.js';
 import { checkAvailability, checkAvailabilityStepId } from './steps/check-availability.js';
 import { checkCredit, checkCreditStepId } from './steps/check-credit.js';
@@ -46,6 +61,8 @@ export const quoteToOrderWorkflowId = 'quote-to-order';
 export const decideStepId = 'decide';
 /** Journal id of the compensation that gives reservations back. Stored: never rename. */
 export const releaseReservationsStepId = 'release-reservations';
+/** Journal id of a decision made again after a hold's release. Stored: never rename. */
+export const redecideStepId = 'redecide';
 
 export interface SubmitInput {
   orderId: string;
@@ -77,6 +94,8 @@ export interface SubmitResult {
 interface Answer {
   mode: 'inline' | 'background';
   idempotency: SubmitInput['idempotency'];
+  /** The caller acted on an existing order (a hold release): its answer is 200, or 202 while pending. */
+  action?: boolean;
 }
 
 const source = '/crossdock/quote-to-order';
@@ -163,6 +182,224 @@ export class QuoteToOrder {
   }
 
   /**
+   * A hold's owner releases (approves) the order's open holds of one reason. While other holds
+   * stay open the order stays on hold. Once none is open the order is decided again from its
+   * lines against current master data, prices, stock and credit (`on_hold -> validating`), with
+   * every reason its owners released so far let through: it is held anew, rejected, or goes on
+   * to the ERP step and `accepted`/`backordered` like a fresh decision (reservations taken, the
+   * credit counted, the ERP order created idempotently by the hub order id). The release, its
+   * timeline entry, audit row and `order.hold_released.v1` commit with that decision.
+   */
+  async releaseHold(input: HoldActionInput): Promise<ActionResult> {
+    const { store, clock } = this.deps;
+    for (let attempt = 1; ; attempt++) {
+      const order = await this.orderForAction(input.orderId);
+      const released = holdsToWork(order, input.reason);
+      const now = clock.now();
+      const holds = resolveHolds(
+        order.holds,
+        input.reason,
+        'released',
+        input.actor,
+        input.note,
+        now.toISOString(),
+      );
+      const entry = actionEntry(order, 'hold.release', 'released', input.actor, input.note, now, {
+        reason: input.reason,
+        holds: released.map((h) => h.detail),
+      });
+      const audit = actionAudit(order, 'order.hold.release', input.actor, input.note, now, {
+        reason: input.reason,
+      });
+      const opts = this.eventOptions(input.traceparent);
+      if (holds.some((h) => !h.resolvedAt)) {
+        // Other holds stay open: recorded, and the order waits for their owners.
+        const next: SalesOrder = {
+          ...order,
+          version: order.version + 1,
+          holds,
+          updatedAt: now.toISOString(),
+        };
+        const unit: CommitUnit = {
+          order: { next, expectedVersion: order.version },
+          timeline: [entry],
+          audit: [audit],
+          events: [holdReleasedEvent(next, input.reason, input.actor, input.note, opts)],
+        };
+        if (input.idempotency)
+          unit.idempotency = this.idempotencyRecord(input.idempotency, next, false, true);
+        if (await this.commitAction(unit, attempt)) return this.actionResult(next);
+        continue;
+      }
+
+      // No hold left: decide again, on what is true now.
+      const submission = submissionOf(order);
+      const products = await store.getProducts(submission.lines.map((l) => l.sku));
+      let lines: RunContext['lines'];
+      try {
+        lines = validateLines(submission, products);
+      } catch (err) {
+        const e = toCrossdockError(err);
+        throw stateConflict(
+          order,
+          'lines_invalid',
+          `order ${order.id} cannot be decided again: ${e.message}`,
+          {
+            fields: e.details['fields'],
+          },
+        );
+      }
+      const ctx = this.newContext(
+        { orderId: order.id, correlationId: order.correlationId, submission },
+        products,
+        lines,
+        approvedReasons(holds),
+      );
+      const credit = await this.decide(ctx);
+      const fresh = this.buildOrder(ctx, order);
+      const next: SalesOrder = {
+        ...order,
+        version: order.version + 1,
+        state: fresh.state,
+        customerStatus: fresh.customerStatus,
+        customerId: fresh.customerId ?? order.customerId,
+        lines: fresh.lines,
+        total: fresh.total,
+        holds: [...holds, ...fresh.holds],
+        rejection: fresh.rejection,
+        fulfillmentPlan: fresh.fulfillmentPlan,
+        updatedAt: now.toISOString(),
+      };
+      if (fresh.customerName !== undefined) next.customerName = fresh.customerName;
+      if (fresh.segment !== undefined) next.segment = fresh.segment;
+      const final = next.state !== 'validating';
+      const events = [holdReleasedEvent(next, input.reason, input.actor, input.note, opts)];
+      if (final) events.push(this.decisionEvent(next, input.traceparent));
+      const unit: CommitUnit = {
+        order: { next, expectedVersion: order.version },
+        timeline: [entry, ...ctx.timeline],
+        journal: [
+          this.journal(order.id, redecideStepId, 'completed', {
+            outcome: next.state,
+            released: input.reason,
+            approved: [...ctx.approved],
+            credit,
+            plan: ctx.plan ?? null,
+          }),
+        ],
+        audit: [{ ...audit, detail: { ...audit.detail, outcome: next.state } }],
+        events,
+      };
+      if (ctx.customerWrites.length > 0) unit.customers = ctx.customerWrites;
+      if (ctx.plan && !final) unit.inventory = ctx.plan.reservations;
+      if (input.idempotency) unit.idempotency = this.idempotencyRecord(input.idempotency, next, false, true);
+      let committed: boolean;
+      try {
+        committed = await this.commitAction(unit, attempt);
+      } catch (err) {
+        if (credit) this.deps.credit.add(credit.erpCustomerId, -credit.amount);
+        throw err;
+      }
+      if (!committed) {
+        if (credit) this.deps.credit.add(credit.erpCustomerId, -credit.amount);
+        continue;
+      }
+      if (final) {
+        if (credit) this.deps.credit.add(credit.erpCustomerId, -credit.amount);
+        return this.actionResult(next);
+      }
+      const answer: Answer = { mode: 'inline', idempotency: input.idempotency, action: true };
+      const r = await this.finishInline(next, ctx.customer!, answer, credit);
+      return { httpStatus: actionStatus(r.order), decision: r.decision, order: r.order };
+    }
+  }
+
+  /**
+   * A hold's owner rejects the order over its open holds of one reason: `on_hold -> rejected`,
+   * the rejection naming the reason and the owner's note, every other open hold closed with it.
+   * An on-hold order has no reservations to give back (a hold commits none, and the ERP's
+   * refusal gave them back).
+   */
+  async rejectHold(input: HoldActionInput): Promise<ActionResult> {
+    const { clock } = this.deps;
+    for (let attempt = 1; ; attempt++) {
+      const order = await this.orderForAction(input.orderId);
+      const rejected = holdsToWork(order, input.reason);
+      const now = clock.now();
+      const next: SalesOrder = {
+        ...order,
+        version: order.version + 1,
+        state: 'rejected',
+        customerStatus: customerStatus('rejected'),
+        holds: resolveHolds(
+          order.holds,
+          input.reason,
+          'rejected',
+          input.actor,
+          input.note,
+          now.toISOString(),
+          true,
+        ),
+        rejection: {
+          code: `${input.reason}_hold_rejected`,
+          detail: `${holdOwners[input.reason]} rejected the order: ${input.note}`,
+        },
+        updatedAt: now.toISOString(),
+      };
+      const unit: CommitUnit = {
+        order: { next, expectedVersion: order.version },
+        timeline: [
+          actionEntry(order, 'hold.reject', 'rejected', input.actor, input.note, now, {
+            reason: input.reason,
+            holds: rejected.map((h) => h.detail),
+          }),
+        ],
+        audit: [
+          actionAudit(order, 'order.hold.reject', input.actor, input.note, now, { reason: input.reason }),
+        ],
+        events: [this.decisionEvent(next, input.traceparent)],
+      };
+      if (input.idempotency) unit.idempotency = this.idempotencyRecord(input.idempotency, next, false, true);
+      if (await this.commitAction(unit, attempt)) return this.actionResult(next);
+    }
+  }
+
+  /** The order an action names, or the `unknown_order` refusal. */
+  private async orderForAction(orderId: string): Promise<SalesOrder> {
+    const order = await this.deps.store.getOrder(orderId);
+    if (!order) throw unknownOrder(orderId);
+    return order;
+  }
+
+  /**
+   * Commits an action's unit. False when the order changed under it (another action, a
+   * milestone) or stock moved under a reservation, and the caller should read and try again
+   * (three times at most); other failures, and a key already used, are thrown.
+   */
+  private async commitAction(unit: CommitUnit, attempt: number): Promise<boolean> {
+    try {
+      await this.deps.store.commit(unit);
+      return true;
+    } catch (err) {
+      const e = toCrossdockError(err);
+      if (e.kind !== 'conflict' || e.details['key'] !== undefined || attempt >= 3) throw e;
+      return false;
+    }
+  }
+
+  private actionResult(order: SalesOrder): ActionResult {
+    return { httpStatus: actionStatus(order), decision: toDecision(order), order };
+  }
+
+  private eventOptions(traceparent: string | undefined) {
+    return {
+      source,
+      time: this.deps.clock.now(),
+      ...(traceparent ? { traceparent } : {}),
+    };
+  }
+
+  /**
    * Finish orders whose decision committed but whose ERP step did not (a crash, an outage,
    * a 202). Safe to run at any time and from several places: ERP creation is idempotent.
    *
@@ -219,7 +456,7 @@ export class QuoteToOrder {
     });
     try {
       const done = await Promise.race([run, budget]);
-      if (done !== 'timeout') return this.result(done, false);
+      if (done !== 'timeout') return this.result(done, false, answer.action);
     } catch (err) {
       // The ERP is down or failing after retries: the decision stands, the ERP step finishes
       // behind (resumePending). The caller learns the order is validated and pending.
@@ -230,12 +467,12 @@ export class QuoteToOrder {
     answer.mode = 'background';
     run.catch((err: unknown) => this.deps.onBackgroundError?.(order.id, err));
     const current = (await this.deps.store.getOrder(order.id)) ?? order;
-    const result = this.result(current, false);
+    const result = this.result(current, false, answer.action);
     // The key's record says 202 since the decision; should the ERP step have finished between
     // the timeout and the read above, the caller gets the final answer, and so must a repeat.
     if (answer.idempotency && result.httpStatus !== 202) {
       await this.deps.store
-        .commit({ idempotency: this.idempotencyRecord(answer.idempotency, current, true) })
+        .commit({ idempotency: this.idempotencyRecord(answer.idempotency, current, true, answer.action) })
         .catch(() => undefined);
     }
     return result;
@@ -311,7 +548,7 @@ export class QuoteToOrder {
             { ...customer, externalIds: { ...customer.externalIds, erp: res.erpCustomerId } },
           ];
         if (answer.mode === 'inline' && answer.idempotency)
-          unit.idempotency = this.idempotencyRecord(answer.idempotency, next, true);
+          unit.idempotency = this.idempotencyRecord(answer.idempotency, next, true, answer.action);
         await store.commit(unit);
         // The ERP and the store answer again: orders backed off during the outage go next pass.
         if (this.resumeAttempts.size > 0) this.resumeAttempts.clear();
@@ -385,7 +622,7 @@ export class QuoteToOrder {
       events: [this.decisionEvent(next, undefined)],
     };
     if (answer.mode === 'inline' && answer.idempotency)
-      unit.idempotency = this.idempotencyRecord(answer.idempotency, next, true);
+      unit.idempotency = this.idempotencyRecord(answer.idempotency, next, true, answer.action);
     await store.commit(unit);
     if (credit) this.deps.credit.add(credit.erpCustomerId, -credit.amount);
     if (e.kind === 'policy_violation' && order.customerId) {
@@ -430,9 +667,10 @@ export class QuoteToOrder {
   }
 
   private newContext(
-    input: SubmitInput,
+    input: Pick<SubmitInput, 'orderId' | 'correlationId' | 'submission'>,
     products: RunContext['products'],
     lines: RunContext['lines'],
+    approved: RunContext['approved'] = new Set(),
   ): RunContext {
     const now = this.deps.clock.now();
     return {
@@ -451,14 +689,14 @@ export class QuoteToOrder {
       availability: [],
       inventoryDecision: 'none',
       holds: [],
-      approved: new Set(),
+      approved,
       rejection: null,
       plan: null,
       timeline: [],
     };
   }
 
-  private buildOrder(ctx: RunContext, input: SubmitInput): SalesOrder {
+  private buildOrder(ctx: RunContext, input: Pick<SubmitInput, 'correlationId'>): SalesOrder {
     const s = ctx.submission;
     const now = ctx.now.toISOString();
     const state: OrderState = ctx.rejection ? 'rejected' : ctx.holds.length > 0 ? 'on_hold' : 'validating';
@@ -540,10 +778,12 @@ export class QuoteToOrder {
     return { ...this.result(order, true), httpStatus: 200, duplicateOf: 'source' };
   }
 
-  private result(order: SalesOrder, existing: boolean): SubmitResult {
+  /** The answer for an order: a submission's (201/200/202), or an action's (200/202). */
+  private result(order: SalesOrder, existing: boolean, action = false): SubmitResult {
     const decision = toDecision(order);
-    const httpStatus =
-      order.state === 'validating'
+    const httpStatus = action
+      ? actionStatus(order)
+      : order.state === 'validating'
         ? 202
         : order.state === 'on_hold' || order.state === 'rejected'
           ? 200
@@ -555,8 +795,9 @@ export class QuoteToOrder {
     idem: NonNullable<SubmitInput['idempotency']>,
     order: SalesOrder,
     replace = false,
+    action = false,
   ): IdempotencyRecord & { replace?: boolean } {
-    const r = this.result(order, false);
+    const r = this.result(order, false, action);
     return {
       scope: idem.scope,
       key: idem.key,

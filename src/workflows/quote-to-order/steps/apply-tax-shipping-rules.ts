@@ -1,7 +1,8 @@
 /**
  * Step 5, tax and shipping rules: tax exemption needs a valid certificate for the destination;
  * hazardous goods may not travel by some methods or to some destinations; embargoed
- * destinations are refused outright.
+ * destinations are refused outright. A tax or shipping-rule hold its owner released
+ * (`ctx.approved`) is not raised again; an embargo still rejects.
  */
 import type { StepReport } from '../../engine/index.js';
 import type { QuoteToOrderDeps, RunContext } from '../context.js';
@@ -21,7 +22,7 @@ export function applyTaxShippingRules(ctx: RunContext, deps: QuoteToOrderDeps): 
   }
   const findings: string[] = [];
   const customer = ctx.customer;
-  if (customer?.taxStatus === 'exempt') {
+  if (customer?.taxStatus === 'exempt' && !ctx.approved.has('tax')) {
     const region = shipTo.region ?? '';
     const certs = customer.exemptionCertificates.filter((c) => c.region === region || c.region === '*');
     const valid = certs.find((c) => c.expiresOn >= ctx.today);
@@ -35,7 +36,8 @@ export function applyTaxShippingRules(ctx: RunContext, deps: QuoteToOrderDeps): 
     }
   }
   const hazmatSkus = ctx.lines.filter((l) => ctx.products.get(l.sku)?.hazmat).map((l) => l.sku);
-  if (hazmatSkus.length > 0 && rules.hazmatForbiddenMethods.includes(method)) {
+  const shippingApproved = ctx.approved.has('shipping_rule');
+  if (hazmatSkus.length > 0 && rules.hazmatForbiddenMethods.includes(method) && !shippingApproved) {
     ctx.holds.push({
       reason: 'shipping_rule',
       detail: `hazardous materials (${hazmatSkus.join(', ')}) may not ship by ${method}`,
@@ -43,7 +45,7 @@ export function applyTaxShippingRules(ctx: RunContext, deps: QuoteToOrderDeps): 
     });
     findings.push('hazmat_method');
   }
-  for (const r of rules.restricted) {
+  for (const r of shippingApproved ? [] : rules.restricted) {
     if (r.country !== shipTo.country) continue;
     if (r.regions.length > 0 && !r.regions.includes(shipTo.region ?? '')) continue;
     if (r.appliesTo === 'hazmat' && hazmatSkus.length === 0) continue;

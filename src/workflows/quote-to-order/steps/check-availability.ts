@@ -1,6 +1,8 @@
 /**
  * Step 3, inventory availability (ATP across warehouses) judged by the segment's policy:
- * ship complete, allow split, allow backorder, or reject.
+ * ship complete, allow split, allow backorder, or reject. Once inventory released the order's
+ * inventory hold (`ctx.approved`), what the policy would hold ships as it can: split across
+ * warehouses, with what no warehouse has backordered (a `reject` policy still rejects).
  */
 import type { StepReport } from '../../engine/index.js';
 import type { LineAvailability, QuoteToOrderDeps, RunContext } from '../context.js';
@@ -83,6 +85,14 @@ export async function checkAvailability(ctx: RunContext, deps: QuoteToOrderDeps)
 }
 
 function inventoryHold(ctx: RunContext, detail: string, summary: Record<string, unknown>): StepReport {
+  if (ctx.approved.has('inventory')) {
+    const short = ctx.availability.some((l) => l.totalAvailable < l.quantity);
+    ctx.inventoryDecision = short ? 'backorder' : 'split';
+    return {
+      outcome: 'passed',
+      summary: { ...summary, decision: ctx.inventoryDecision, approvedDespite: detail },
+    };
+  }
   ctx.holds.push({ reason: 'inventory', detail, data: summary });
   ctx.inventoryDecision = 'none';
   return { outcome: 'hold', summary: { ...summary, reason: 'inventory' } };

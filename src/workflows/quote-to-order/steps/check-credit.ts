@@ -3,6 +3,8 @@
  * against the customer's limit; small orders are approved automatically while the customer is
  * within the limit. A credit approval is counted at once in the exposure cache, and given back
  * if the order does not end accepted, so concurrent orders cannot both slip under the limit.
+ * Once credit released the order's credit hold (`ctx.approved`), the order passes whatever the
+ * exposure, and is counted in it like any other.
  */
 import { CrossdockError } from '../../../domain/index.js';
 import type { StepReport } from '../../engine/index.js';
@@ -19,7 +21,7 @@ export async function checkCredit(
   const erpCustomerId = customer.externalIds.erp;
   if (!erpCustomerId) {
     // A customer created from the CRM just now: nothing is owed yet; its limit is the policy's.
-    const fits = ctx.total <= customer.creditLimit;
+    const fits = ctx.total <= customer.creditLimit || ctx.approved.has('credit');
     if (!fits) {
       ctx.holds.push({
         reason: 'credit',
@@ -55,9 +57,14 @@ export async function checkCredit(
     source: credit.source,
     autoApproved,
   };
-  if (after <= credit.creditLimit || autoApproved) {
+  if (after <= credit.creditLimit || autoApproved || ctx.approved.has('credit')) {
     deps.credit.add(erpCustomerId, ctx.total);
-    return { outcome: 'passed', summary, reserved: { erpCustomerId, amount: ctx.total } };
+    const approvedDespite = after > credit.creditLimit && !autoApproved;
+    return {
+      outcome: 'passed',
+      summary: approvedDespite ? { ...summary, approvedDespite: 'credit limit' } : summary,
+      reserved: { erpCustomerId, amount: ctx.total },
+    };
   }
   ctx.holds.push({
     reason: 'credit',

@@ -1,6 +1,8 @@
 /**
  * Step 2, contract pricing: every line's price is checked against the customer's agreement
- * (within its tolerance), or against the list price where there is none.
+ * (within its tolerance), or against the list price where there is none. Once pricing released
+ * the order's pricing hold (`ctx.approved`), the submitted prices stand: deviations are still
+ * recorded in the timeline, and hold nothing.
  */
 import type { StepReport } from '../../engine/index.js';
 import type { QuoteToOrderDeps, RunContext } from '../context.js';
@@ -43,6 +45,12 @@ export async function confirmPricing(ctx: RunContext, deps: QuoteToOrderDeps): P
         tolerancePct: tolerance,
       });
     }
+  }
+  if (offending.length > 0 && ctx.approved.has('pricing')) {
+    return {
+      outcome: 'passed',
+      summary: { lines: ctx.lines.length, contractLines, approvedDespite: offending },
+    };
   }
   if (offending.length > 0) {
     const first = offending[0]!;

@@ -1,7 +1,9 @@
 /**
  * Step 1, customer validation: the customer is known, active, and has what an ERP order needs.
  * An unknown CRM account is linked to an existing customer or created, per segment policy;
- * otherwise the order is held for master data.
+ * otherwise the order is held for master data. Once master data released such a hold
+ * (`ctx.approved`), an inactive customer or one without a billing address passes; a customer
+ * the hub cannot find still holds the order (there is nobody to order for).
  */
 import type { Customer } from '../../../domain/index.js';
 import type { StepReport } from '../../engine/index.js';
@@ -72,15 +74,21 @@ export async function validateCustomer(ctx: RunContext, deps: QuoteToOrderDeps):
     ctx.rejection = { code: 'customer_blocked', detail: `customer ${customer.id} is blocked` };
     return { outcome: 'reject', summary: { customerId: customer.id, status: customer.status } };
   }
-  if (customer.status !== 'active') {
-    return hold(ctx, `customer ${customer.id} is ${customer.status}`, { customerId: customer.id });
-  }
-  if (!customer.addresses.some((a) => a.kind === 'billing')) {
-    return hold(ctx, `customer ${customer.id} has no billing address`, { customerId: customer.id });
+  const findings: string[] = [];
+  if (customer.status !== 'active') findings.push(`customer ${customer.id} is ${customer.status}`);
+  if (!customer.addresses.some((a) => a.kind === 'billing'))
+    findings.push(`customer ${customer.id} has no billing address`);
+  if (findings.length > 0 && !ctx.approved.has('customer_data')) {
+    return hold(ctx, findings[0]!, { customerId: customer.id });
   }
   return {
     outcome: 'passed',
-    summary: { customerId: customer.id, segment: customer.segment, resolvedBy: how },
+    summary: {
+      customerId: customer.id,
+      segment: customer.segment,
+      resolvedBy: how,
+      ...(findings.length > 0 ? { approvedDespite: findings } : {}),
+    },
   };
 }
 
