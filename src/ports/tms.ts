@@ -62,3 +62,52 @@ export interface TmsPort {
   /** Milestones after the watermark (`null` = from the start), oldest first. */
   milestonesSince(since: string | null, limit?: number): Promise<TmsMilestonePage>;
 }
+
+/** One scan from a carrier's own tracking webhook, already canonical. */
+export interface CarrierScanReport {
+  /** Stable across re-sends of the same scan (a carrier re-sends its history with each update). */
+  id: string;
+  type: TmsMilestoneType;
+  at: string;
+  detail?: string;
+  location?: string;
+  /** `exception`: why, as a short code. */
+  reason?: string;
+}
+
+/** What a carrier's webhook says about one tracking number. */
+export interface CarrierTrackingUpdate {
+  trackingNumber: string;
+  carrier: string;
+  /** Canonical scans, oldest first. */
+  scans: CarrierScanReport[];
+  /** Scans with no canonical meaning (label created, unknown). */
+  skipped: number;
+}
+
+/** A carrier webhook body, read. */
+export interface CarrierWebhookPayload {
+  /** The sender's event id (its redeliveries repeat it), when it has one. */
+  eventId: string | null;
+  trackers: CarrierTrackingUpdate[];
+  /** Why the payload names no tracker (`not_a_tracker`, `no_result`), when it names none. */
+  ignored?: string;
+}
+
+/**
+ * A carrier or tracking aggregator (EasyPost) that posts its own webhooks in its own format:
+ * verifies its signature and reads its body into canonical scans. `parse` throws `data_quality`
+ * with `details.reason = 'malformed_carrier_payload'` and `details.field` for a body it cannot read.
+ */
+export interface CarrierWebhookPort {
+  /** The route's name for it (`easypost`) and the key of its secret. */
+  readonly carrier: string;
+  /** The header carrying its signature (lowercase). */
+  readonly signatureHeader: string;
+  verify(
+    secrets: string | readonly string[],
+    rawBody: string | Buffer,
+    header: string | undefined,
+  ): { ok: true } | { ok: false; reason: string };
+  parse(json: unknown): CarrierWebhookPayload;
+}
