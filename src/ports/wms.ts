@@ -43,11 +43,33 @@ export interface WmsMilestonePage {
   watermark: string;
 }
 
+/** What the hub asks a WMS to stop (`WmsPort.cancelRelease`). */
+export interface WmsCancelInput {
+  /** Idempotency key of the cancellation (a repeat changes nothing). */
+  idempotencyKey: string;
+  /** Every warehouse order released for this hub order is cancelled unless it shipped. */
+  hubOrderId: string;
+  /** Why, as a short code. */
+  reason: string;
+}
+
+/** The WMS's answer: what it stopped (now or before), and what had already left. */
+export interface WmsCancelResult {
+  cancelled: { wmsOrderId: string; warehouseId: string; lines: { sku: string; quantity: number }[] }[];
+  shipped: { wmsOrderId: string; warehouseId: string }[];
+}
+
 export interface WmsPort {
   readonly system: string;
   getInventory(skus?: string[]): Promise<InventoryPosition[]>;
   /** Idempotent by key: a repeat returns the first warehouse order. */
   releaseOrder(input: WmsReleaseInput): Promise<{ wmsOrderId: string; duplicate: boolean }>;
+  /**
+   * Cancels the hub order's warehouse orders that have not shipped (their allocations given back);
+   * idempotent. Optional: without it a cancellation reaches the warehouse only by hand (the hub
+   * parks it as an exception for logistics).
+   */
+  cancelRelease?(input: WmsCancelInput): Promise<WmsCancelResult>;
   /** Milestones after the watermark (`null` = from the start), oldest first. */
   milestonesSince(since: string | null, limit?: number): Promise<WmsMilestonePage>;
 }
