@@ -17,3 +17,4 @@ export {
   type EasyPostTrackerUpdate,
   parseEasyPostPayload,
 } from './tracker.js';
+export { easypostWebhooks } from './webhooks.js';

@@ -12,7 +12,9 @@
  * - a shipment milestone is kept on its shipment once (by milestone id): a re-send is a timeline
  *   entry, not a second shipment event, second outbox event or second reservation release;
  * - a report about a rejected or cancelled order is recorded in the timeline only (reason
- *   `order_closed`): no shipment, invoice, reservation or outbox change;
+ *   `order_closed`): no shipment, invoice, reservation or outbox change; when it says goods of
+ *   that order left a warehouse or are with a carrier, it is also kept as an exception for
+ *   customer service (`notice`, kind `conflict`): someone must recall or bill them;
  * - an allocation by the WMS (or the ERP assigning a shipment) gives back the hub's soft
  *   reservation for what was allocated, never more than the order reserved there;
  * - state is kept per shipment, quantities per SKU per shipment (a `shipped` report's lines
@@ -71,11 +73,16 @@ export interface ReportPlan {
   /**
    * The report is refused as a whole (more shipped than ordered): `next` is the order unchanged,
    * `events` and `inventory` are empty, and only `timeline` (outcome `refused`) may be written,
-   * with an exception keeping the raw report (`refusalException`).
+   * with an exception keeping the raw report (`reportException`).
    */
   refusal: CrossdockError | null;
   /** Tracking-number index entries to commit with the order (see `tracking-index.ts`). */
   cursors: { name: string; value: string }[];
+  /**
+   * Applied or recorded, but someone must look at it: goods moving for a cancelled or rejected
+   * order. Committed as an exception with the raw report (`reportException`).
+   */
+  notice: CrossdockError | null;
 }
 
 /** Options of {@link planReport}. */
@@ -307,8 +314,43 @@ export function planReport(
     summary,
     correlationId: order.correlationId,
   };
-  return { next, applied: moved.applied, repeat, timeline, events, inventory, refusal: null, cursors };
+  const notice =
+    closed && report.milestone !== null && goodsMoving.has(report.milestone)
+      ? CrossdockError.conflict(
+          `${report.system} reports ${report.milestone} for order ${order.id}, which is ${order.state}`,
+          {
+            owner: 'customer_service',
+            details: {
+              reason: 'order_closed',
+              orderId: order.id,
+              state: order.state,
+              milestone: report.milestone,
+              shipmentId: report.shipmentId ?? null,
+              trackingNumber: report.trackingNumber ?? null,
+            },
+          },
+        )
+      : null;
+  return {
+    next,
+    applied: moved.applied,
+    repeat,
+    timeline,
+    events,
+    inventory,
+    refusal: null,
+    cursors,
+    notice,
+  };
 }
+
+/** Milestones saying goods left a warehouse or are with a carrier. */
+const goodsMoving: ReadonlySet<ShipmentEventType> = new Set<ShipmentEventType>([
+  'shipped',
+  'in_transit',
+  'out_for_delivery',
+  'delivered',
+]);
 
 /** SKUs whose over-shipment a report creates or grows (an order already over is not re-refused). */
 function newlyOverShipped(before: OverShipment[], after: OverShipment[]): OverShipment[] {
@@ -374,14 +416,16 @@ function refusedPlan(
     inventory: [],
     refusal,
     cursors: [],
+    notice: null,
   };
 }
 
 /**
- * The exception that keeps a refused report for the team that must sort it out: one per order
- * and milestone (a re-send counts on it), with the raw report as the sender sent it.
+ * The exception that keeps a refused (or noticed) report for the team that must sort it out: one
+ * per order, reason and milestone (a re-send counts on it), with the raw report as the sender
+ * sent it.
  */
-export function refusalException(
+export function reportException(
   order: Pick<SalesOrder, 'id'>,
   report: FulfillmentReport,
   refusal: CrossdockError,

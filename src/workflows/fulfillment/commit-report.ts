@@ -11,7 +11,7 @@
  */
 import { type CrossdockError, type SalesOrder, toCrossdockError } from '../../domain/index.js';
 import type { Clock, CommitUnit, Store } from '../../ports/index.js';
-import { type ErpDetails, planReport, type ReportPlan, refusalException } from './apply-report.js';
+import { type ErpDetails, planReport, type ReportPlan, reportException } from './apply-report.js';
 import type { FulfillmentReport } from './milestones.js';
 
 /** What {@link commitReport} needs. */
@@ -81,7 +81,7 @@ export async function commitReport(
     if (plan.refusal) {
       const refused: CommitUnit = {
         timeline: [plan.timeline],
-        exceptions: [refusalException(order, report, plan.refusal, now)],
+        exceptions: [reportException(order, report, plan.refusal, now)],
       };
       if (options.inboundOnRefusal !== false) refused.inbound = options.inbound;
       const result = await store.commit(refused);
@@ -96,6 +96,7 @@ export async function commitReport(
     };
     if (plan.inventory.length > 0) unit.inventory = plan.inventory;
     if (plan.cursors.length > 0) unit.cursors = plan.cursors;
+    if (plan.notice) unit.exceptions = [reportException(order, report, plan.notice, now)];
     try {
       const result = await store.commit(unit);
       if (result.status === 'duplicate') return { outcome: 'duplicate' };
@@ -111,6 +112,79 @@ export async function commitReport(
       if (typeof e.details['sku'] === 'string') {
         // The reservation is not there to give back (released by a hold, or never taken in
         // this store): record the allocation without touching inventory.
+        skipRelease = true;
+      } else {
+        const fresh = await store.getOrder(order.id);
+        if (!fresh) throw e;
+        order = fresh;
+      }
+    }
+  }
+}
+
+/** What {@link commitReports} did. */
+export type CommitReportsResult =
+  | {
+      outcome: 'committed';
+      /** The order as committed (unchanged when every report was refused or timeline-only). */
+      order: SalesOrder;
+      /** Per report, in order: `applied` moved the state, `recorded` did not, `refused` refused it. */
+      outcomes: ('applied' | 'recorded' | 'refused')[];
+      eventSeqs: number[];
+    }
+  /** The inbound record was seen before: nothing was written. */
+  | { outcome: 'duplicate' };
+
+/**
+ * Plans and commits several reports about one order as ONE unit, each planned on the order as
+ * the previous one left it: a carrier's update re-sending a shipment's scan history is one
+ * delivery, recorded all or nothing under one inbound record. A refused report keeps its
+ * timeline entry and exception in the unit and leaves the order as it was for the next. On a
+ * version conflict the order is re-read and every report planned again (as {@link commitReport}).
+ */
+export async function commitReports(
+  deps: CommitReportDeps,
+  reports: readonly FulfillmentReport[],
+  options: Omit<CommitReportOptions, 'details' | 'inboundOnRefusal'>,
+): Promise<CommitReportsResult> {
+  const { store } = deps;
+  let order = options.order;
+  let skipRelease = false;
+  for (let attempt = 1; ; attempt++) {
+    const now = deps.clock.now();
+    const unit: CommitUnit = { timeline: [], events: [], inbound: options.inbound };
+    const inventory: NonNullable<CommitUnit['inventory']> = [];
+    const cursors: NonNullable<CommitUnit['cursors']> = [];
+    const exceptions: NonNullable<CommitUnit['exceptions']> = [];
+    const outcomes: ('applied' | 'recorded' | 'refused')[] = [];
+    let next = order;
+    for (const report of reports) {
+      const plan = planReport(next, report, {}, { now, eventSource: deps.eventSource, skipRelease });
+      unit.timeline!.push(plan.timeline);
+      if (plan.refusal) {
+        exceptions.push(reportException(next, report, plan.refusal, now));
+        outcomes.push('refused');
+        continue;
+      }
+      unit.events!.push(...plan.events);
+      inventory.push(...plan.inventory);
+      cursors.push(...plan.cursors);
+      if (plan.notice) exceptions.push(reportException(next, report, plan.notice, now));
+      outcomes.push(plan.applied ? 'applied' : 'recorded');
+      next = plan.next;
+    }
+    if (next !== order) unit.order = { next, expectedVersion: order.version };
+    if (inventory.length > 0) unit.inventory = inventory;
+    if (cursors.length > 0) unit.cursors = cursors;
+    if (exceptions.length > 0) unit.exceptions = exceptions;
+    try {
+      const result = await store.commit(unit);
+      if (result.status === 'duplicate') return { outcome: 'duplicate' };
+      return { outcome: 'committed', order: next, outcomes, eventSeqs: result.eventSeqs };
+    } catch (err) {
+      const e = toCrossdockError(err);
+      if (e.kind !== 'conflict' || attempt >= commitReportAttempts) throw e;
+      if (typeof e.details['sku'] === 'string') {
         skipRelease = true;
       } else {
         const fresh = await store.getOrder(order.id);

@@ -29,13 +29,14 @@ import type {
   Clock,
   CommitUnit,
   ErpPort,
+  ExceptionInput,
   InventoryDelta,
   Store,
   TimelineInput,
   TmsPort,
   WmsPort,
 } from '../../ports/index.js';
-import { type ErpDetails, planReport } from './apply-report.js';
+import { type ErpDetails, planReport, reportException } from './apply-report.js';
 import { commitReport } from './commit-report.js';
 import {
   type FeedSource,
@@ -344,6 +345,7 @@ export class FulfillmentSync {
     const inventory: InventoryDelta[] = [];
     const inbound: { source: string; id: string }[] = [];
     const cursors: { name: string; value: string }[] = [];
+    const exceptions: ExceptionInput[] = [];
     const outcomes: EntryOutcome[] = [];
     let next = order;
     for (const entry of entries) {
@@ -353,6 +355,7 @@ export class FulfillmentSync {
       events.push(...plan.events);
       inventory.push(...plan.inventory);
       cursors.push(...plan.cursors);
+      if (plan.notice) exceptions.push(reportException(next, entry, plan.notice, now));
       inbound.push({ source: inboundSource(entry), id: entry.deliveryId });
       outcomes.push(plan.applied ? 'applied' : 'recorded');
       next = plan.next;
@@ -360,6 +363,7 @@ export class FulfillmentSync {
     const unit: CommitUnit = { order: { next, expectedVersion: order.version }, timeline, events, inbound };
     if (inventory.length > 0) unit.inventory = inventory;
     if (cursors.length > 0) unit.cursors = cursors;
+    if (exceptions.length > 0) unit.exceptions = exceptions;
     try {
       const result = await store.commit(unit);
       return result.status === 'duplicate' ? order : outcomes;

@@ -3,7 +3,7 @@ export {
   type PlanOptions,
   planReport,
   type ReportPlan,
-  refusalException,
+  reportException,
 } from './apply-report.js';
 export {
   type BookingOutcome,
@@ -16,11 +16,20 @@ export {
   defaultCarrierRules,
 } from './carrier-booking.js';
 export {
+  type CarrierTrackerOutcome,
+  type CarrierWebhookDeps,
+  type CarrierWebhookRequest,
+  type CarrierWebhookResult,
+  receiveCarrierWebhook,
+} from './carrier-webhook.js';
+export {
   type CommitReportDeps,
   type CommitReportOptions,
   type CommitReportResult,
+  type CommitReportsResult,
   commitReport,
   commitReportAttempts,
+  commitReports,
 } from './commit-report.js';
 export {
   type FeedPassReport,
