@@ -105,16 +105,16 @@ export function fulfillmentProgress(
   const fullyShipped = left.length > 0 && (carriesRest || everyLine);
   const fullyDelivered = fullyShipped && left.every(isDelivered);
 
-  // Shipments to expect: those known, plus the allocated warehouses none comes from yet (a split
-  // whose second warehouse has not reported), or else one for quantity none carries (the
-  // remainder of a short pick).
+  // Shipments to expect: those known and, while some quantity is on none of them, the allocated
+  // warehouses none comes from yet (a split whose second warehouse has not reported), or else one
+  // (the remainder of a short pick).
   const onShipments = new Map<string, number>();
   for (const c of carried) for (const l of c.lines) add(onShipments, l.sku, l.quantity);
   const open = !carried.some((c) => c.rest);
   const uncovered = open && [...ordered].some(([sku, want]) => (onShipments.get(sku) ?? 0) + epsilon < want);
   const plannedElsewhere = open ? plannedWarehousesWithoutShipment(order, counted) : 0;
   return {
-    total: counted.length + Math.max(plannedElsewhere, uncovered ? 1 : 0),
+    total: counted.length + (uncovered ? Math.max(plannedElsewhere, 1) : 0),
     shipped: left.length,
     delivered: counted.filter(isDelivered).length,
     fullyShipped,
