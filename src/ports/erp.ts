@@ -133,6 +133,53 @@ export interface ErpChangePage {
   watermark: string;
 }
 
+/** What the hub asks an ERP to cancel (`ErpPort.cancelSalesOrder`). */
+export interface ErpCancelInput {
+  /** The key the order was created with (`ErpOrderInput.idempotencyKey`): how the ERP finds it. */
+  idempotencyKey: string;
+  hubOrderId: string;
+  /** The ERP's order id, when the hub knows it (else the ERP finds the order by the key). */
+  erpOrderId?: string;
+  /**
+   * `order`: the whole order; refused once anything shipped or was invoiced. `remainder`: what
+   * has not shipped after a partial shipment; `lines` (per SKU) when the hub knows the quantities,
+   * else every shipment not done yet.
+   */
+  scope: 'order' | 'remainder';
+  lines?: { sku: string; quantity: number }[];
+  /** Why, as a short code (`customer_request`, …): kept on the ERP order where it has a place. */
+  reason: string;
+}
+
+/** Why an ERP would not cancel: goods left, an invoice is booked, or its workflow has no way. */
+export type ErpCancelRefusal = 'shipped' | 'invoiced' | 'unsupported';
+
+/**
+ * The ERP's answer to a cancellation. Refusals are answers, not errors: the order is as it was.
+ * Failures to reach the ERP are thrown as usual (transient, downstream_outage).
+ */
+export type ErpCancelResult =
+  | {
+      outcome: 'cancelled';
+      erpOrderId: string;
+      /** The ERP order's state after (a processed Tryton sale closes as `done` with nothing left). */
+      state: ErpOrderState;
+      /** False when there was nothing left to cancel (a repeat). */
+      changed: boolean;
+      /** What was cancelled now, per SKU. */
+      lines: { sku: string; quantity: number }[];
+      detail?: string;
+    }
+  /** No ERP order was ever created for the key: nothing to cancel. */
+  | { outcome: 'not_found' }
+  | {
+      outcome: 'refused';
+      erpOrderId: string;
+      state: ErpOrderState;
+      reason: ErpCancelRefusal;
+      detail: string;
+    };
+
 export interface ErpPort {
   /** A short system name for timelines and metrics, e.g. `erp-sim` or `tryton`. */
   readonly system: string;
@@ -154,5 +201,12 @@ export interface ErpPort {
   /** Confirms a draft/quoted order; a repeat on a confirmed order is a no-op. Credit refusal → policy_violation. */
   confirmSalesOrder(erpOrderId: string): Promise<ErpOrderStatus>;
   getSalesOrder(erpOrderId: string): Promise<ErpOrderStatus>;
+  /**
+   * Cancels the order, or its unshipped remainder: idempotent (a repeat answers `cancelled` with
+   * `changed: false`), and all or nothing (a refusal leaves the order as it was). The credit
+   * exposure of what was cancelled is released in the ERP. Optional so a connector that cannot
+   * cancel yet still compiles; the hub then refuses to cancel an order that reached that ERP.
+   */
+  cancelSalesOrder?(input: ErpCancelInput): Promise<ErpCancelResult>;
   changesSince(since: string | null, limit?: number): Promise<ErpChangePage>;
 }

@@ -21,6 +21,9 @@ import { CrossdockError } from '../domain/index.js';
 import type {
   Clock,
   CreditExposure,
+  ErpCancelInput,
+  ErpCancelRefusal,
+  ErpCancelResult,
   ErpChange,
   ErpChangePage,
   ErpCustomer,
@@ -445,6 +448,121 @@ export class ErpSimulator implements ErpPort {
       this.emit('shipment', order, 'waiting', shipment.erpShipmentId);
     }
     return this.status(order);
+  }
+
+  /**
+   * Cancels the order (`order`) or what has not shipped (`remainder`), like Tryton would: a
+   * quotation is cancelled outright; a confirmed order has its shipments not done cancelled (or,
+   * for the remainder with `lines`, reduced by those quantities) and the cancelled value leaves
+   * the customer's exposure. Refused, changing nothing, once an invoice is posted or paid, and for
+   * `order` once a shipment is done. Idempotent: a repeat finds nothing left and says so.
+   */
+  async cancelSalesOrder(input: ErpCancelInput): Promise<ErpCancelResult> {
+    const g = this.faults.before('cancelSalesOrder');
+    if (g) await g;
+    const id =
+      input.erpOrderId ??
+      this.orderByKey.get(input.idempotencyKey) ??
+      this.evictedKeys.get(input.idempotencyKey);
+    if (id === undefined) return { outcome: 'not_found' };
+    const evicted = this.evictedStatus(id);
+    if (evicted) {
+      return {
+        outcome: 'refused',
+        erpOrderId: id,
+        state: evicted.state,
+        reason: 'unsupported',
+        detail: `sales order ${evicted.erpOrderNumber} is no longer held by the simulator`,
+      };
+    }
+    const order = this.orders.get(id);
+    if (!order) return { outcome: 'not_found' };
+    const refused = (reason: ErpCancelRefusal, detail: string): ErpCancelResult => ({
+      outcome: 'refused',
+      erpOrderId: id,
+      state: order.state,
+      reason,
+      detail,
+    });
+    const done = (changed: boolean, lines: { sku: string; quantity: number }[]): ErpCancelResult => ({
+      outcome: 'cancelled',
+      erpOrderId: id,
+      state: order.state,
+      changed,
+      lines,
+    });
+    if (order.state === 'cancelled') return done(false, []);
+    if (order.invoices.some((i) => i.state === 'posted' || i.state === 'paid')) {
+      return refused('invoiced', `sales order ${order.erpOrderNumber} is invoiced; a credit note is needed`);
+    }
+    const now = this.clock.now().toISOString();
+    if (isOpen(order.state)) {
+      order.state = 'cancelled';
+      order.updatedAt = now;
+      this.orders.settle(id);
+      this.faults.effect();
+      this.emit('order', order, 'cancelled', id);
+      return done(
+        true,
+        order.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
+      );
+    }
+    const open = order.shipments.filter((s) => s.state !== 'done' && s.state !== 'cancelled');
+    const shipped = order.shipments.filter((s) => s.state === 'done');
+    if (input.scope === 'order' && shipped.length > 0) {
+      return refused(
+        'shipped',
+        `sales order ${order.erpOrderNumber} has shipped ${shipped.length} shipment(s)`,
+      );
+    }
+    // What to take off the open shipments: the hub's remainder per SKU, or all of them.
+    const wanted = input.scope === 'remainder' && input.lines ? new Map<string, number>() : null;
+    for (const l of input.lines ?? []) wanted?.set(l.sku, (wanted.get(l.sku) ?? 0) + l.quantity);
+    const cancelled = new Map<string, number>();
+    for (const s of open) {
+      const left: { sku: string; quantity: number }[] = [];
+      for (const line of s.lines) {
+        const want = wanted ? (wanted.get(line.sku) ?? 0) : line.quantity;
+        const take = round4(Math.min(want, line.quantity));
+        if (take > 0) {
+          cancelled.set(line.sku, round4((cancelled.get(line.sku) ?? 0) + take));
+          wanted?.set(line.sku, round4(want - take));
+        }
+        if (line.quantity - take > 0) left.push({ sku: line.sku, quantity: round4(line.quantity - take) });
+      }
+      if (left.length === 0) {
+        // Cancelled whole: its lines stay readable on the cancelled shipment, as in an ERP.
+        s.state = 'cancelled';
+        this.emit('shipment', order, 'cancelled', s.erpShipmentId);
+      } else {
+        s.lines = left;
+      }
+    }
+    if (cancelled.size === 0) {
+      return input.scope === 'order' || shipped.length === 0
+        ? done(false, [])
+        : refused('shipped', `sales order ${order.erpOrderNumber} has nothing left to ship`);
+    }
+    let value = 0;
+    for (const [sku, quantity] of cancelled) {
+      const price = order.lines.find((l) => l.sku === sku)?.unitPrice ?? 0;
+      value += quantity * price;
+    }
+    const c = order.erpCustomerId;
+    this.uninvoiced.set(c, round4(Math.max(0, (this.uninvoiced.get(c) ?? 0) - value)));
+    if (order.shipments.every((s) => s.state === 'cancelled')) {
+      order.state = 'cancelled';
+      this.orders.settle(id);
+      this.emit('order', order, 'cancelled', id);
+    } else {
+      this.maybeDone(order);
+    }
+    order.updatedAt = now;
+    this.faults.effect();
+    return done(
+      true,
+      [...cancelled].map(([sku, quantity]) => ({ sku, quantity })),
+    );
   }
 
   async getSalesOrder(erpOrderId: string): Promise<ErpOrderStatus> {

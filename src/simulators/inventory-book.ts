@@ -83,6 +83,13 @@ export class InventoryBook {
     pos.asOf = now;
   }
 
+  /** Gives back allocated stock (a warehouse order was cancelled before it shipped). */
+  deallocate(sku: string, warehouseId: string, quantity: number, now: string): void {
+    const pos = this.position(sku, warehouseId, now);
+    pos.allocated = round4(Math.max(0, pos.allocated - quantity));
+    pos.asOf = now;
+  }
+
   /** Receives stock (an inbound receipt arrived), consuming the earliest inbound line. */
   receive(sku: string, warehouseId: string, quantity: number, now: string): void {
     const pos = this.position(sku, warehouseId, now);

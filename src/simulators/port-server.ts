@@ -43,10 +43,11 @@ export const simPortOperations: Record<SimulatedSystem, readonly string[]> = {
     'createSalesOrder',
     'confirmSalesOrder',
     'getSalesOrder',
+    'cancelSalesOrder',
     'changesSince',
   ],
   crm: ['getAccount', 'upsertOrderStatus', 'addActivity'],
-  wms: ['getInventory', 'releaseOrder', 'milestonesSince'],
+  wms: ['getInventory', 'releaseOrder', 'cancelRelease', 'milestonesSince'],
   tms: ['bookShipment', 'milestonesSince'],
   notifications: ['send'],
 };

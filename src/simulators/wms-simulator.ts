@@ -15,6 +15,8 @@
 import { CrossdockError, type InventoryPosition, type ShipmentEvent } from '../domain/index.js';
 import type {
   Clock,
+  WmsCancelInput,
+  WmsCancelResult,
   WmsFeedMilestone,
   WmsMilestonePage,
   WmsMilestoneType,
@@ -170,6 +172,39 @@ export class WmsSimulator implements WmsPort {
     if (short.length > 0)
       this.emit(record, 'backordered', short.map((l) => `${l.sku}×${l.backordered}`).join(', '));
     return { wmsOrderId, duplicate: false };
+  }
+
+  /**
+   * Cancels every warehouse order of the hub order that has not shipped: its allocation goes
+   * back to free stock and it leaves the pick lists. Idempotent (orders cancelled before are
+   * reported again); orders already shipped are reported as such and left alone.
+   */
+  async cancelRelease(input: WmsCancelInput): Promise<WmsCancelResult> {
+    const g = this.faults.before('cancelRelease');
+    if (g) await g;
+    const now = this.clock.now().toISOString();
+    const result: WmsCancelResult = { cancelled: [], shipped: [] };
+    for (const record of this.orders.values()) {
+      if (record.hubOrderId !== input.hubOrderId) continue;
+      if (record.status === 'shipped') {
+        result.shipped.push({ wmsOrderId: record.wmsOrderId, warehouseId: record.warehouseId });
+        continue;
+      }
+      if (record.status !== 'cancelled') {
+        for (const l of record.lines) {
+          if (l.allocated > 0) this.inventory.deallocate(l.sku, record.warehouseId, l.allocated, now);
+        }
+        record.status = 'cancelled';
+        this.orders.settle(record.wmsOrderId);
+        this.faults.effect();
+      }
+      result.cancelled.push({
+        wmsOrderId: record.wmsOrderId,
+        warehouseId: record.warehouseId,
+        lines: record.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
+      });
+    }
+    return result;
   }
 
   // --- drivers and inspection (no fault injection) ----------------------------------------

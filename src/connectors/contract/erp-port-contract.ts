@@ -281,6 +281,89 @@ export function erpPortContract(name: string, makeHarness: () => Promise<ErpCont
       });
     });
 
+    describe('cancellation', () => {
+      const cancel = (input: ErpOrderInput, scope: 'order' | 'remainder' = 'order', erpOrderId?: string) => {
+        if (!h.port.cancelSalesOrder) throw new Error(`${name} does not implement cancelSalesOrder`);
+        return h.port.cancelSalesOrder({
+          idempotencyKey: input.idempotencyKey,
+          hubOrderId: input.hubOrderId,
+          ...(erpOrderId !== undefined ? { erpOrderId } : {}),
+          scope,
+          reason: 'customer_request',
+        });
+      };
+
+      it('cancels a quotation never confirmed, found by its key alone; a repeat changes nothing', async () => {
+        const input = order();
+        const ref = await h.port.createSalesOrder(input);
+        const first = await cancel(input);
+        expect(first).toMatchObject({
+          outcome: 'cancelled',
+          erpOrderId: ref.erpOrderId,
+          state: 'cancelled',
+          changed: true,
+        });
+        if (first.outcome !== 'cancelled') return;
+        expect(first.lines.map((l) => l.sku).sort()).toEqual(input.lines.map((l) => l.sku).sort());
+        expect((await h.port.getSalesOrder(ref.erpOrderId)).state).toBe('cancelled');
+        expect(await cancel(input, 'order', ref.erpOrderId)).toMatchObject({
+          outcome: 'cancelled',
+          changed: false,
+        });
+        // A cancelled order cannot be confirmed afterwards.
+        await expectKind(h.port.confirmSalesOrder(ref.erpOrderId), 'conflict');
+      });
+
+      it('cancels a confirmed order that has not shipped: nothing stays open and its credit exposure is released', async () => {
+        const before = await h.port.getCreditExposure(h.inCreditCustomer.erpId);
+        const input = order();
+        const ref = await h.port.createSalesOrder(input);
+        await h.port.confirmSalesOrder(ref.erpOrderId);
+        const during = await h.port.getCreditExposure(h.inCreditCustomer.erpId);
+        expect(during.exposure).toBeCloseTo(before.exposure + 25.5, 2);
+        const result = await cancel(input, 'order', ref.erpOrderId);
+        expect(result).toMatchObject({ outcome: 'cancelled', changed: true });
+        const status = await h.port.getSalesOrder(ref.erpOrderId);
+        for (const s of status.shipments) expect(s.state).toBe('cancelled');
+        for (const i of status.invoices) expect(['draft', 'cancelled']).toContain(i.state);
+        expect(['cancelled', 'done']).toContain(status.state);
+        const after = await h.port.getCreditExposure(h.inCreditCustomer.erpId);
+        expect(after.exposure).toBeCloseTo(before.exposure, 2);
+        expect(await cancel(input, 'order', ref.erpOrderId)).toMatchObject({
+          outcome: 'cancelled',
+          changed: false,
+        });
+      });
+
+      it('refuses to cancel an order that has shipped, as a typed answer that changes nothing', async () => {
+        const input = order();
+        const ref = await h.port.createSalesOrder(input);
+        await h.port.confirmSalesOrder(ref.erpOrderId);
+        await h.advanceFulfillment(ref.erpOrderId);
+        const before = await h.port.getSalesOrder(ref.erpOrderId);
+        expect(await cancel(input, 'order', ref.erpOrderId)).toMatchObject({
+          outcome: 'refused',
+          reason: 'shipped',
+        });
+        expect(await cancel(input, 'remainder', ref.erpOrderId)).toMatchObject({
+          outcome: 'refused',
+          reason: 'shipped',
+        });
+        expect(await h.port.getSalesOrder(ref.erpOrderId)).toEqual(before);
+        if (h.issueInvoices) {
+          await h.issueInvoices(ref.erpOrderId);
+          expect(await cancel(input, 'order', ref.erpOrderId)).toMatchObject({
+            outcome: 'refused',
+            reason: 'invoiced',
+          });
+        }
+      });
+
+      it('answers not_found for a key the ERP never saw', async () => {
+        expect(await cancel(order())).toEqual({ outcome: 'not_found' });
+      });
+    });
+
     describe('failures', () => {
       it('reports a call that times out as transient and retryable', async () => {
         const faulty = await h.timingOutPort();

@@ -155,6 +155,41 @@ export class TrytonRpcClient {
     return this.model(model, name, [ids], context);
   }
 
+  /**
+   * Runs a wizard through one state and ends it: `wizard.<name>.create`, then `execute` of
+   * `state` with `data` (the values of its views, keyed by view state name) in a context naming
+   * the record it runs on (`active_model`, `active_id`, `active_ids`), then `delete`. Returns
+   * what `execute` returned. Why one call: the connector only runs wizards whose answers it knows
+   * (the sale's exception handlers), so the session never outlives the call.
+   */
+  async wizard(
+    name: string,
+    state: string,
+    data: Record<string, TrytonValue>,
+    record: { model: string; id: number },
+  ): Promise<TrytonValue> {
+    return this.withSession(async (session) => {
+      const ctx = {
+        ...session.context,
+        active_model: record.model,
+        active_id: record.id,
+        active_ids: [record.id],
+      };
+      const created = await this.send(`wizard.${name}.create`, [ctx], session.header);
+      const wizardId = Array.isArray(created) ? created[0] : null;
+      if (typeof wizardId !== 'number') {
+        throw CrossdockError.transient(`Tryton wizard ${name} did not start`, {
+          details: { system: 'tryton' },
+        });
+      }
+      try {
+        return await this.send(`wizard.${name}.execute`, [wizardId, data, state, ctx], session.header);
+      } finally {
+        await this.send(`wizard.${name}.delete`, [wizardId, ctx], session.header).catch(() => undefined);
+      }
+    });
+  }
+
   /** The server version, without logging in (readiness probe). */
   async version(): Promise<string> {
     return String(await this.send('common.server.version', [], undefined, this.rootEndpoint));

@@ -15,6 +15,9 @@ import { CrossdockError, toCrossdockError } from '../../domain/errors.js';
 import type { Address } from '../../domain/index.js';
 import type {
   CreditExposure,
+  ErpCancelInput,
+  ErpCancelRefusal,
+  ErpCancelResult,
   ErpChangePage,
   ErpCustomer,
   ErpCustomerInput,
@@ -59,7 +62,15 @@ import {
   type TrytonRecord,
   type TrytonValue,
 } from './values.js';
-import { confirmSale, pressGuarded, quoteSale } from './workflow.js';
+import {
+  cancelInvoice,
+  cancelSale,
+  cancelShipment,
+  confirmSale,
+  draftSale,
+  pressGuarded,
+  quoteSale,
+} from './workflow.js';
 
 /** Configuration of the Tryton connector (the `erp.tryton` block of the hub config). */
 export interface TrytonErpConfig extends TrytonClientOptions {
@@ -371,11 +382,187 @@ export class TrytonErp implements ErpPort {
     });
   }
 
+  /**
+   * Cancels a sale the way Tryton 6.0 allows, one state at a time, every step guarded and
+   * idempotent (a repeat, or a retry after a crash half-way, finishes what is left):
+   * - draft / quotation: the sale's `cancel` button;
+   * - confirmed (not processed yet): `draft`, then `cancel`;
+   * - processing: each customer shipment not done is cancelled, the sale's shipment exception
+   *   is handled by ignoring those moves (`sale.handle.shipment.exception`), and for the whole
+   *   order its draft invoice is cancelled and ignored too (`sale.handle.invoice.exception`).
+   *   Tryton has no way back from processing, so the sale then closes as `done` with nothing
+   *   shipped or invoiced and its credit exposure released; the answer says so in `detail`.
+   * Refused (nothing changed): a posted or paid invoice (`invoiced`: a credit note is needed),
+   * a done shipment for the whole order (`shipped`), and the unshipped remainder of a sale whose
+   * draft invoice covers the whole order (`unsupported`: Tryton invoices on order by default, and
+   * editing that invoice is left to accounting). A remainder is cancelled by whole shipments
+   * (`lines` is not used: a Tryton sale ships from one warehouse, and its open shipments are the
+   * remainder).
+   */
+  async cancelSalesOrder(input: ErpCancelInput): Promise<ErpCancelResult> {
+    return this.serialised(`sale:${input.idempotencyKey}`, () =>
+      withRetry(this.retry, () => this.orderLimiter.run(() => this.cancelSale(input))),
+    );
+  }
+
   async changesSince(since: string | null, limit = 100): Promise<ErpChangePage> {
     return withRetry(this.retry, () => readChanges(this.client, since, limit));
   }
 
   // Internals ----------------------------------------------------------------------------------
+
+  private async cancelSale(input: ErpCancelInput): Promise<ErpCancelResult> {
+    const fields = [
+      'id',
+      'state',
+      'number',
+      'lines',
+      'shipments',
+      'invoices',
+      'shipment_state',
+      'invoice_state',
+    ];
+    const readSale = async (): Promise<TrytonRecord | null> => {
+      const domain: TrytonValue[] =
+        input.erpOrderId !== undefined
+          ? [['id', '=', saleId(input.erpOrderId)]]
+          : [['description', '=', saleAnchor(input.idempotencyKey)]];
+      return (
+        (
+          await this.client.searchRead('sale.sale', domain, fields, { limit: 1, order: [['id', 'ASC']] })
+        )[0] ?? null
+      );
+    };
+    let sale = await readSale();
+    if (!sale) return { outcome: 'not_found' };
+    const id = sale.id;
+    const erpOrderId = String(id);
+    const number = stringOf(sale['number']) ?? erpOrderId;
+    const state = () => toOrderState(sale?.['state']);
+    const refused = (reason: ErpCancelRefusal, detail: string): ErpCancelResult => ({
+      outcome: 'refused',
+      erpOrderId,
+      state: state(),
+      reason,
+      detail,
+    });
+    if (state() === 'cancelled')
+      return { outcome: 'cancelled', erpOrderId, state: 'cancelled', changed: false, lines: [] };
+
+    const invoices = await this.client.read('account.invoice', relatedIds(sale, 'invoices'), ['id', 'state']);
+    if (invoices.some((i) => ['posted', 'paid'].includes(stringOf(i['state']) ?? ''))) {
+      return refused('invoiced', `sale ${number} has a posted invoice; a credit note is needed`);
+    }
+
+    if (state() === 'draft' || state() === 'quotation' || stringOf(sale['state']) === 'confirmed') {
+      if (stringOf(sale['state']) === 'confirmed')
+        await pressGuarded(this.client, draftSale, id, 'confirmed');
+      await pressGuarded(this.client, cancelSale, id);
+      const lines = await this.client.read('sale.line', relatedIds(sale, 'lines'), [
+        'type',
+        'product.code',
+        'quantity',
+      ]);
+      return {
+        outcome: 'cancelled',
+        erpOrderId,
+        state: 'cancelled',
+        changed: true,
+        lines: lines
+          .filter((l) => stringOf(l['type']) === 'line')
+          .map((l) => ({ sku: nested(l, 'product', 'code') ?? '', quantity: numberOf(l['quantity']) })),
+      };
+    }
+
+    // Processing (or done): work on the shipments, then the invoice.
+    const shipments = await this.client.read('stock.shipment.out', relatedIds(sale, 'shipments'), [
+      'id',
+      'state',
+      'outgoing_moves',
+    ]);
+    const shipped = shipments.filter((s) => stringOf(s['state']) === 'done');
+    const open = shipments.filter((s) => !['done', 'cancelled'].includes(stringOf(s['state']) ?? ''));
+    const scope = shipped.length === 0 ? 'order' : input.scope;
+    if (scope === 'order' && shipped.length > 0) {
+      return refused('shipped', `sale ${number} has ${shipped.length} shipment(s) done`);
+    }
+    const draftInvoices = invoices.filter((i) => ['draft', 'validated'].includes(stringOf(i['state']) ?? ''));
+    if (scope === 'remainder') {
+      if (open.length === 0) return refused('shipped', `sale ${number} has nothing left to ship`);
+      if (draftInvoices.length > 0) {
+        return refused(
+          'unsupported',
+          `sale ${number} is invoiced on order (draft invoice for the whole sale): cancel the remainder in Tryton by hand`,
+        );
+      }
+    }
+    let changed = false;
+    const lines = new Map<string, number>();
+    for (const s of open) {
+      await pressGuarded(this.client, cancelShipment, s.id, stringOf(s['state']) ?? undefined);
+      changed = true;
+      const moves = await this.client.read('stock.move', relatedIds(s, 'outgoing_moves'), [
+        'product.code',
+        'quantity',
+      ]);
+      for (const m of moves) {
+        const sku = nested(m, 'product', 'code') ?? '';
+        lines.set(sku, roundMoney((lines.get(sku) ?? 0) + numberOf(m['quantity'])));
+      }
+    }
+    sale = (await readSale()) ?? sale;
+    if (stringOf(sale['shipment_state']) === 'exception') {
+      // Ignore the cancelled moves (recreate none): what the wizard's "OK" does with nothing ticked.
+      const ask = await this.client.wizard(
+        'sale.handle.shipment.exception',
+        'ask',
+        {},
+        { model: 'sale.sale', id },
+      );
+      const moves = wizardDefaults(ask, 'domain_moves');
+      await this.client.wizard(
+        'sale.handle.shipment.exception',
+        'handle',
+        { ask: { recreate_moves: [], domain_moves: moves } },
+        { model: 'sale.sale', id },
+      );
+      changed = true;
+    }
+    if (scope === 'order') {
+      for (const i of draftInvoices) {
+        await pressGuarded(this.client, cancelInvoice, i.id, stringOf(i['state']) ?? undefined);
+        changed = true;
+      }
+      sale = (await readSale()) ?? sale;
+      if (stringOf(sale['invoice_state']) === 'exception') {
+        const ask = await this.client.wizard(
+          'sale.handle.invoice.exception',
+          'ask',
+          {},
+          { model: 'sale.sale', id },
+        );
+        await this.client.wizard(
+          'sale.handle.invoice.exception',
+          'handle',
+          { ask: { recreate_invoices: [], domain_invoices: wizardDefaults(ask, 'domain_invoices') } },
+          { model: 'sale.sale', id },
+        );
+        changed = true;
+      }
+    }
+    sale = (await readSale()) ?? sale;
+    const result: ErpCancelResult = {
+      outcome: 'cancelled',
+      erpOrderId,
+      state: state(),
+      changed,
+      lines: [...lines].map(([sku, quantity]) => ({ sku, quantity })),
+    };
+    if (scope === 'order' && state() !== 'cancelled') {
+      result.detail = `Tryton cannot cancel a processed sale: its shipments and draft invoice are cancelled and ignored, and sale ${number} closes as ${state()} with nothing shipped or invoiced`;
+    }
+    return result;
+  }
 
   /** Builds the status of a sale record (shipments with lines, invoices). */
   async orderStatus(sale: TrytonRecord): Promise<ErpOrderStatus> {
@@ -671,6 +858,13 @@ export class TrytonErp implements ErpPort {
       if (this.keyLocks.get(key) === run) this.keyLocks.delete(key);
     }
   }
+}
+
+/** The ids a wizard's `ask` view proposes in `field` (its defaults). */
+function wizardDefaults(answer: TrytonValue, field: string): number[] {
+  const view = (answer as { view?: { defaults?: Record<string, unknown> } } | null)?.view;
+  const ids = view?.defaults?.[field];
+  return Array.isArray(ids) ? ids.filter((v): v is number => typeof v === 'number') : [];
 }
 
 function nested(record: TrytonRecord, field: string, key: string): string | null {

@@ -88,6 +88,35 @@ export const confirmSale: GuardedButton = {
   from: ['quotation'],
   to: ['confirmed', 'processing', 'done'],
 };
+/** sale.sale cancel: draft/quotation → cancelled (Tryton offers it on no later state). */
+export const cancelSale: GuardedButton = {
+  model: 'sale.sale',
+  button: 'cancel',
+  from: ['draft', 'quotation'],
+  to: ['cancelled'],
+};
+/** sale.sale draft: a confirmed sale not processed yet goes back to draft (then it can be cancelled). */
+export const draftSale: GuardedButton = {
+  model: 'sale.sale',
+  button: 'draft',
+  from: ['confirmed'],
+  to: ['draft', 'cancelled'],
+};
+/** stock.shipment.out cancel: any state before done → cancelled (its moves are cancelled with it). */
+export const cancelShipment: GuardedButton = {
+  model: 'stock.shipment.out',
+  button: 'cancel',
+  from: ['draft', 'waiting', 'assigned', 'picked', 'packed'],
+  to: ['cancelled'],
+};
+/** account.invoice cancel: a draft or validated invoice (not posted: that needs a credit note). */
+export const cancelInvoice: GuardedButton = {
+  model: 'account.invoice',
+  button: 'cancel',
+  from: ['draft', 'validated'],
+  to: ['cancelled'],
+};
+
 /** stock.shipment.out assign_try: waiting → assigned, or stays waiting when stock is short. */
 export const assignShipment: GuardedButton = {
   model: 'stock.shipment.out',
