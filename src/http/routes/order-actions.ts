@@ -19,7 +19,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CrossdockError, HoldReason, holdOwners } from '../../domain/index.js';
 import type { ActionResult, OrderActor, QuoteToOrder } from '../../workflows/index.js';
-import { type ApiScope, type Governance, hasScope } from '../middleware/index.js';
+import { type ApiScope, type Governance, hasScope, requireScopeFor } from '../middleware/index.js';
 import { httpProblem, type Problem, ProblemError, problemTypes } from '../problem.js';
 
 /** What the action routes need (a subset of the order routes' dependencies). */
@@ -105,10 +105,15 @@ export function actionInput(request: FastifyRequest, orderId: string, note: stri
 }
 
 export function registerOrderActionRoutes(app: FastifyInstance, deps: OrderActionRoutesDeps): void {
-  // Input and scope first (a preHandler before the Idempotency-Key's, so a refused request reads nothing).
+  // The owner's scope from the reason in the path, before the body is read; a reason that names
+  // no hold needs admin, so only an administrator learns it is not one (then 422 naming it).
+  const ownerScope = requireScopeFor('holds:<owner>', (params) => {
+    const reason = HoldReason.safeParse(params['reason']);
+    return reason.success ? (`holds:${holdOwners[reason.data]}` as ApiScope) : 'admin';
+  });
+  // Input next (a preHandler before the Idempotency-Key's, so a refused request reads nothing).
   const guard = async (request: FastifyRequest) => {
-    const { reason } = HoldParams.parse(request.params);
-    demandScope(request, `holds:${holdOwners[reason]}` as ApiScope, `work ${reason} holds`);
+    HoldParams.parse(request.params);
     ActionNote.parse(request.body ?? {});
   };
   const holdAction = (action: 'release' | 'reject') =>
@@ -126,7 +131,7 @@ export function registerOrderActionRoutes(app: FastifyInstance, deps: OrderActio
         throw actionProblem(err, id);
       }
     };
-  const preHandler = [guard, deps.governance.idempotency];
-  app.post('/api/v1/orders/:id/holds/:reason/release', { preHandler }, holdAction('release'));
-  app.post('/api/v1/orders/:id/holds/:reason/reject', { preHandler }, holdAction('reject'));
+  const options = { onRequest: ownerScope, preHandler: [guard, deps.governance.idempotency] };
+  app.post('/api/v1/orders/:id/holds/:reason/release', options, holdAction('release'));
+  app.post('/api/v1/orders/:id/holds/:reason/reject', options, holdAction('reject'));
 }
