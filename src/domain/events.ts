@@ -61,7 +61,19 @@ export const eventCatalogue = {
     holds: z.array(z.object({ reason: HoldReason, owner: z.string(), detail: z.string() })),
   }),
   'order.status_changed.v1': z.object({ ...orderRef, previousState: OrderState }),
-  'order.cancelled.v1': z.object({ ...orderRef, reason: z.string() }),
+  /**
+   * The order was cancelled (`partial` absent or false), or the unshipped remainder of a partly
+   * shipped order was (`partial: true`; `state` is then where the order stands, e.g. shipped).
+   * `lines` are the quantities cancelled; `by` and `note` who asked and why.
+   */
+  'order.cancelled.v1': z.object({
+    ...orderRef,
+    reason: z.string(),
+    partial: z.boolean().optional(),
+    lines: z.array(z.object({ sku: z.string(), quantity: z.number() })).optional(),
+    by: z.string().optional(),
+    note: z.string().optional(),
+  }),
   'shipment.milestone.v1': z.object({
     ...orderRef,
     shipmentId: z.string(),
@@ -199,7 +211,22 @@ export const tmsInboundMilestones = ['in_transit', 'out_for_delivery', 'delivere
 
 /** The inbound catalogue: per source, the CloudEvent types it may send and their data schemas. */
 export const inboundCatalogue = {
-  crm: {},
+  crm: {
+    /**
+     * A user asked the CRM to cancel the order (the subject): until shipment the whole order,
+     * after a partial shipment its unshipped remainder. The hub records the request at once and
+     * carries it out behind (ERP, warehouse, reservations); what it cannot do (shipped, invoiced)
+     * stays an exception for customer service.
+     */
+    'crm.order_cancel_requested.v1': z.object({
+      /** Why, as a short code (`customer_request`, `duplicate`, `pricing`, …). */
+      reason: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a lower-case code such as customer_request'),
+      note: z.string().max(2000).optional(),
+      /** Who asked, as the CRM names them (a user name or id). */
+      requestedBy: inboundText(200).optional(),
+      at: inboundAt.optional(),
+    }),
+  },
   wms: {
     /** A warehouse milestone of a warehouse order (the hub's shipment id for WMS shipments). */
     'wms.milestone.v1': z.object({

@@ -213,6 +213,12 @@ export const OrderLine = z
     allocations: z.array(Allocation).default([]),
     backorderedQuantity: z.number().nonnegative().default(0),
     promiseDate: isoDate.nullable().default(null),
+    /**
+     * Quantity cancelled: the whole line when the order was cancelled, or the part that had not
+     * shipped when the remainder of a partly shipped order was. What is left to ship is
+     * `quantity - cancelledQuantity`. Absent while nothing of the line was cancelled.
+     */
+    cancelledQuantity: z.number().nonnegative().optional(),
   })
   .meta({ id: 'OrderLine' });
 export type OrderLine = z.infer<typeof OrderLine>;

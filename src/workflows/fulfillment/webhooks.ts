@@ -9,7 +9,9 @@
  * body is never forwarded: subscribers only ever see what the hub decided.
  *
  * `receiveWebhook` (events) verifies, allow-lists and validates the body and passes the typed
- * event here as its `apply` step, with the inbound dedupe record to commit alongside.
+ * event here as its `apply` step, with the inbound dedupe record to commit alongside. The CRM's
+ * cancellation request is the one inbound fact that is no fulfillment report: it is recorded as
+ * a request (`quote-to-order/cancel-requests.ts`) and carried out by the quote-to-order workflow.
  */
 import {
   CrossdockError,
@@ -18,6 +20,7 @@ import {
   type SalesOrder,
 } from '../../domain/index.js';
 import type { Clock, CommitResult, Store } from '../../ports/index.js';
+import { recordCancelRequest } from '../quote-to-order/cancel-requests.js';
 import type { ErpDetails } from './apply-report.js';
 import { commitReport } from './commit-report.js';
 import { type FulfillmentReport, fromErpChange, fromTmsMilestone, fromWmsMilestone } from './milestones.js';
@@ -92,6 +95,12 @@ export function reportFromWebhook(event: InboundEvent): { report: FulfillmentRep
       }
       return { report, details };
     }
+    case 'crm.order_cancel_requested.v1':
+      // Not a fulfillment fact: `applyWebhook` records it as a cancellation request instead.
+      throw CrossdockError.dataQuality('a cancellation request is not a fulfillment report', {
+        owner: 'integration',
+        details: { reason: 'schema', field: 'type', type: event.type },
+      });
     case 'erp.invoice.v1': {
       const d = event.data;
       const report = fromErpChange(system, {
@@ -136,6 +145,8 @@ export async function applyWebhook(
   event: InboundEvent,
   inbound: { source: string; id: string },
 ): Promise<CommitResult> {
+  // The CRM asks for a cancellation: recorded now, carried out behind by quote-to-order.
+  if (event.type === 'crm.order_cancel_requested.v1') return recordCancelRequest(deps, event, inbound);
   const order: SalesOrder | null = await deps.store.getOrder(event.subject);
   if (!order) {
     throw CrossdockError.dataQuality(`no order ${event.subject}`, {
