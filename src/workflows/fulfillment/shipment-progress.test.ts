@@ -124,11 +124,19 @@ describe('fulfillmentProgress', () => {
     ]);
   });
 
-  test('a cancelled remainder no longer has to ship', () => {
+  test('a cancelled remainder no longer has to ship, and its warehouse order is no longer counted', () => {
     const order = { lines: [line('A', 4, [['E', 4]], { cancelledQuantity: 3 })] };
     expect(fulfillmentProgress(order, [shipment('WO-1', 'E', 'shipped', [['A', 1]])])).toMatchObject({
       fullyShipped: true,
       overShipped: [],
+      total: 1,
     });
+    const split2 = { lines: [line('A', 2, [['E', 2]]), line('B', 3, [['W', 3]], { cancelledQuantity: 3 })] };
+    const p = fulfillmentProgress(split2, [
+      shipment('WO-1', 'E', 'delivered', [['A', 2]]),
+      shipment('WO-2', 'W', 'allocated', [['B', 3]]),
+    ]);
+    expect(p).toMatchObject({ total: 1, shipped: 1, delivered: 1, fullyShipped: true, fullyDelivered: true });
+    expect(customerStatusOf('delivered', p)).toBe('Delivered');
   });
 });

@@ -61,14 +61,9 @@ export interface FulfillmentProgress extends ShipmentCounts {
 /** Quantities are decimals of at most 4 places (see the canonical model); compare with this slack. */
 const epsilon = 1e-6;
 
-/**
- * The quantity of a line still to ship: its quantity less what was cancelled. Cancellation of an
- * unshipped remainder is recorded on the line as `cancelledQuantity` where the canonical model has
- * it; a line without one is open in full.
- */
+/** The quantity of a line to ship: its quantity less what was cancelled (`cancelledQuantity`). */
 export function openQuantity(line: OrderLine): number {
-  const cancelled = (line as OrderLine & { cancelledQuantity?: number }).cancelledQuantity ?? 0;
-  return Math.max(0, line.quantity - cancelled);
+  return Math.max(0, line.quantity - (line.cancelledQuantity ?? 0));
 }
 
 /** The shipments that count for the order's progress (see the file comment). */
@@ -105,16 +100,21 @@ export function fulfillmentProgress(
   const fullyShipped = left.length > 0 && (carriesRest || everyLine);
   const fullyDelivered = fullyShipped && left.every(isDelivered);
 
-  // Shipments to expect: those known and, while some quantity is on none of them, the allocated
-  // warehouses none comes from yet (a split whose second warehouse has not reported), or else one
-  // (the remainder of a short pick).
+  // Shipments to expect: those that left; those still to leave with something not yet shipped
+  // (not one whose goods were cancelled or left on another); and, while some quantity is on none
+  // of them, the allocated warehouses none comes from yet (a split whose second warehouse has not
+  // reported), or else one (the remainder of a short pick).
+  const stillOpen = (sku: string) => (ordered.get(sku) ?? 0) - (covered.get(sku) ?? 0) > epsilon;
+  const pending = counted.filter(
+    (s, i) => !hasShipped(s) && (carried[i]!.rest || carried[i]!.lines.some((l) => stillOpen(l.sku))),
+  );
   const onShipments = new Map<string, number>();
   for (const c of carried) for (const l of c.lines) add(onShipments, l.sku, l.quantity);
   const open = !carried.some((c) => c.rest);
   const uncovered = open && [...ordered].some(([sku, want]) => (onShipments.get(sku) ?? 0) + epsilon < want);
   const plannedElsewhere = open ? plannedWarehousesWithoutShipment(order, counted) : 0;
   return {
-    total: counted.length + (uncovered ? Math.max(plannedElsewhere, 1) : 0),
+    total: left.length + pending.length + (uncovered ? Math.max(plannedElsewhere, 1) : 0),
     shipped: left.length,
     delivered: counted.filter(isDelivered).length,
     fullyShipped,
