@@ -74,6 +74,25 @@ export const eventCatalogue = {
     by: z.string().optional(),
     note: z.string().optional(),
   }),
+  /**
+   * The order's backorder changed: what is backordered per line and when it is promised, and why
+   * (`decision`: accepted with a backorder; `short_allocation`: the warehouse could not allocate
+   * all it was released; `released`: stock arrived and the backordered quantity went to the
+   * warehouse). One event per revision, so the customer is told once per revision.
+   */
+  'order.backordered.v1': z.object({
+    ...orderRef,
+    reason: z.enum(['decision', 'short_allocation', 'released']),
+    lines: z.array(
+      z.object({ sku: z.string(), backorderedQuantity: z.number(), promiseDate: z.string().nullable() }),
+    ),
+    /** The latest promise date of a backordered line; null when nothing is backordered any more. */
+    promiseDate: z.string().nullable(),
+    /** A follow-up for the account's sales owner in the CRM, when the revision needs one. */
+    salesTask: z
+      .object({ accountCrmId: z.string().nullable(), subject: z.string(), dueOn: z.string().nullable() })
+      .optional(),
+  }),
   'shipment.milestone.v1': z.object({
     ...orderRef,
     shipmentId: z.string(),
@@ -82,6 +101,14 @@ export const eventCatalogue = {
     carrier: z.string().optional(),
     /** `exception`: why (see `ShipmentEvent.reason`), so a delay notice can say it. */
     reason: z.string().optional(),
+  }),
+  /** Stock arrived at a warehouse (on hand grew between two reads of the warehouse's positions). */
+  'inventory.received.v1': z.object({
+    sku: z.string(),
+    warehouseId: z.string(),
+    quantity: z.number(),
+    onHand: z.number(),
+    asOf: z.string(),
   }),
   'invoice.issued.v1': z.object({
     ...orderRef,

@@ -34,9 +34,26 @@ export interface CrmActivity {
   idempotencyKey: string;
 }
 
+/** A follow-up task for a person in the CRM (a Salesforce Task), idempotent by key. */
+export interface CrmTask {
+  /** The account it is about; the CRM assigns it to the account's owner (its sales rep). */
+  accountCrmId: string | null;
+  hubOrderId: string;
+  subject: string;
+  description: string;
+  /** When it is due (YYYY-MM-DD), if it has a date. */
+  dueOn: string | null;
+  idempotencyKey: string;
+}
+
 export interface CrmPort {
   readonly system: string;
   getAccount(crmId: string): Promise<CrmAccount | null>;
   upsertOrderStatus(update: CrmOrderStatusUpdate): Promise<{ crmRecordId: string; applied: boolean }>;
   addActivity(activity: CrmActivity): Promise<{ crmRecordId: string; duplicate: boolean }>;
+  /**
+   * Opens a task for the account's owner (backorder follow-up). Optional: a CRM connector without
+   * tasks leaves it out, and the hub records the activity only.
+   */
+  createTask?(task: CrmTask): Promise<{ crmRecordId: string; assignedTo: string | null; duplicate: boolean }>;
 }

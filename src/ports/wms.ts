@@ -32,7 +32,11 @@ export interface WmsFeedMilestone {
   type: WmsMilestoneType;
   at: string;
   detail?: string;
-  /** `allocated`: what was allocated per SKU (0 when nothing could be); other types: the order lines. */
+  /**
+   * `allocated`: what was allocated per SKU (0 when nothing could be); `backordered`: what could
+   * not be, per SKU (the hub moves it from the warehouse's allocation to the line's backorder);
+   * other types: the order lines.
+   */
   lines?: { sku: string; quantity: number }[];
 }
 
