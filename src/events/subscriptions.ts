@@ -11,7 +11,8 @@
  *   delivered, cancelled, invoiced), idempotent by key, recorded in the order timeline so a
  *   replay never repeats one unless forced.
  * - `warehouse-planning` releases accepted orders to the WMS, one release per allocated
- *   warehouse, keyed by order and warehouse.
+ *   warehouse, keyed by order and warehouse, and stops them again when the order is cancelled
+ *   (strict order: a release never reaches the WMS after the cancellation of its order).
  * - `analytics-export` appends every event to a JSON-lines sink, idempotent by event id.
  * - `carrier-booking` (where the hub has a TMS, `deps.bookCarrier`) books a shipment with the
  *   carrier when the warehouse reports it packed, keyed by shipment id (the handler is the
@@ -150,7 +151,8 @@ export function notificationTemplate(type: string, data: Record<string, unknown>
     case 'order.rejected.v1':
       return 'order-rejected';
     case 'order.cancelled.v1':
-      return 'order-cancelled';
+      // The rest of a partly shipped order: the customer keeps what shipped.
+      return data.partial === true ? 'order-remainder-cancelled' : 'order-cancelled';
     case 'invoice.issued.v1':
       return 'invoice-issued';
     case 'shipment.milestone.v1': {
@@ -162,6 +164,48 @@ export function notificationTemplate(type: string, data: Record<string, unknown>
     }
     default:
       return null;
+  }
+}
+
+/** Shipment statuses at which goods have left the warehouse. */
+const leftWarehouse = new Set(['shipped', 'in_transit', 'out_for_delivery', 'delivered']);
+
+/**
+ * `warehouse-planning` for `order.cancelled.v1`: stops the order's warehouse orders that have
+ * not shipped (`WmsPort.cancelRelease`, idempotent by the delivery's key). A warehouse order that
+ * shipped although the hub did not know it had (the cancellation crossed the truck) cannot be
+ * undone here: a `conflict` owned by logistics, parked with the warehouse orders named, for a
+ * recall or an invoice. A WMS that cannot cancel parks it for logistics too.
+ */
+async function cancelAtWarehouse(
+  deps: StandardSubscriptionDeps,
+  event: CloudEvent,
+  idempotencyKey: string,
+): Promise<void> {
+  const orderId = event.subject;
+  if (!deps.wms.cancelRelease) {
+    throw CrossdockError.policyViolation(
+      `${deps.wms.system} cannot cancel warehouse orders through the hub: stop order ${orderId} there by hand`,
+      { owner: 'logistics', details: { orderId } },
+    );
+  }
+  const result = await deps.wms.cancelRelease({
+    idempotencyKey,
+    hubOrderId: orderId,
+    reason: String(event.data.reason ?? 'cancelled'),
+  });
+  const order = await deps.store.getOrder(orderId);
+  const known = new Set(
+    (order?.shipments ?? [])
+      .filter((s) => leftWarehouse.has(s.status) || s.events.some((e) => leftWarehouse.has(e.type)))
+      .map((s) => s.id),
+  );
+  const surprise = result.shipped.filter((s) => !known.has(s.wmsOrderId));
+  if (surprise.length > 0) {
+    throw CrossdockError.conflict(
+      `order ${orderId} was cancelled but ${surprise.map((s) => `${s.wmsOrderId} (${s.warehouseId})`).join(', ')} had shipped: recall or invoice it`,
+      { owner: 'logistics', details: { orderId, shipped: surprise, cancelled: result.cancelled } },
+    );
   }
 }
 
@@ -237,16 +281,20 @@ export function standardSubscriptions(deps: StandardSubscriptionDeps): Subscript
     },
     {
       name: subscriptionNames.warehousePlanning,
-      types: ['order.accepted.'],
+      types: ['order.accepted.', 'order.cancelled.'],
       ordering: 'strict',
       policy: policy(subscriptionNames.warehousePlanning),
       handler: async (event, ctx) => {
+        if (event.type === 'order.cancelled.v1') return cancelAtWarehouse(deps, event, ctx.idempotencyKey);
         const order = await deps.store.getOrder(event.subject);
         if (!order) {
           throw CrossdockError.dataQuality('accepted order not found in the hub', {
             details: { orderId: event.subject },
           });
         }
+        // Cancelled before its release went out (strict order keeps the release first): nothing
+        // to release; the cancellation's own delivery finds nothing at the warehouse either.
+        if (order.state === 'cancelled') return 'skipped';
         const byWarehouse = new Map<string, { sku: string; quantity: number }[]>();
         for (const line of order.lines) {
           for (const a of line.allocations) {
