@@ -13,7 +13,14 @@
  * activities past its eviction (so a redelivery is still a duplicate), both in light indexes.
  */
 import { CrossdockError } from '../domain/index.js';
-import type { Clock, CrmAccount, CrmActivity, CrmOrderStatusUpdate, CrmPort } from '../ports/index.js';
+import type {
+  Clock,
+  CrmAccount,
+  CrmActivity,
+  CrmOrderStatusUpdate,
+  CrmPort,
+  CrmTask,
+} from '../ports/index.js';
 import { BoundedLog, BoundedMap, BoundedRecords, pageOf } from './bounded.js';
 import type { DemoDataSet } from './demo-data.js';
 import type { FaultInjector } from './faults.js';
@@ -37,6 +44,15 @@ export interface CrmOrderStatusRecord {
 /** The CRM's stored activity (a Task on the order's timeline). */
 export interface CrmActivityRecord extends CrmActivity {
   crmRecordId: string;
+  createdAt: string;
+}
+
+/** The CRM's stored task (a follow-up assigned to the account's owner). */
+export interface CrmTaskRecord extends CrmTask {
+  crmRecordId: string;
+  /** The account owner's user id (`005…`), or null for a task on no known account. */
+  assignedTo: string | null;
+  status: 'open';
   createdAt: string;
 }
 
@@ -75,6 +91,9 @@ export class CrmSimulator implements CrmPort {
   /** Activity idempotency key → record id, for kept activities and the last `maxKeys` evicted. */
   private readonly activityKeys: BoundedMap<string, string>;
   private readonly activitiesByOrder = new Map<string, CrmActivityRecord[]>();
+  /** Tasks by idempotency key, and by hub order; the last `maxRecords` of each are kept. */
+  private readonly taskKeys: BoundedMap<string, CrmTaskRecord>;
+  private readonly tasksByOrder: BoundedMap<string, CrmTaskRecord[]>;
   private nextRecord = 1;
   private nextAccount: number;
 
@@ -93,6 +112,8 @@ export class CrmSimulator implements CrmPort {
       });
     });
     this.activityKeys = new BoundedMap(maxRecords + maxKeys);
+    this.taskKeys = new BoundedMap(maxRecords);
+    this.tasksByOrder = new BoundedMap(maxRecords);
     this.activityLog = new BoundedLog(maxRecords, (a) => {
       // The evicted activity is the oldest, so it is the first of its order's list.
       const list = this.activitiesByOrder.get(a.hubOrderId);
@@ -179,7 +200,45 @@ export class CrmSimulator implements CrmPort {
     return { crmRecordId: record.crmRecordId, duplicate: false };
   }
 
+  /**
+   * Opens a task for the account's owner, idempotent by key. Each account has an owner (a sales
+   * rep user id derived from the account id, as Salesforce's `OwnerId`); a task on an account the
+   * CRM does not know is kept unassigned.
+   */
+  async createTask(
+    task: CrmTask,
+  ): Promise<{ crmRecordId: string; assignedTo: string | null; duplicate: boolean }> {
+    const g = this.faults.before('createTask');
+    if (g) await g;
+    const seen = this.taskKeys.get(task.idempotencyKey);
+    if (seen) return { crmRecordId: seen.crmRecordId, assignedTo: seen.assignedTo, duplicate: true };
+    const account = task.accountCrmId ? this.accounts.get(salesforceId18(task.accountCrmId)) : undefined;
+    const record: CrmTaskRecord = {
+      ...task,
+      crmRecordId: salesforceId('00T', this.nextRecord++),
+      assignedTo: account ? ownerOf(account.crmId) : null,
+      status: 'open',
+      createdAt: this.clock.now().toISOString(),
+    };
+    this.taskKeys.set(task.idempotencyKey, record);
+    const list = this.tasksByOrder.get(task.hubOrderId);
+    if (list) list.push(record);
+    else this.tasksByOrder.set(task.hubOrderId, [record]);
+    this.faults.effect();
+    return { crmRecordId: record.crmRecordId, assignedTo: record.assignedTo, duplicate: false };
+  }
+
   // --- inspection and drivers (no fault injection) -----------------------------------------
+
+  /** Tasks opened about a hub order (copies). */
+  tasks(hubOrderId: string): CrmTaskRecord[] {
+    return (this.tasksByOrder.get(hubOrderId) ?? []).map((t) => ({ ...t }));
+  }
+
+  /** The owner (sales rep user id) of an account. */
+  accountOwner(crmId: string): string {
+    return ownerOf(salesforceId18(crmId));
+  }
 
   /** Creates an account out of band (a sales rep adding a prospect); returns its 18-char id. */
   createAccount(input: Omit<CrmAccount, 'crmId'>): CrmAccount {
@@ -239,4 +298,11 @@ export class CrmSimulator implements CrmPort {
   get evictedCounts(): { orderStatuses: number; activities: number } {
     return { orderStatuses: this.statuses.evicted, activities: this.activityLog.evicted };
   }
+}
+
+/** The owner of an account: a stable user id (`005…`) derived from the account id. */
+function ownerOf(accountCrmId: string): string {
+  let h = 0;
+  for (const c of accountCrmId) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return salesforceId('005', (h % 40) + 1);
 }

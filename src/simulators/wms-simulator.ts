@@ -170,7 +170,12 @@ export class WmsSimulator implements WmsPort {
       lines.map((l) => ({ sku: l.sku, quantity: l.allocated })),
     );
     if (short.length > 0)
-      this.emit(record, 'backordered', short.map((l) => `${l.sku}×${l.backordered}`).join(', '));
+      this.emit(
+        record,
+        'backordered',
+        short.map((l) => `${l.sku}×${l.backordered}`).join(', '),
+        short.map((l) => ({ sku: l.sku, quantity: l.backordered })),
+      );
     return { wmsOrderId, duplicate: false };
   }
 
@@ -208,6 +213,18 @@ export class WmsSimulator implements WmsPort {
   }
 
   // --- drivers and inspection (no fault injection) ----------------------------------------
+
+  /**
+   * Stock arrives at a warehouse (an inbound receipt is put away): on hand grows by `quantity`
+   * and the earliest inbound line of the position is consumed. What the hub sees on its next
+   * read of the positions (`getInventory`).
+   */
+  receiveStock(sku: string, warehouseId: string, quantity: number): void {
+    if (!this.warehouses.has(warehouseId))
+      throw CrossdockError.dataQuality(`Unknown warehouse ${warehouseId}`);
+    if (!(quantity > 0)) throw CrossdockError.dataQuality('A receipt needs a positive quantity');
+    this.inventory.receive(sku, warehouseId, quantity, this.clock.now().toISOString());
+  }
 
   /**
    * Moves a warehouse order forward (`picked` → `packed` → `shipped`) and emits the milestone;
