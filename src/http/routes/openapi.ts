@@ -64,6 +64,18 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     required: ['note'],
     properties: { note: { type: 'string', minLength: 1, maxLength: 2000, description: 'why (audit log)' } },
   };
+  const cancelBody = {
+    type: 'object',
+    required: ['reason', 'note'],
+    properties: {
+      reason: {
+        type: 'string',
+        pattern: '^[a-z][a-z0-9_]{0,63}$',
+        description: 'a code: customer_request, duplicate, pricing, credit, out_of_stock, …',
+      },
+      note: { type: 'string', minLength: 1, maxLength: 2000, description: 'why, in words (audit log)' },
+    },
+  };
   const actionErrors = {
     '404': problem('no such order'),
     '409': problem(
@@ -237,6 +249,57 @@ export function buildOpenApi(version: string): Record<string, unknown> {
           responses: {
             '200': { description: 'rejected', content: json(ref('OrderDecision')) },
             ...actionErrors,
+          },
+        },
+      },
+      '/api/v1/orders/{id}/holds/{reason}/cancel': {
+        post: {
+          operationId: 'cancelHeldOrder',
+          summary: "Cancel an order over its open hold of one reason (the hold owner's call)",
+          description:
+            'Same scopes as release. The order must be on hold with an open hold of that reason; it ' +
+            'is cancelled as by `POST /api/v1/orders/{id}/cancel`.',
+          parameters: [idParam, holdReasonParam, idempotencyParam],
+          requestBody: { required: true, content: json(cancelBody) },
+          responses: {
+            '200': { description: 'cancelled', content: json(ref('OrderDecision')) },
+            ...actionErrors,
+          },
+        },
+      },
+      '/api/v1/orders/{id}/cancel': {
+        post: {
+          operationId: 'cancelOrder',
+          summary: 'Cancel an order, or the unshipped remainder of a partly shipped one',
+          description:
+            'For the client that owns orders (`orders:write`; the CRM may also send ' +
+            '`crm.order_cancel_requested.v1` to `/api/v1/webhooks/crm`). Until anything ships the whole ' +
+            'order is cancelled; after a partial shipment what has not shipped is (the order then ' +
+            "counts as shipped). The compensations run in reverse order of the order's steps: the ERP " +
+            'order is cancelled first (idempotently; if the ERP refuses, nothing changes and the answer is ' +
+            "409 `erp_refused` with the ERP's reason), then the hub commits the cancellation with its " +
+            'reservations given back, timeline, audit row and `order.cancelled.v1`, which stops the ' +
+            'warehouse orders and tells the customer once; the credit exposure is read afresh. A repeat on ' +
+            'a cancelled order answers it as it stands. A cancel after full shipment is 409 `shipped`; an ' +
+            'order still being decided is 503 with Retry-After. If the answer is lost, send the request ' +
+            'again (it is idempotent; an Idempotency-Key replays the first answer).',
+          parameters: [idParam, idempotencyParam],
+          requestBody: { required: true, content: json(cancelBody) },
+          responses: {
+            '200': {
+              description: 'cancelled, or the remainder cancelled (state shipped)',
+              content: json(ref('OrderDecision')),
+            },
+            '404': problem('no such order'),
+            '409': problem(
+              'not cancellable now (`code`: shipped, not_cancellable, erp_refused with `erp.reason`, ' +
+                'erp_cannot_cancel; `state`)',
+            ),
+            '422': problem('a missing or malformed reason or note, naming the field'),
+            '503': problem(
+              'the order is still being decided, or the ERP is unavailable: retry after Retry-After',
+            ),
+            ...errors,
           },
         },
       },

@@ -4,6 +4,11 @@
  *   the order's open holds of that reason (the order is decided again once none is left) or
  *   rejects the order over them. Only keys with the owner's scope (`holds:credit`,
  *   `holds:pricing`, …; `admin` passes) may.
+ * - `POST /api/v1/orders/{id}/cancel` (`orders:write`: the CRM or the client that submitted) and
+ *   `…/holds/{reason}/cancel` (the hold's owner, over that open hold): cancels the order until
+ *   shipment, or its unshipped remainder after a partial shipment (`reason` code and `note`).
+ *   A cancel after full shipment is 409 `shipped`; one the ERP refuses is 409 `erp_refused`
+ *   with the ERP's reason; an order still being decided is 503 with Retry-After.
  *
  * Why the scope comes from the hold reason and not from the order: a credit analyst may clear
  * credit holds on any order and nothing else; the reason fixes the owner (`holdOwners`). The
@@ -19,7 +24,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CrossdockError, HoldReason, holdOwners } from '../../domain/index.js';
 import type { ActionResult, OrderActor, QuoteToOrder } from '../../workflows/index.js';
-import { type ApiScope, type Governance, hasScope, requireScopeFor } from '../middleware/index.js';
+import { type ApiScope, type Governance, requireScope, requireScopeFor } from '../middleware/index.js';
 import { httpProblem, type Problem, ProblemError, problemTypes } from '../problem.js';
 
 /** What the action routes need (a subset of the order routes' dependencies). */
@@ -31,6 +36,12 @@ export interface OrderActionRoutesDeps {
 const HoldParams = z.object({ id: z.string().min(1).max(64), reason: HoldReason });
 /** Why: required, so every action on the timeline and in the audit log says why it was taken. */
 export const ActionNote = z.object({ note: z.string().trim().min(1).max(2000) });
+const IdParams = z.object({ id: z.string().min(1).max(64) });
+/** A cancellation: why as a code (reported, aggregated) and in words. */
+export const CancelBody = z.object({
+  reason: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a lower-case code such as customer_request'),
+  note: z.string().trim().min(1).max(2000),
+});
 
 /** The acting key, as recorded on holds, the timeline and the audit log. */
 export function actorOf(request: FastifyRequest): OrderActor {
@@ -38,22 +49,6 @@ export function actorOf(request: FastifyRequest): OrderActor {
   if (!p)
     throw new ProblemError(httpProblem(401, 'This endpoint needs an API key.', problemTypes.unauthorized));
   return { keyId: p.keyId, name: p.name };
-}
-
-/** 403 unless the key holds `scope` (or admin). */
-export function demandScope(request: FastifyRequest, scope: ApiScope, what: string): void {
-  const p = request.principal;
-  if (!p)
-    throw new ProblemError(httpProblem(401, 'This endpoint needs an API key.', problemTypes.unauthorized));
-  if (!hasScope(p, scope)) {
-    throw new ProblemError(
-      httpProblem(
-        403,
-        `The API key "${p.name}" lacks the scope ${scope} to ${what}.`,
-        problemTypes.forbidden,
-      ),
-    );
-  }
 }
 
 /**
@@ -134,4 +129,36 @@ export function registerOrderActionRoutes(app: FastifyInstance, deps: OrderActio
   const options = { onRequest: ownerScope, preHandler: [guard, deps.governance.idempotency] };
   app.post('/api/v1/orders/:id/holds/:reason/release', options, holdAction('release'));
   app.post('/api/v1/orders/:id/holds/:reason/reject', options, holdAction('reject'));
+
+  // Cancellation: by the client that owns the order (orders:write), or by a hold's owner over it.
+  const cancel = async (request: FastifyRequest, reply: FastifyReply) => {
+    const { id } = IdParams.parse(request.params);
+    const params = request.params as { reason?: string };
+    const holdReason = params.reason === undefined ? undefined : HoldParams.parse(request.params).reason;
+    const body = CancelBody.parse(request.body ?? {});
+    try {
+      const result = await deps.workflow.cancelOrder({
+        ...actionInput(request, id, body.note),
+        reason: body.reason,
+        ...(holdReason ? { holdReason } : {}),
+      });
+      return sendAction(reply, result);
+    } catch (err) {
+      throw actionProblem(err, id);
+    }
+  };
+  const cancelGuard = async (request: FastifyRequest) => {
+    IdParams.parse(request.params);
+    CancelBody.parse(request.body ?? {});
+  };
+  app.post(
+    '/api/v1/orders/:id/cancel',
+    { onRequest: requireScope('orders:write'), preHandler: [cancelGuard, deps.governance.idempotency] },
+    cancel,
+  );
+  app.post(
+    '/api/v1/orders/:id/holds/:reason/cancel',
+    { onRequest: ownerScope, preHandler: [guard, cancelGuard, deps.governance.idempotency] },
+    cancel,
+  );
 }

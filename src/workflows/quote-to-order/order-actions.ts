@@ -46,6 +46,14 @@ export interface HoldActionInput extends OrderActionInput {
   reason: HoldReason;
 }
 
+/** A cancellation: why as a code, and, for a hold owner's, the hold it is decided over. */
+export interface CancelInput extends OrderActionInput {
+  /** Why, as a short code (`customer_request`, `duplicate`, …): on the order, its event and the ERP. */
+  reason: string;
+  /** A hold owner cancels over the order's open hold of this reason (the order must be on it). */
+  holdReason?: HoldReason;
+}
+
 /** The answer to an action: 200 with the order's decision, 202 while its ERP step runs behind. */
 export interface ActionResult {
   httpStatus: 200 | 202;
@@ -206,7 +214,8 @@ export function actionAudit(
   detail: Record<string, unknown> = {},
 ): AuditInput {
   return {
-    actor: `api-key:${actor.keyId}`,
+    // Webhook senders are named by source (`webhook:crm`); API keys as exception actions name them.
+    actor: actor.keyId.startsWith('webhook:') ? actor.keyId : `api-key:${actor.keyId}`,
     action,
     target: order.id,
     detail: { ...detail, keyName: actor.name, note, previousState: order.state },

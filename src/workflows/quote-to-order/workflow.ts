@@ -14,6 +14,8 @@ import {
   CrossdockError,
   type Customer,
   customerStatus,
+  customerStatusOf,
+  type EventData,
   type Hold,
   holdOwners,
   newEvent,
@@ -22,15 +24,20 @@ import {
   type OrderSubmission,
   type SalesOrder,
   toCrossdockError,
+  transition,
 } from '../../domain/index.js';
 import type {
   CommitUnit,
+  ErpCancelResult,
   IdempotencyRecord,
   InventoryDelta,
   JournalEntry,
   TimelineInput,
 } from '../../ports/index.js';
 import { runStep, type StepReport, stepTimelineEntry } from '../engine/index.js';
+import { fulfillmentProgress } from '../fulfillment/shipment-progress.js';
+import { type CancelRequest, cancelRequestException, cancelRequestQueue } from './cancel-requests.js';
+import { planCancellation } from './cancellation.js';
 import type { QuoteToOrderDeps, RunContext } from './context.js';
 import {
   type ActionResult,
@@ -38,6 +45,7 @@ import {
   actionEntry,
   actionStatus,
   approvedReasons,
+  type CancelInput,
   type HoldActionInput,
   holdReleasedEvent,
   holdsToWork,
@@ -63,6 +71,8 @@ export const decideStepId = 'decide';
 export const releaseReservationsStepId = 'release-reservations';
 /** Journal id of a decision made again after a hold's release. Stored: never rename. */
 export const redecideStepId = 'redecide';
+/** Journal id of the compensation that cancels the ERP order. Stored: never rename. */
+export const cancelErpOrderStepId = 'cancel-erp-order';
 
 export interface SubmitInput {
   orderId: string;
@@ -325,6 +335,8 @@ export class QuoteToOrder {
     for (let attempt = 1; ; attempt++) {
       const order = await this.orderForAction(input.orderId);
       const rejected = holdsToWork(order, input.reason);
+      // A refused confirmation left a quotation in the ERP: it goes with the order.
+      const erpResult = await this.cancelInErp(order, 'order', [], `${input.reason}_hold_rejected`);
       const now = clock.now();
       const next: SalesOrder = {
         ...order,
@@ -359,9 +371,244 @@ export class QuoteToOrder {
         ],
         events: [this.decisionEvent(next, input.traceparent)],
       };
+      if (erpResult) {
+        unit.timeline!.push(
+          this.stepEntry(order, cancelErpOrderStepId, this.deps.erp.system, erpResult.outcome, 0, {
+            ...erpResult,
+          }),
+        );
+        unit.journal = [this.journal(order.id, cancelErpOrderStepId, 'compensated', { ...erpResult })];
+      }
       if (input.idempotency) unit.idempotency = this.idempotencyRecord(input.idempotency, next, false, true);
       if (await this.commitAction(unit, attempt)) return this.actionResult(next);
     }
+  }
+
+  /**
+   * Cancels the order by request (the CRM, the API, or a hold owner over its hold): until
+   * shipment the whole order, after a partial shipment its unshipped remainder (see
+   * `planCancellation`). The compensations run in the reverse order of what the order did: the
+   * ERP order is cancelled first (idempotently, found by the hub order id), and only if the ERP
+   * agrees does the hub commit the cancellation with its reservations given back, its timeline,
+   * journal, audit row and `order.cancelled.v1` (which stops the warehouse orders through
+   * `warehouse-planning` and tells the customer once); the credit exposure is then read afresh.
+   * A cancelled order answers as it stands (a repeat is no error). Refusals change nothing:
+   * shipped in full, not cancellable, still being decided (retryable), the ERP refused.
+   */
+  async cancelOrder(input: CancelInput): Promise<ActionResult> {
+    const { store, clock, erp } = this.deps;
+    let skipRelease = false;
+    for (let attempt = 1; ; attempt++) {
+      const order = await this.orderForAction(input.orderId);
+      if (order.state === 'cancelled') return this.actionResult(order);
+      if (input.holdReason) holdsToWork(order, input.holdReason);
+      const plan = planCancellation(order);
+      const erpResult = await this.cancelInErp(order, plan.scope, plan.lines, input.reason);
+      const now = clock.now();
+      const nowIso = now.toISOString();
+      const lines = order.lines.map((l) => {
+        const cancelled = plan.byLine.get(l.lineNo);
+        return cancelled === undefined
+          ? l
+          : {
+              ...l,
+              cancelledQuantity: Math.round(((l.cancelledQuantity ?? 0) + cancelled) * 10_000) / 10_000,
+            };
+      });
+      let state: OrderState = 'cancelled';
+      let status: string = customerStatus('cancelled');
+      if (plan.scope === 'remainder') {
+        const progress = fulfillmentProgress({ lines }, order.shipments);
+        state = progress.fullyShipped ? transition(order.state, 'shipped').state : order.state;
+        status = customerStatusOf(state, progress);
+      }
+      const next: SalesOrder = {
+        ...order,
+        version: order.version + 1,
+        state,
+        customerStatus: status,
+        lines,
+        holds: resolveHolds(order.holds, null, 'cancelled', input.actor, input.note, nowIso),
+        updatedAt: nowIso,
+      };
+      const release = skipRelease ? [] : plan.release;
+      const outcome = plan.scope === 'order' ? 'cancelled' : 'remainder_cancelled';
+      const timeline: TimelineInput[] = [
+        actionEntry(order, 'order.cancel', outcome, input.actor, input.note, now, {
+          reason: input.reason,
+          scope: plan.scope,
+          lines: plan.lines,
+          ...(input.holdReason ? { holdReason: input.holdReason } : {}),
+        }),
+      ];
+      const journal: JournalEntry[] = [];
+      if (erpResult) {
+        timeline.push(
+          this.stepEntry(order, cancelErpOrderStepId, erp.system, erpResult.outcome, 0, { ...erpResult }),
+        );
+        journal.push(this.journal(order.id, cancelErpOrderStepId, 'compensated', { ...erpResult }));
+      }
+      timeline.push(
+        this.stepEntry(order, releaseReservationsStepId, 'hub', skipRelease ? 'skipped' : 'passed', 0, {
+          release,
+          ...(skipRelease ? { because: 'reservations no longer held' } : {}),
+        }),
+      );
+      journal.push(this.journal(order.id, releaseReservationsStepId, 'compensated', { release }));
+      const data: EventData<'order.cancelled.v1'> = {
+        orderId: next.id,
+        customerId: next.customerId,
+        state: next.state,
+        customerStatus: next.customerStatus,
+        reason: input.reason,
+        lines: plan.lines,
+        by: input.actor.name,
+        note: input.note,
+      };
+      if (plan.scope === 'remainder') data.partial = true;
+      const unit: CommitUnit = {
+        order: { next, expectedVersion: order.version },
+        timeline,
+        journal,
+        audit: [
+          actionAudit(order, 'order.cancel', input.actor, input.note, now, {
+            reason: input.reason,
+            scope: plan.scope,
+            lines: plan.lines,
+            outcome: next.state,
+            ...(input.holdReason ? { holdReason: input.holdReason } : {}),
+            ...(erpResult ? { erp: erpResult.outcome } : {}),
+          }),
+        ],
+        events: [newEvent('order.cancelled.v1', order.id, data, this.eventOptions(input.traceparent))],
+      };
+      if (release.length > 0) unit.inventory = release;
+      if (input.idempotency) unit.idempotency = this.idempotencyRecord(input.idempotency, next, false, true);
+      try {
+        await store.commit(unit);
+      } catch (err) {
+        const e = toCrossdockError(err);
+        if (e.kind !== 'conflict' || e.details['key'] !== undefined || attempt >= 3) throw e;
+        // A reservation no longer held (given back meanwhile): cancel without touching stock.
+        if (typeof e.details['sku'] === 'string') skipRelease = true;
+        continue;
+      }
+      // The ERP no longer counts the cancelled value: read the exposure afresh next time.
+      if (order.customerId) {
+        const c = await store.getCustomer(order.customerId);
+        if (c?.externalIds.erp) this.deps.credit.invalidate(c.externalIds.erp);
+      }
+      return this.actionResult(next);
+    }
+  }
+
+  /**
+   * Carries out the CRM's recorded cancellation requests (`cancel-requests.ts`): each is
+   * cancelled and its request resolved; one the hub cannot carry out (shipped, refused by the
+   * ERP, not cancellable) stays open for customer service, marked refused with the reason; a
+   * retryable failure (the ERP down, the order still being decided) waits for a later pass.
+   */
+  async processCancelRequests(limit = 100): Promise<number> {
+    const { store, clock } = this.deps;
+    const requests = await store.listExceptions({ status: 'open', subscription: cancelRequestQueue, limit });
+    let done = 0;
+    for (const e of requests) {
+      const request = e.lastError as unknown as CancelRequest;
+      if (request.refused || e.orderId === null) continue;
+      const key = `cancel:${e.orderId}`;
+      const backoff = this.resumeAttempts.get(key);
+      if (backoff && backoff.nextAt > clock.now().getTime()) continue;
+      const actor = { keyId: 'webhook:crm', name: request.requestedBy || 'CRM' };
+      try {
+        const r = await this.cancelOrder({
+          orderId: e.orderId,
+          actor,
+          note: request.note || request.reason,
+          reason: request.reason,
+          correlationId: e.orderId,
+        });
+        this.resumeAttempts.delete(key);
+        await store.actOnException(
+          e.id,
+          'resolve',
+          {
+            actor: 'crossdock:cancel-requests',
+            action: 'exception.resolve',
+            target: e.id,
+            detail: { orderId: e.orderId, state: r.order.state, eventId: request.eventId },
+            at: clock.now().toISOString(),
+          },
+          `carried out: order ${r.order.state}`,
+        );
+        done++;
+      } catch (err) {
+        const x = toCrossdockError(err);
+        if (x.retryable) {
+          const prev = backoff?.attempts ?? 0;
+          const delay = Math.min(maxResumeBackoffMs, 1000 * 2 ** prev);
+          this.resumeAttempts.set(key, { attempts: prev + 1, nextAt: clock.now().getTime() + delay });
+          continue;
+        }
+        this.resumeAttempts.delete(key);
+        const order = await store.getOrder(e.orderId);
+        await store.commit({
+          exceptions: [cancelRequestException(e.orderId, { ...request, refused: true, refusal: x.toJSON() })],
+          ...(order
+            ? {
+                timeline: [
+                  actionEntry(order, 'order.cancel_refused', 'refused', actor, request.note, clock.now(), {
+                    reason: request.reason,
+                    refusal: x.details['reason'] ?? x.kind,
+                    message: x.message,
+                  }),
+                ],
+              }
+            : {}),
+        });
+      }
+    }
+    return done;
+  }
+
+  /**
+   * Cancels the order in the ERP when the ERP knows it (an ERP order number, or an ERP step
+   * tried for an order on hold: a refused confirmation leaves a quotation there); null when the
+   * order never reached the ERP. A refusal is thrown as the `erp_refused` conflict.
+   */
+  private async cancelInErp(
+    order: SalesOrder,
+    scope: 'order' | 'remainder',
+    lines: { sku: string; quantity: number }[],
+    reason: string,
+  ): Promise<ErpCancelResult | null> {
+    const { erp, store } = this.deps;
+    const erpOrderId = order.externalIds['erpOrderId'];
+    const reached =
+      erpOrderId !== undefined ||
+      (order.state === 'on_hold' &&
+        (await store.getJournal(order.id)).some((j) => j.step === createErpOrderStepId));
+    if (!reached) return null;
+    if (!erp.cancelSalesOrder) {
+      throw stateConflict(
+        order,
+        'erp_cannot_cancel',
+        `${erp.system} cannot cancel orders through the hub; cancel it there`,
+      );
+    }
+    const r = await erp.cancelSalesOrder({
+      idempotencyKey: order.id,
+      hubOrderId: order.id,
+      ...(erpOrderId !== undefined ? { erpOrderId } : {}),
+      scope,
+      ...(scope === 'remainder' ? { lines } : {}),
+      reason,
+    });
+    if (r.outcome === 'refused') {
+      throw stateConflict(order, 'erp_refused', `${erp.system} refused to cancel: ${r.detail}`, {
+        erp: { reason: r.reason, detail: r.detail, state: r.state },
+      });
+    }
+    return r;
   }
 
   /** The order an action names, or the `unknown_order` refusal. */
@@ -440,6 +687,10 @@ export class QuoteToOrder {
       if (page.length < pageSize) break;
       afterId = page[page.length - 1]!.id;
     }
+    // The CRM's cancellation requests ride the same timer (they need the ERP too).
+    await this.processCancelRequests().catch((err: unknown) =>
+      this.deps.onBackgroundError?.('cancel-requests', err),
+    );
     return resumed;
   }
 
