@@ -18,6 +18,11 @@
  *   carrier when the warehouse reports it packed, keyed by shipment id (the handler is the
  *   fulfillment workflow's `CarrierBooking`, passed in: this layer does not import workflows).
  *   Skip-parked: a shipment no carrier will take must not hold up the order's other shipments.
+ * - `backorders` (where the hub has a WMS, `deps.handleBackorders`) promises and announces an
+ *   order's backorder (`order.backordered.v1`) and releases it to the warehouse when stock arrives
+ *   (`inventory.received.v1`); the handler is the fulfillment workflow's `Backorders`. Its
+ *   announcements reach the customer (`order-backordered`, once per revision) and, through
+ *   `crm-activity-timeline`, a task for the account's sales owner (`CrmPort.createTask`).
  * Each one's delivery policy is the shipped default unless the config file's
  * `events.subscriptions.<name>` says otherwise ({@link subscriptionPolicies}).
  */
@@ -46,6 +51,9 @@ export const subscriptionNames = {
  */
 export const carrierBookingSubscription = 'carrier-booking';
 
+/** Name of the backorders subscription (stored; never renamed); apart like `carrier-booking`. */
+export const backordersSubscription = 'backorders';
+
 /** The ports and sinks the built-in subscriptions deliver to. */
 export interface StandardSubscriptionDeps {
   crm: CrmPort;
@@ -62,6 +70,11 @@ export interface StandardSubscriptionDeps {
    * `carrier-booking` subscription.
    */
   bookCarrier?: (event: CloudEvent) => Promise<'skipped' | undefined>;
+  /**
+   * Revises, announces and releases backorders (the fulfillment workflow's `Backorders.handle`);
+   * `'skipped'` for events needing nothing. Without it there is no `backorders` subscription.
+   */
+  handleBackorders?: (event: CloudEvent) => Promise<'skipped' | undefined>;
 }
 
 /** The config file's `events` block, as far as delivery policies go (see src/app/config.ts). */
@@ -150,6 +163,9 @@ export function notificationTemplate(type: string, data: Record<string, unknown>
       return 'order-on-hold';
     case 'order.rejected.v1':
       return 'order-rejected';
+    case 'order.backordered.v1':
+      // Once per revision: a new or revised promise, or the backordered goods on their way.
+      return data.reason === 'released' ? 'order-backorder-released' : 'order-backordered';
     case 'order.cancelled.v1':
       // The rest of a partly shipped order: the customer keeps what shipped.
       return data.partial === true ? 'order-remainder-cancelled' : 'order-cancelled';
@@ -245,12 +261,25 @@ export function standardSubscriptions(deps: StandardSubscriptionDeps): Subscript
           occurredAt: event.time,
           idempotencyKey: ctx.idempotencyKey,
         });
+        // A backorder's follow-up for the account's sales owner (idempotent by its own key).
+        const task = event.data.salesTask as EventData<'order.backordered.v1'>['salesTask'];
+        if (event.type === 'order.backordered.v1' && task && deps.crm.createTask) {
+          await deps.crm.createTask({
+            accountCrmId: task.accountCrmId,
+            hubOrderId: event.subject,
+            subject: task.subject,
+            description: `${task.subject}. The customer was told; order is ${ref.state} (${ref.customerStatus}).`,
+            dueOn: task.dueOn,
+            idempotencyKey: `${ctx.idempotencyKey}:task`,
+          });
+        }
       },
     },
     {
       name: subscriptionNames.customerNotifications,
       types: [
         'order.accepted.',
+        'order.backordered.',
         'order.held.',
         'order.rejected.',
         'order.cancelled.',
@@ -316,6 +345,17 @@ export function standardSubscriptions(deps: StandardSubscriptionDeps): Subscript
         }
       },
     },
+    ...(deps.handleBackorders
+      ? [
+          {
+            name: backordersSubscription,
+            types: ['order.accepted.', 'shipment.milestone.', 'inventory.received.'],
+            ordering: 'skip_parked' as const,
+            policy: policy(backordersSubscription),
+            handler: deps.handleBackorders,
+          },
+        ]
+      : []),
     ...(deps.bookCarrier
       ? [
           {

@@ -10,6 +10,7 @@ import { Dispatcher, MemoryAnalyticsSink, standardSubscriptions } from '../../sr
 import type { Clock, Store } from '../../src/ports/index.js';
 import { createSimulators, type DemoDataSet, type Simulators } from '../../src/simulators/index.js';
 import {
+  Backorders,
   CarrierBooking,
   type CarrierServiceRule,
   FulfillmentSync,
@@ -33,6 +34,10 @@ export interface EstateOptions {
   seed?: number;
   /** Register the carrier-booking subscription (with these rules, or the shipped defaults). */
   booking?: boolean | { rules: CarrierServiceRule[] };
+  /** Register the backorders subscription. */
+  backorders?: boolean;
+  /** Inventory policy of every segment (the demo defaults differ by segment). */
+  inventoryPolicy?: 'ship_complete' | 'allow_split' | 'allow_backorder' | 'reject';
 }
 
 /** Builds an estate on `backend` (simulators seeded with `seed`, 11 by default). */
@@ -42,8 +47,17 @@ export async function openEstate(backend: TestBackend, options: EstateOptions = 
   const { store, dispose } = await openTestStore(backend);
   const sims = createSimulators({ seed, clock, customerCount: 60, productCount: 80 });
   await loadDemoMasterData(store, sims.data);
+  const inventory = options.inventoryPolicy;
   const policies = {
     ...defaultPolicies,
+    ...(inventory
+      ? {
+          default: { ...defaultPolicies.default, inventory },
+          segments: Object.fromEntries(
+            Object.entries(defaultPolicies.segments).map(([k, v]) => [k, { ...v, inventory }]),
+          ),
+        }
+      : {}),
     warehouses: sims.data.warehouses.map((w) => ({ id: w.id, serves: [w.region] })),
   };
   const workflow = new QuoteToOrder({
@@ -70,6 +84,9 @@ export async function openEstate(backend: TestBackend, options: EstateOptions = 
     store,
     analytics: new MemoryAnalyticsSink(),
     ...(booking ? { bookCarrier: booking.handle } : {}),
+    ...(options.backorders
+      ? { handleBackorders: new Backorders({ store, clock, wms: sims.wms }).handle }
+      : {}),
   })) {
     dispatcher.register(reg);
   }

@@ -22,6 +22,11 @@
  *   of the order is on shipments that left, else `partially_shipped`; a delivery asks for
  *   `delivered` only when each of them was delivered (`fulfillmentProgress`), and the customer
  *   status counts them ("Partially shipped (1 of 2)");
+ * - a warehouse `backordered` milestone with lines (what it could not allocate, per SKU) moves
+ *   that quantity from the order's allocation at that warehouse to the line's backorder
+ *   (`backorderedQuantity`, promise date to be revised by `Backorders`) and gives back the hub's
+ *   soft reservation for it: the order keeps its state (monotonic), its lines say what is
+ *   missing, and `Backorders` re-releases it when stock arrives;
  * - a report that would ship more of a SKU than the order has open (or a SKU not on it) is
  *   refused as a whole (`refusal`, `data_quality`, reason `over_shipment`): the order is not
  *   touched, the timeline says so, and the caller keeps the raw report in an exception.
@@ -120,6 +125,7 @@ export function planReport(
   const nowIso = options.now.toISOString();
   const previousState = order.state;
   const shipments = order.shipments.map((s) => ({ ...s, events: [...s.events], lines: [...s.lines] }));
+  let lines = order.lines;
   const invoices = order.invoices.map((i) => ({ ...i }));
   const milestones = [...order.milestones];
   let repeat = false;
@@ -171,6 +177,14 @@ export function planReport(
           const shipped = linesOf(report, details);
           if (shipped.length > 0) shipment.lines = shipped;
         }
+        if (milestone === 'backordered') {
+          const short = linesOf(report, details);
+          if (short.length > 0) {
+            const at = { warehouseId: report.warehouseId ?? shipment.warehouseId, lines: short };
+            if (!options.skipRelease) inventory = [...inventory, ...releaseFor(order, shipments, at)];
+            lines = moveToBackorder(order.lines, at);
+          }
+        }
         shipment.events.push(shipmentEvent(report, milestone, shipment.id));
         if (shipmentProgress[milestone] > shipmentProgress[shipment.status]) shipment.status = milestone;
       }
@@ -199,7 +213,7 @@ export function planReport(
     }
   }
 
-  const progress = fulfillmentProgress(order, shipments);
+  const progress = fulfillmentProgress({ lines }, shipments);
   if (!closed && shipment) {
     const over = newlyOverShipped(
       fulfillmentProgress(order, order.shipments).overShipped,
@@ -232,6 +246,7 @@ export function planReport(
       countedShipments(shipments).length > 0
         ? customerStatusOf(state, progress)
         : customerStatus(state, milestones.includes('delivered')),
+    lines,
     milestones,
     shipments,
     invoices,
@@ -454,7 +469,9 @@ function linesOf(report: FulfillmentReport, details: ErpDetails): { sku: string;
 }
 
 function newShipment(order: SalesOrder, report: FulfillmentReport, details: ErpDetails): Shipment {
-  const lines = (details.shipment?.lines ?? report.lines ?? []).filter((l) => l.quantity > 0);
+  // A backordered milestone's lines are what the shipment will NOT carry.
+  const reported = report.milestone === 'backordered' ? [] : (report.lines ?? []);
+  const lines = (details.shipment?.lines ?? reported).filter((l) => l.quantity > 0);
   const warehouseId =
     report.warehouseId ??
     details.shipment?.warehouseId ??
@@ -531,6 +548,35 @@ function releaseFor(
     }
   }
   return out;
+}
+
+/**
+ * The order's lines with `short` (per SKU, at one warehouse) moved from their allocation there to
+ * their backorder, oldest line first; the promise date of a line that got more backorder is
+ * cleared until `Backorders` revises it.
+ */
+function moveToBackorder(
+  orderLines: SalesOrder['lines'],
+  short: { warehouseId: string; lines: { sku: string; quantity: number }[] },
+): SalesOrder['lines'] {
+  const lines = orderLines.map((l) => ({ ...l, allocations: l.allocations.map((a) => ({ ...a })) }));
+  for (const s of short.lines) {
+    let left = s.quantity;
+    for (const line of lines) {
+      if (left <= 0) break;
+      if (line.sku !== s.sku) continue;
+      for (const a of line.allocations) {
+        if (a.warehouseId !== short.warehouseId || a.quantity <= 0 || left <= 0) continue;
+        const take = round4(Math.min(a.quantity, left));
+        a.quantity = round4(a.quantity - take);
+        line.backorderedQuantity = round4(line.backorderedQuantity + take);
+        line.promiseDate = null;
+        left = round4(left - take);
+      }
+      line.allocations = line.allocations.filter((a) => a.quantity > 0);
+    }
+  }
+  return lines;
 }
 
 function round4(n: number): number {

@@ -6,6 +6,13 @@ export {
   reportException,
 } from './apply-report.js';
 export {
+  type BackorderOutcome,
+  Backorders,
+  type BackordersDeps,
+  backordersId,
+  promiseDate,
+} from './backorders.js';
+export {
   type BookingOutcome,
   CarrierBooking,
   type CarrierBookingDeps,
