@@ -197,17 +197,40 @@ export interface ShipmentCounts {
   total: number;
   shipped: number;
   delivered: number;
+  /**
+   * Part of the order waits for stock (a line's `backorderedQuantity`), promised by this date
+   * (the latest of its lines; null while not promised yet).
+   */
+  backorder?: { promiseDate: string | null } | null;
 }
+
+/** States in which nothing has left a warehouse yet and the order is going ahead. */
+const preShipment: ReadonlySet<OrderState> = new Set<OrderState>([
+  'accepted',
+  'partially_allocated',
+  'allocated',
+  'released',
+  'picked',
+  'packed',
+]);
 
 /**
  * The customer-facing status of an order whose shipments are counted: a split or partly shipped
  * order says how far it is ("Partially shipped (1 of 2)", "Partially delivered (1 of 2)"), so a
- * customer never reads "Shipped" while half the order is still in the warehouse. Orders with one
- * shipment read as {@link customerStatus}.
+ * customer never reads "Shipped" while half the order is still in the warehouse; an order waiting
+ * for stock says when it is expected ("Backordered (expected 2026-12-20)", "Partially backordered
+ * (rest expected 2026-12-20)"). Orders with one shipment and no backorder read as
+ * {@link customerStatus}.
  */
 export function customerStatusOf(state: OrderState, counts: ShipmentCounts): string {
   const total = Math.max(counts.total, counts.shipped, 1);
   const allDelivered = counts.delivered >= total;
+  const promise = counts.backorder?.promiseDate;
+  if (counts.backorder && state === 'backordered')
+    return promise ? `Backordered (expected ${promise})` : 'Backordered';
+  if (counts.backorder && preShipment.has(state)) {
+    return promise ? `Partially backordered (rest expected ${promise})` : 'Partially backordered';
+  }
   if (state === 'partially_shipped') return `Partially shipped (${counts.shipped} of ${total})`;
   if (
     (state === 'shipped' || state === 'invoiced' || state === 'closed') &&
