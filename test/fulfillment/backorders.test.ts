@@ -64,6 +64,11 @@ describe.each(['sqlite-file', 'postgres'] as TestBackend[])('backorders on %s', 
     });
     expect(tasks[0]!.subject).toContain(`${sku} × 2`);
     expect(sims.wms.ordersOf(order.id)).toEqual([]);
+    // One status everywhere: the hub's, the CRM's and the notice's.
+    const expected = `Backordered (expected ${order.lines[0]!.promiseDate})`;
+    expect((await now(order)).customerStatus).toBe(expected);
+    expect(sims.crm.orderStatus(order.id)?.status).toBe(expected);
+    expect(notice.data['customerStatus']).toBe(expected);
 
     // Stock arrives: the refresh publishes the receipt, the backorder goes to the warehouse.
     sims.wms.receiveStock(sku, first.warehouseId, 5);
@@ -141,8 +146,10 @@ describe.each(['sqlite-file', 'postgres'] as TestBackend[])('backorders on %s', 
       .deliveredTo(order.customerId!, order.id)
       .filter((n) => n.template === 'order-backordered');
     expect(notices).toHaveLength(1);
+    expect(o.customerStatus).toBe(`Partially backordered (rest expected ${o.lines[0]!.promiseDate})`);
     expect(notices[0]!.data).toMatchObject({
       reason: 'short_allocation',
+      customerStatus: o.customerStatus,
       promiseDate: o.lines[0]!.promiseDate,
       lines: [{ sku: pick.a.sku, backorderedQuantity: 3 }],
     });

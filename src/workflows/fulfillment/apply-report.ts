@@ -34,8 +34,6 @@
 import {
   type CloudEvent,
   CrossdockError,
-  customerStatus,
-  customerStatusOf,
   type EventData,
   type Invoice,
   newEvent,
@@ -55,7 +53,7 @@ import type {
   TimelineInput,
 } from '../../ports/index.js';
 import type { FulfillmentReport } from './milestones.js';
-import { countedShipments, fulfillmentProgress, type OverShipment } from './shipment-progress.js';
+import { customerStatusFor, fulfillmentProgress, type OverShipment } from './shipment-progress.js';
 import { normalizeTrackingNumber, trackingEntry } from './tracking-index.js';
 
 /** What the ERP said about the record a report names, read when the report alone is too thin. */
@@ -242,10 +240,7 @@ export function planReport(
     ...order,
     version: order.version + 1,
     state,
-    customerStatus:
-      countedShipments(shipments).length > 0
-        ? customerStatusOf(state, progress)
-        : customerStatus(state, milestones.includes('delivered')),
+    customerStatus: customerStatusFor({ state, lines, shipments, milestones }),
     lines,
     milestones,
     shipments,

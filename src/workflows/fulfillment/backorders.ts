@@ -47,6 +47,7 @@ import {
   toCrossdockError,
 } from '../../domain/index.js';
 import type { Clock, CommitUnit, Store, TimelineInput, WmsPort } from '../../ports/index.js';
+import { customerStatusFor } from './shipment-progress.js';
 
 /** Stable name of the backorder subscription and source of its dedupe records. Stored: never rename. */
 export const backordersId = 'backorders';
@@ -150,9 +151,16 @@ export class Backorders {
           ? { ...l, promiseDate: promiseDate(inventory, l.sku, l.backorderedQuantity, today, this.leadDays) }
           : l,
       );
-      const changed = lines.some((l, i) => l !== order.lines[i]);
+      const status = customerStatusFor({ ...order, lines });
+      const changed = lines.some((l, i) => l !== order.lines[i]) || status !== order.customerStatus;
       const next: SalesOrder = changed
-        ? { ...order, version: order.version + 1, lines, updatedAt: this.deps.clock.now().toISOString() }
+        ? {
+            ...order,
+            version: order.version + 1,
+            lines,
+            customerStatus: status,
+            updatedAt: this.deps.clock.now().toISOString(),
+          }
         : order;
       const customer = order.customerId ? await store.getCustomer(order.customerId) : null;
       const unit = this.revisionUnit(order, next, reason, customer?.externalIds['crm'] ?? null);
@@ -337,7 +345,13 @@ function releasedOrder(
       promiseDate: backorderedQuantity > 0 ? l.promiseDate : null,
     };
   });
-  return { ...order, version: order.version + 1, lines, updatedAt: nowIso };
+  return {
+    ...order,
+    version: order.version + 1,
+    lines,
+    customerStatus: customerStatusFor({ ...order, lines }),
+    updatedAt: nowIso,
+  };
 }
 
 /** The date the earliest inbound receipts of `sku` cover `shortfall`, else `leadDays` from today. */

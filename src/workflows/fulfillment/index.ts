@@ -57,6 +57,7 @@ export {
 } from './milestones.js';
 export {
   countedShipments,
+  customerStatusFor,
   type FulfillmentProgress,
   fulfillmentProgress,
   hasShipped,

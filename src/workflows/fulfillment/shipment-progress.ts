@@ -19,7 +19,14 @@
  * carries: with one shipment, the whole order, as before shipments were counted. Only lines a
  * system reported count towards "more shipped than ordered"; lines assumed this way never do.
  */
-import type { OrderLine, SalesOrder, Shipment, ShipmentCounts } from '../../domain/index.js';
+import {
+  customerStatus,
+  customerStatusOf,
+  type OrderLine,
+  type SalesOrder,
+  type Shipment,
+  type ShipmentCounts,
+} from '../../domain/index.js';
 
 /** Shipment statuses at which the goods have left the warehouse. */
 const leftWarehouse: ReadonlySet<Shipment['status']> = new Set<Shipment['status']>([
@@ -158,4 +165,40 @@ function plannedWarehousesWithoutShipment(
 
 function round4(n: number): number {
   return Math.round(n * 10_000) / 10_000;
+}
+
+/**
+ * The customer-facing status of an order as its shipments and lines stand: counted shipments
+ * ("Partially shipped (1 of 2)") and what waits for stock ("Partially backordered (rest expected
+ * …)"); the state's plain status when it has neither. The one derivation every writer of an order
+ * in fulfillment uses, so the hub, the CRM and the portal read the same words.
+ */
+export function customerStatusFor(
+  order: Pick<SalesOrder, 'state' | 'lines' | 'shipments' | 'milestones'>,
+): string {
+  const waiting = order.lines.filter((l) => l.backorderedQuantity > 0);
+  const backorder =
+    waiting.length === 0
+      ? null
+      : {
+          promiseDate: waiting.every((l) => l.promiseDate)
+            ? waiting
+                .map((l) => l.promiseDate!)
+                .sort()
+                .at(-1)!
+            : null,
+        };
+  const counted = countedShipments(order.shipments);
+  if (counted.length === 0 && !backorder)
+    return customerStatus(order.state, order.milestones.includes('delivered'));
+  const counts: ShipmentCounts =
+    counted.length === 0
+      ? { total: 0, shipped: 0, delivered: 0 }
+      : fulfillmentProgress(order, order.shipments);
+  return customerStatusOf(order.state, {
+    total: counts.total,
+    shipped: counts.shipped,
+    delivered: counts.delivered,
+    backorder,
+  });
 }
