@@ -192,6 +192,7 @@ describe.each(workflowBackends)('cancellation on %s', (backend: WorkflowBackend)
     expect(r.decision.state).toBe('shipped');
     const stored = (await world.store.getOrder(order.id))!;
     expect(stored.lines.find((l) => l.sku === otherSku)?.cancelledQuantity).toBe(2);
+    expect(stored.customerStatus).toBe('Shipped');
     expect(stored.lines.find((l) => l.sku === single.product.sku)?.cancelledQuantity).toBeUndefined();
     expect(await reserved(otherSku)).toBe(reservedBefore - 2);
     const event = (await eventsOf(order.id)).find((e) => e.type === 'order.cancelled.v1')!;

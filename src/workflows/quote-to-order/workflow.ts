@@ -14,7 +14,6 @@ import {
   CrossdockError,
   type Customer,
   customerStatus,
-  customerStatusOf,
   type EventData,
   type Hold,
   holdOwners,
@@ -35,7 +34,7 @@ import type {
   TimelineInput,
 } from '../../ports/index.js';
 import { runStep, type StepReport, stepTimelineEntry } from '../engine/index.js';
-import { fulfillmentProgress } from '../fulfillment/shipment-progress.js';
+import { customerStatusFor, fulfillmentProgress } from '../fulfillment/shipment-progress.js';
 import { type CancelRequest, cancelRequestException, cancelRequestQueue } from './cancel-requests.js';
 import { planCancellation } from './cancellation.js';
 import type { QuoteToOrderDeps, RunContext } from './context.js';
@@ -406,21 +405,25 @@ export class QuoteToOrder {
       const erpResult = await this.cancelInErp(order, plan.scope, plan.lines, input.reason);
       const now = clock.now();
       const nowIso = now.toISOString();
+      const round4 = (n: number) => Math.round(n * 10_000) / 10_000;
       const lines = order.lines.map((l) => {
         const cancelled = plan.byLine.get(l.lineNo);
-        return cancelled === undefined
-          ? l
-          : {
-              ...l,
-              cancelledQuantity: Math.round(((l.cancelledQuantity ?? 0) + cancelled) * 10_000) / 10_000,
-            };
+        if (cancelled === undefined) return l;
+        // What waited for stock is cancelled first: it is the part furthest from shipping.
+        const backordered = round4(Math.max(0, l.backorderedQuantity - cancelled));
+        return {
+          ...l,
+          cancelledQuantity: round4((l.cancelledQuantity ?? 0) + cancelled),
+          backorderedQuantity: backordered,
+          promiseDate: backordered > 0 ? l.promiseDate : null,
+        };
       });
       let state: OrderState = 'cancelled';
       let status: string = customerStatus('cancelled');
       if (plan.scope === 'remainder') {
         const progress = fulfillmentProgress({ lines }, order.shipments);
         state = progress.fullyShipped ? transition(order.state, 'shipped').state : order.state;
-        status = customerStatusOf(state, progress);
+        status = customerStatusFor({ ...order, state, lines });
       }
       const next: SalesOrder = {
         ...order,
