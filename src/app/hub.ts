@@ -42,7 +42,7 @@ import {
   withMasterDataCache,
 } from '../storage/index.js';
 import { FulfillmentSync, InventoryRefresh } from '../workflows/fulfillment/index.js';
-import { CreditExposureCache, QuoteToOrder } from '../workflows/index.js';
+import { CreditExposureCache, escalateAgedHolds, QuoteToOrder } from '../workflows/index.js';
 import { type CrossdockConfig, storeOptions } from './config.js';
 import { type HubPorts, selectPorts } from './ports.js';
 import { version } from './version.js';
@@ -231,6 +231,17 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
       const timer = setInterval(resume, 2000);
       timer.unref();
       cleanups.unshift(() => clearInterval(timer));
+
+      // A hold older than its policy's limit becomes an escalated exception for its owner.
+      const agedHolds = setInterval(
+        () =>
+          void escalateAgedHolds({ store, clock, policies }).catch((err) =>
+            logger.warn({ err: String(err) }, 'aged-hold escalation failed'),
+          ),
+        300_000,
+      );
+      agedHolds.unref();
+      cleanups.unshift(() => clearInterval(agedHolds));
 
       // Milestones from ERP/WMS/TMS flow back into order state, timeline and outbox.
       const fulfillment = new FulfillmentSync({

@@ -273,6 +273,10 @@ export interface Store {
   // orders
   commit(unit: CommitUnit): Promise<CommitResult>;
   getOrder(id: string): Promise<SalesOrder | null>;
+  /** The live (not rejected, not cancelled) order converted from that quote, if any. */
+  findOrderBySource(system: string, ref: string): Promise<SalesOrder | null>;
+  /** A customer's orders with that PO number, any state, oldest first (at most `limit`, default 20). */
+  findOrdersByPo(customerId: string, poNumber: string, limit?: number): Promise<SalesOrder[]>;
   listOrders(filter: OrderListFilter): Promise<SalesOrder[]>;
   countOrders(): Promise<{ state: string; holdReason: string | null; count: number }[]>;
   getTimeline(orderId: string): Promise<TimelineEntry[]>;

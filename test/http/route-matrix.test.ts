@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Hub } from '../../src/app/hub.js';
+import { holdReasons } from '../../src/domain/index.js';
 import { type RouteEntry, routeTable } from '../../src/http/app.js';
 import { type ApiScope, apiScopes, createApiKey, type RouteParams } from '../../src/http/middleware/index.js';
 import { openTestHub } from '../support/hub.js';
@@ -123,7 +124,7 @@ describe('every route × every credential', () => {
             ? 'any key'
             : [
                 ...new Set(
-                  ['x1', 'wms', 'tms', 'crm', 'erp', 'credit', 'sales', 'nonsense'].map((v) =>
+                  ['x1', 'wms', 'tms', 'crm', 'erp', ...holdReasons, 'nonsense'].map((v) =>
                     r.requiredScope!(new Proxy({}, { get: () => v }) as RouteParams),
                   ),
                 ),

@@ -11,6 +11,8 @@ import type {
   CrmOrderStatusUpdate,
   CrmPort,
   CustomerNotification,
+  ErpCancelInput,
+  ErpCancelResult,
   ErpChangePage,
   ErpCustomer,
   ErpCustomerInput,
@@ -25,6 +27,8 @@ import type {
   TmsBookingInput,
   TmsMilestonePage,
   TmsPort,
+  WmsCancelInput,
+  WmsCancelResult,
   WmsMilestonePage,
   WmsPort,
   WmsReleaseInput,
@@ -42,6 +46,9 @@ export class SimHttpErp implements ErpPort {
   }
   findCustomerByExternalId(externalId: string): Promise<ErpCustomer | null> {
     return this.call('findCustomerByExternalId', externalId);
+  }
+  cancelSalesOrder(input: ErpCancelInput): Promise<ErpCancelResult> {
+    return this.call('cancelSalesOrder', input);
   }
   createCustomer(input: ErpCustomerInput): Promise<ErpCustomer> {
     return this.call('createCustomer', input);
@@ -110,6 +117,9 @@ export class SimHttpWms implements WmsPort {
   }
   milestonesSince(since: string | null, limit?: number): Promise<WmsMilestonePage> {
     return this.client.call('wms', this.system, 'milestonesSince', [since, limit]);
+  }
+  cancelRelease(input: WmsCancelInput): Promise<WmsCancelResult> {
+    return this.client.call('wms', this.system, 'cancelRelease', [input]);
   }
 }
 

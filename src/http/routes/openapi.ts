@@ -342,10 +342,72 @@ export function buildOpenApi(version: string): Record<string, unknown> {
           responses: { '200': { description: 'resolved' }, ...errors },
         },
       },
+      '/api/v1/exceptions/{id}/discard': {
+        post: {
+          operationId: 'discardException',
+          summary: 'Close an exception without delivering (`ops:write`); the note goes to the audit log',
+          parameters: [idParam],
+          responses: {
+            '200': { description: 'discarded' },
+            '404': problem('no such exception'),
+            '409': problem('the exception is not open'),
+            ...errors,
+          },
+        },
+      },
       '/api/v1/subscriptions': {
         get: {
           operationId: 'listSubscriptions',
           responses: { '200': { description: 'delivery state per destination' }, ...errors },
+        },
+      },
+      '/api/v1/subscriptions/{name}/replay': {
+        post: {
+          operationId: 'replaySubscription',
+          summary: 'Re-deliver a subscription from an ISO time or an event id (`ops:write`)',
+          description:
+            'Body: `from` (ISO time or event id), optional `to`, `dryRun`, `force`. Without `force` a ' +
+            'replay of customer notifications skips what the customer was already told.',
+          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            '200': { description: 'how many events were (or would be, with dryRun) re-delivered' },
+            '404': problem('no such subscription'),
+            '422': problem('a malformed body, naming the field'),
+            ...errors,
+          },
+        },
+      },
+      '/api/v1/webhooks/{source}': {
+        post: {
+          operationId: 'receiveWebhook',
+          summary: 'A signed fact from a connected system (`webhooks:<source>`)',
+          description:
+            "A CloudEvents 1.0 body signed with the source's HMAC secret, of the types that source " +
+            'may send (WMS `wms.milestone.v1`; TMS `tms.milestone.v1`; ERP `erp.shipment.v1`, ' +
+            '`erp.invoice.v1`; CRM `crm.order_cancel_requested.v1`), whose subject is a hub order. ' +
+            "Applied through the order state machine and published as the hub's own events; never " +
+            'forwarded. See docs/SECURITY.md.',
+          parameters: [
+            {
+              name: 'source',
+              in: 'path',
+              required: true,
+              schema: { type: 'string', enum: ['crm', 'wms', 'tms', 'erp'] },
+            },
+          ],
+          requestBody: { required: true, content: json(ref('CloudEvent')) },
+          responses: {
+            '200': { description: 'a duplicate of an event applied before' },
+            '202': { description: 'applied' },
+            '401': problem('missing or invalid key, or a refused signature'),
+            '403': problem('the key lacks webhooks:<source>'),
+            '404': problem('not a webhook source'),
+            '422': problem(
+              'a type the source may not send, an unknown order or a schema failure, naming the field',
+            ),
+            '429': problem('past the per-source refusal rate; nothing written'),
+            '503': problem('the order is still being decided: retry after Retry-After'),
+          },
         },
       },
       '/health/live': {

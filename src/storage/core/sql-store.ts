@@ -108,14 +108,11 @@ export abstract class SqlStore implements Store {
   getOrder(id: string): Promise<SalesOrder | null> {
     return this.read(() => orders.getOrder(id));
   }
-  /**
-   * The live (not rejected, not cancelled) order converted from that quote, if any. Not on the
-   * `Store` port yet: the quote-to-order workflow reads it structurally (`OrderLookups`).
-   */
+  /** The live (not rejected, not cancelled) order converted from that quote, if any. */
   findOrderBySource(system: string, ref: string): Promise<SalesOrder | null> {
     return this.read(() => orders.findOrderBySource(system, ref));
   }
-  /** A customer's orders with that PO number, any state, oldest first (`OrderLookups` too). */
+  /** A customer's orders with that PO number, any state, oldest first. */
   findOrdersByPo(customerId: string, poNumber: string, limit = 20): Promise<SalesOrder[]> {
     return this.read(() => orders.findOrdersByPo(customerId, poNumber, limit));
   }

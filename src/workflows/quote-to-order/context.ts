@@ -33,16 +33,6 @@ export interface QuoteToOrderDeps {
   onBackgroundError?: (orderId: string, err: unknown) => void;
 }
 
-/**
- * The order lookup by PO number. Both stores implement it (`storage/core/orders.ts`, indexed by
- * migration 6); the workflow reads it structurally until the `Store` port declares it, and skips
- * the duplicate-PO check on a store without it.
- */
-export interface OrderLookups {
-  /** A customer's orders with that PO number, any state, oldest first. */
-  findOrdersByPo?(customerId: string, poNumber: string, limit?: number): Promise<SalesOrder[]>;
-}
-
 export interface HoldDraft {
   reason: HoldReason;
   detail: string;

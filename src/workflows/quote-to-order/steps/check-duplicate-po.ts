@@ -12,7 +12,7 @@
  */
 import { type OrderState, terminalStates } from '../../../domain/index.js';
 import type { StepReport } from '../../engine/index.js';
-import type { OrderLookups, QuoteToOrderDeps, RunContext } from '../context.js';
+import type { QuoteToOrderDeps, RunContext } from '../context.js';
 
 export const checkDuplicatePoStepId = 'check-duplicate-po';
 
@@ -38,9 +38,7 @@ export async function checkDuplicatePo(ctx: RunContext, deps: QuoteToOrderDeps):
       },
     };
   }
-  const find = (deps.store as typeof deps.store & OrderLookups).findOrdersByPo;
-  if (!find) return { outcome: 'skipped', summary: { poNumber: po, because: 'store has no PO lookup' } };
-  const others = (await find.call(deps.store, customer.id, po, 20)).filter(
+  const others = (await deps.store.findOrdersByPo(customer.id, po, 20)).filter(
     (o) => o.id !== ctx.orderId && isOpen(o.state),
   );
   if (others.length === 0) return { outcome: 'passed', summary: { poNumber: po, openOrders: 0 } };
