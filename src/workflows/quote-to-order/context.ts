@@ -9,7 +9,6 @@ import type {
   OrderLine,
   OrderSubmission,
   Product,
-  SalesOrder,
 } from '../../domain/index.js';
 import type { Clock, CrmPort, ErpPort, InventoryDelta, Store, TimelineInput } from '../../ports/index.js';
 import type { CreditExposureCache } from './credit-cache.js';
