@@ -9,9 +9,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { easypostWebhooks, signEasyPost } from '../../src/connectors/easypost/index.js';
-import { CrossdockError, type SalesOrder } from '../../src/domain/index.js';
+import { CrossdockError, type SalesOrder, validateInboundEvent } from '../../src/domain/index.js';
 import type { TmsPort } from '../../src/ports/index.js';
 import {
+  applyWebhook,
   CarrierBooking,
   type CarrierWebhookResult,
   receiveCarrierWebhook,
@@ -281,6 +282,32 @@ describe.each(['sqlite-file', 'postgres'] as TestBackend[])('EasyPost tracker we
       trackingNumber: ez,
     });
     expect(ex!.lastError['raw']).toBe(body);
+
+    // The same through the TMS's CloudEvents webhook: recorded, and kept with the event as sent.
+    const event = validateInboundEvent('tms', {
+      specversion: '1.0',
+      id: 'tms-evt-closed',
+      source: 'urn:tms',
+      type: 'tms.milestone.v1',
+      time: new Date().toISOString(),
+      subject: order.id,
+      datacontenttype: 'application/json',
+      data: {
+        milestoneId: 'scan-oos',
+        shipmentId,
+        carrier: 'USPS',
+        trackingNumber: ez,
+        milestone: 'out_for_delivery',
+      },
+    });
+    await applyWebhook({ store: e.store, clock: e.clock }, event, { source: 'tms', id: event.id });
+    const pushed = await e.store.getException(`fulfillment:${order.id}:order_closed:tms:scan-oos`);
+    expect(pushed).toMatchObject({ kind: 'conflict', owner: 'customer_service' });
+    expect(pushed!.lastError['raw']).toMatchObject({
+      id: 'tms-evt-closed',
+      data: { milestone: 'out_for_delivery' },
+    });
+    expect((await now()).state).toBe('cancelled');
   });
 
   test('malformed payloads and bad JSON are refused naming the field, kept with the raw body; a bad signature writes nothing', async () => {
