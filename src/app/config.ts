@@ -7,7 +7,14 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { subscriptionNames } from '../events/index.js';
 import { defaultPolicies, QuoteToOrderPolicies } from '../workflows/index.js';
+
+/** Every built-in subscription's name: the keys `events.subscriptions` accepts. */
+const knownSubscriptions = Object.values(subscriptionNames) as [
+  (typeof subscriptionNames)[keyof typeof subscriptionNames],
+  ...(typeof subscriptionNames)[keyof typeof subscriptionNames][],
+];
 
 export const TrytonErpConfig = z.object({
   kind: z.literal('tryton'),
@@ -123,19 +130,11 @@ export const CrossdockConfig = z.object({
        * 40 attempts, backoff from 250 ms doubling to a 10 min cap, 24 h maximum age, a breaker
        * opening after 5 consecutive failures for 10 s). Keys are subscription names (the hub
        * passes them through `subscriptionPolicies`); an unknown name is refused with the name, so
-       * a typo cannot leave a destination on the defaults unnoticed. The names are listed here
-       * because this file imports nothing from src/events; test/events/config.test.ts keeps them
-       * equal to `subscriptionNames`.
+       * a typo cannot leave a destination on the defaults unnoticed (`subscriptionNames`).
        */
       subscriptions: z
         .partialRecord(
-          z.enum([
-            'crm-order-sync',
-            'crm-activity-timeline',
-            'customer-notifications',
-            'warehouse-planning',
-            'analytics-export',
-          ]),
+          z.enum(knownSubscriptions),
           z
             .object({
               /** Attempts in total (first included) before a retryable failure is parked. */
@@ -175,7 +174,7 @@ export const CrossdockConfig = z.object({
               const i = issue as { code: string; keys?: PropertyKey[] };
               if (i.code !== 'unrecognized_keys') return undefined;
               const names = (i.keys ?? []).map((k) => `"${String(k)}"`).join(', ');
-              return `unknown subscription ${names} (known: crm-order-sync, crm-activity-timeline, customer-notifications, warehouse-planning, analytics-export)`;
+              return `unknown subscription ${names} (known: ${knownSubscriptions.join(', ')})`;
             },
           },
         )

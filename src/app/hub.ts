@@ -13,6 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
+import { easypostWebhooks } from '../connectors/easypost/index.js';
 import {
   Dispatcher,
   FileAnalyticsSink,
@@ -41,7 +42,12 @@ import {
   runRetention,
   withMasterDataCache,
 } from '../storage/index.js';
-import { FulfillmentSync, InventoryRefresh } from '../workflows/fulfillment/index.js';
+import {
+  Backorders,
+  CarrierBooking,
+  FulfillmentSync,
+  InventoryRefresh,
+} from '../workflows/fulfillment/index.js';
 import { CreditExposureCache, escalateAgedHolds, QuoteToOrder } from '../workflows/index.js';
 import { type CrossdockConfig, storeOptions } from './config.js';
 import { type HubPorts, selectPorts } from './ports.js';
@@ -163,12 +169,22 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
             'analytics export could not be opened; its deliveries will retry',
           ),
       );
+      // Packed shipments are booked with the estate's TMS (not where a real ERP runs the warehouse).
+      const booking = ports.warehouseFeeds
+        ? new CarrierBooking({ store, clock, tms: ports.tms, rules: policies.shipping.carriers })
+        : null;
+      // Backorders are promised, announced and released to the estate's WMS when stock arrives.
+      const backorders = ports.warehouseFeeds
+        ? new Backorders({ store, clock, wms: ports.wms, leadDays: policies.default.backorderLeadDays })
+        : null;
       for (const reg of standardSubscriptions({
         crm,
         notifications: ports.notifications,
         wms: ports.wms,
         store,
         analytics,
+        ...(booking ? { bookCarrier: booking.handle } : {}),
+        ...(backorders ? { handleBackorders: backorders.handle } : {}),
         // A lease is how long a killed process's claims block its keys before another (or the
         // restarted) process takes them over: twice the handler timeout, not minutes.
         // Each subscription's own delivery settings (events.subscriptions) go over the defaults.
@@ -206,6 +222,7 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
             dispatcher,
             metrics,
             webhookSecrets: config.webhooks.secrets,
+            carrierWebhooks: { easypost: easypostWebhooks },
             webhookRefusalLimit: {
               perSecond: config.webhooks.refusalsPerSecond,
               burst: config.webhooks.refusalBurst,
@@ -256,6 +273,7 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
       cleanups.unshift(() => fulfillment.stop());
       const inventoryRefresh = new InventoryRefresh({
         store,
+        clock,
         source: ports.inventory,
         intervalMs: 30_000,
         onError: (err) => logger.warn({ err: String(err) }, 'inventory refresh failed'),

@@ -43,16 +43,15 @@ export const subscriptionNames = {
   customerNotifications: 'customer-notifications',
   warehousePlanning: 'warehouse-planning',
   analyticsExport: 'analytics-export',
+  carrierBooking: 'carrier-booking',
+  backorders: 'backorders',
 } as const;
 
-/**
- * Name of the carrier-booking subscription (stored; never renamed). Kept apart from
- * `subscriptionNames` while the config's list of subscriptions does not name it.
- */
-export const carrierBookingSubscription = 'carrier-booking';
+/** Name of the carrier-booking subscription (stored; never renamed). */
+export const carrierBookingSubscription = subscriptionNames.carrierBooking;
 
-/** Name of the backorders subscription (stored; never renamed); apart like `carrier-booking`. */
-export const backordersSubscription = 'backorders';
+/** Name of the backorders subscription (stored; never renamed). */
+export const backordersSubscription = subscriptionNames.backorders;
 
 /** The ports and sinks the built-in subscriptions deliver to. */
 export interface StandardSubscriptionDeps {

@@ -355,6 +355,29 @@ export function buildOpenApi(version: string): Record<string, unknown> {
           },
         },
       },
+      '/api/v1/webhooks/carriers/{carrier}': {
+        post: {
+          operationId: 'receiveCarrierWebhook',
+          summary: "A carrier's own tracking webhook (`webhooks:tms`), e.g. EasyPost tracker updates",
+          description:
+            "The carrier's body and signature (EasyPost: `X-Hmac-Signature` keyed with " +
+            '`webhooks.secrets.easypost`). The order is found by tracking number; new scans are applied ' +
+            'through the order state machine. An unknown tracking number answers 200 (so the carrier ' +
+            'does not retry) and is kept as an exception.',
+          parameters: [
+            { name: 'carrier', in: 'path', required: true, schema: { type: 'string', enum: ['easypost'] } },
+          ],
+          requestBody: { required: true, content: json({ type: 'object' }) },
+          responses: {
+            '200': { description: 'unchanged, duplicate, ignored or unknown tracking number' },
+            '202': { description: 'applied or recorded' },
+            '401': problem('missing or invalid key, or a refused signature'),
+            '403': problem('the key lacks webhooks:tms'),
+            '404': problem('no such carrier'),
+            '422': problem('invalid JSON or a malformed payload, naming the field (kept in an exception)'),
+          },
+        },
+      },
       '/api/v1/subscriptions': {
         get: {
           operationId: 'listSubscriptions',

@@ -21,8 +21,8 @@ import {
   resolveDeadLetter,
   retryDeadLetters,
 } from '../../events/index.js';
-import type { Clock, Store } from '../../ports/index.js';
-import { applyWebhook } from '../../workflows/fulfillment/index.js';
+import type { CarrierWebhookPort, Clock, Store } from '../../ports/index.js';
+import { applyWebhook, receiveCarrierWebhook } from '../../workflows/fulfillment/index.js';
 import { type HttpMetrics, requirePrincipal, requireScope, requireScopeFor } from '../middleware/index.js';
 import { httpProblem, ProblemError, problemTypes } from '../problem.js';
 
@@ -36,6 +36,11 @@ export interface OpsRoutesDeps {
   metrics?: HttpMetrics;
   /** Refused webhooks written to the exception queue per source (default 1/s, burst 10). */
   webhookRefusalLimit?: RefusalLimitOptions;
+  /**
+   * Carriers posting their own webhooks (`POST /api/v1/webhooks/carriers/<name>`), by name; each
+   * one's secret is `webhookSecrets[<name>]`.
+   */
+  carrierWebhooks?: Record<string, CarrierWebhookPort>;
 }
 
 const ExceptionQuery = z.object({
@@ -196,6 +201,33 @@ function registerWebhookRoute(app: FastifyInstance, deps: OpsRoutesDeps): void {
           .code(r.status === 'accepted' ? 202 : 200)
           .send({ status: r.status, eventId: r.event.id });
       } catch (err) {
+        throw webhookProblem(err);
+      }
+    });
+    // A carrier's own body and signature (EasyPost tracker updates), found by tracking number:
+    // 202 applied/recorded, 200 unchanged/duplicate/ignored/unknown_tracking_number (kept as an
+    // exception), 401 signature, 404 no such carrier, 422 malformed (kept with its raw body).
+    const carrierScope = requireScope('webhooks:tms');
+    raw.post('/api/v1/webhooks/carriers/:carrier', { onRequest: carrierScope }, async (request, reply) => {
+      const carrier = (request.params as { carrier: string }).carrier;
+      const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      try {
+        const r = await receiveCarrierWebhook(
+          {
+            store: deps.store,
+            clock: deps.clock,
+            carriers: deps.carrierWebhooks ?? {},
+            secrets: deps.webhookSecrets,
+          },
+          { carrier, rawBody, headers: request.headers },
+        );
+        const committed = r.status === 'applied' || r.status === 'recorded';
+        if (committed) deps.dispatcher?.notify();
+        return reply.code(committed ? 202 : 200).send(r);
+      } catch (err) {
+        if (err instanceof CrossdockError && err.details['reason'] === 'unknown_source') {
+          throw new ProblemError(httpProblem(404, err.message, problemTypes.notFound));
+        }
         throw webhookProblem(err);
       }
     });

@@ -5,6 +5,7 @@
  * decision that changes by segment and season; it must not need a release.
  */
 import { z } from 'zod';
+import { CarrierRules, defaultCarrierRules } from '../fulfillment/carrier-booking.js';
 
 export const SegmentPolicy = z.object({
   /** What to do with an order whose CRM account the hub does not know. */
@@ -59,6 +60,11 @@ export const ShippingRules = z.object({
         reason: 'hazmat to non-contiguous US needs a carrier review',
       },
     ]),
+  /**
+   * Carrier and service per shipping method (first match by method, minimum weight, hazard), used
+   * to book a packed shipment with the TMS; see src/workflows/fulfillment/carrier-booking.ts.
+   */
+  carriers: CarrierRules.default(defaultCarrierRules),
 });
 export type ShippingRules = z.infer<typeof ShippingRules>;
 
