@@ -1,15 +1,9 @@
-/**
- * A whole hub (`openTestHub`) on SQLite or on a fresh PostgreSQL database, with API keys for an
- * order-taking client and for WMS/TMS/carrier webhook senders, and helpers to submit, wait and
- * post signed webhooks: the real-hub half of the fulfillment suites.
- */
-import pg from 'pg';
 import type { Hub } from '../../src/app/hub.js';
 import type { OrderSubmission, SalesOrder } from '../../src/domain/index.js';
 import { signatureHeader, signWebhook } from '../../src/events/index.js';
 import { type ApiScope, createApiKey } from '../../src/http/middleware/index.js';
 import type { Clock } from '../../src/ports/index.js';
-import { pgUrl } from '../events/support.js';
+import { freshDatabase } from '../support/database.js';
 import { openTestHub } from '../support/hub.js';
 
 export const bootstrap = 'fulfillment-test-bootstrap-secret-0123456789';
@@ -20,32 +14,6 @@ export const secrets = {
   crm: 'crm-webhook-secret-0123456789',
   easypost: 'easypost-webhook-secret-0123456789',
 };
-
-/** A fresh PostgreSQL database for one hub, and how to drop it. */
-export async function freshDatabase(prefix: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: pgUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(pgUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: pgUrl });
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await c.end();
-      }
-    },
-  };
-}
 
 /** Polls `fn` until it returns something truthy (15 s by default). */
 export async function until<T>(

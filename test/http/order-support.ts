@@ -1,42 +1,11 @@
-/**
- * Shared set-up of the order-action suites (duplicate conversion, holds, cancellation): a whole
- * hub on SQLite or on a fresh PostgreSQL database, API keys with given scopes, and requests.
- */
-import pg from 'pg';
 import type { Hub } from '../../src/app/hub.js';
 import type { OrderSubmission } from '../../src/domain/index.js';
 import { type ApiScope, createApiKey } from '../../src/http/middleware/index.js';
 import type { Clock } from '../../src/ports/index.js';
-import { pgUrl } from '../events/support.js';
+import { freshDatabase } from '../support/database.js';
 import { openTestHub } from '../support/hub.js';
 
 export type HubBackend = 'sqlite' | 'postgres';
-
-/** A fresh PostgreSQL database for one hub, and how to drop it. */
-export async function freshDatabase(prefix: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: pgUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(pgUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: pgUrl });
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await c.end();
-      }
-    },
-  };
-}
 
 /** A running hub of one backend, with a way to make keys and to dispose of it all. */
 export interface OrderHub {

@@ -1,10 +1,3 @@
-/**
- * Signed webhooks through a whole hub (`openTestHub`: HTTP API, dispatcher, simulators) on
- * SQLite and on PostgreSQL: a forged hub event is refused and never delivered, a warehouse
- * milestone moves the order once through the same path as the polled feed, scopes per source,
- * and a flood of bad signatures costs one exception record and a 429.
- */
-import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Hub } from '../../src/app/hub.js';
@@ -15,7 +8,7 @@ import { type ApiScope, createApiKey, createMetrics } from '../../src/http/middl
 import { registerOpsRoutes } from '../../src/http/routes/ops.js';
 import { systemClock } from '../../src/ports/index.js';
 import { order as orderFixture } from '../../src/storage/contract/fixtures.js';
-import { pgUrl } from '../events/support.js';
+import { freshDatabase } from '../support/database.js';
 import { openTestHub } from '../support/hub.js';
 
 const bootstrap = 'webhook-test-bootstrap-secret-0123456789';
@@ -27,32 +20,6 @@ const secrets = {
 };
 type Source = keyof typeof secrets;
 const sources = Object.keys(secrets) as Source[];
-
-/** A fresh PostgreSQL database for one hub, and how to drop it. */
-async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `webhooks_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: pgUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(pgUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: pgUrl });
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await c.end();
-      }
-    },
-  };
-}
 
 async function until<T>(
   what: string,
@@ -78,7 +45,7 @@ describe.each(['sqlite', 'postgres'] as const)('POST /api/v1/webhooks/:source on
   beforeAll(async () => {
     const overrides: Record<string, unknown> = { webhooks: { secrets } };
     if (backend === 'postgres') {
-      const db = await freshDatabase();
+      const db = await freshDatabase('webhooks');
       drop = db.drop;
       overrides['databaseUrl'] = db.url;
     }
