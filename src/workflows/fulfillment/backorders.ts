@@ -354,18 +354,23 @@ function releasedOrder(
   };
 }
 
-/** The date the earliest inbound receipts of `sku` cover `shortfall`, else `leadDays` from today. */
+/**
+ * The date the earliest inbound receipts of `sku` cover `shortfall`, else `leadDays` from today.
+ * Receipts whose ETA has passed count only with `overdueReceipts` (the decision step counts them,
+ * as it always has; a revision does not promise a date already gone).
+ */
 export function promiseDate(
   inventory: readonly InventoryPosition[],
   sku: string,
   shortfall: number,
   today: string,
   leadDays: number,
+  options: { overdueReceipts?: boolean } = {},
 ): string {
   const receipts = inventory
     .filter((p) => p.sku === sku)
     .flatMap((p) => p.inbound)
-    .filter((r) => r.eta >= today)
+    .filter((r) => options.overdueReceipts === true || r.eta >= today)
     .sort((a, b) => a.eta.localeCompare(b.eta));
   let covered = 0;
   for (const r of receipts) {

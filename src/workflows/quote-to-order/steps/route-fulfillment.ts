@@ -5,9 +5,10 @@
  * the inbound receipt that covers it. The rationale is recorded for the people who ask "why
  * did this ship from the west coast?".
  */
-import type { InventoryPosition, OrderLine } from '../../../domain/index.js';
+import type { OrderLine } from '../../../domain/index.js';
 import type { InventoryDelta } from '../../../ports/index.js';
 import type { StepReport } from '../../engine/index.js';
+import { promiseDate } from '../../fulfillment/backorders.js';
 import type { FulfillmentPlan, QuoteToOrderDeps, RunContext } from '../context.js';
 
 export const routeFulfillmentStepId = 'route-fulfillment';
@@ -65,7 +66,16 @@ export function routeFulfillment(ctx: RunContext, deps: QuoteToOrderDeps): StepR
       }
       if (remaining > 0) {
         l.backorderedQuantity = remaining;
-        l.promiseDate = promiseDate(ctx.inventory, l.sku, remaining, ctx.today, ctx.policy.backorderLeadDays);
+        l.promiseDate = promiseDate(
+          ctx.inventory,
+          l.sku,
+          remaining,
+          ctx.today,
+          ctx.policy.backorderLeadDays,
+          {
+            overdueReceipts: true,
+          },
+        );
       }
     }
     const backordered = lines.filter((l) => l.backorderedQuantity > 0);
@@ -82,26 +92,4 @@ export function routeFulfillment(ctx: RunContext, deps: QuoteToOrderDeps): StepR
     outcome: 'passed',
     summary: { strategy, rationale, warehouses: [...new Set(reservations.map((r) => r.warehouseId))] },
   };
-}
-
-/** The date the first inbound receipts cover the shortfall, else lead days from today. */
-function promiseDate(
-  inventory: InventoryPosition[],
-  sku: string,
-  shortfall: number,
-  today: string,
-  leadDays: number,
-): string {
-  const receipts = inventory
-    .filter((p) => p.sku === sku)
-    .flatMap((p) => p.inbound)
-    .sort((a, b) => a.eta.localeCompare(b.eta));
-  let covered = 0;
-  for (const r of receipts) {
-    covered += r.quantity;
-    if (covered >= shortfall) return r.eta;
-  }
-  const d = new Date(`${today}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + leadDays);
-  return d.toISOString().slice(0, 10);
 }
