@@ -107,19 +107,31 @@ export async function commitReport(
         eventSeqs: result.eventSeqs,
       };
     } catch (err) {
-      const e = toCrossdockError(err);
-      if (e.kind !== 'conflict' || attempt >= commitReportAttempts) throw e;
-      if (typeof e.details['sku'] === 'string') {
-        // The reservation is not there to give back (released by a hold, or never taken in
-        // this store): record the allocation without touching inventory.
-        skipRelease = true;
-      } else {
-        const fresh = await store.getOrder(order.id);
-        if (!fresh) throw e;
-        order = fresh;
-      }
+      ({ order, skipRelease } = await retryAfterConflict(store, err, attempt, order, skipRelease));
     }
   }
+}
+
+/**
+ * What the next attempt of a failed report commit starts from, or the error when there is none
+ * (not a conflict, attempts used up, the order gone). A conflict naming a SKU means the
+ * reservation is not there to give back (released by a hold, or never taken in this store): the
+ * allocation is recorded without touching inventory. Any other conflict is the order's version:
+ * re-read it and plan again (a release already skipped stays skipped).
+ */
+async function retryAfterConflict(
+  store: Store,
+  err: unknown,
+  attempt: number,
+  order: SalesOrder,
+  skipRelease: boolean,
+): Promise<{ order: SalesOrder; skipRelease: boolean }> {
+  const e = toCrossdockError(err);
+  if (e.kind !== 'conflict' || attempt >= commitReportAttempts) throw e;
+  if (typeof e.details['sku'] === 'string') return { order, skipRelease: true };
+  const fresh = await store.getOrder(order.id);
+  if (!fresh) throw e;
+  return { order: fresh, skipRelease };
 }
 
 /** What {@link commitReports} did. */
@@ -182,15 +194,7 @@ export async function commitReports(
       if (result.status === 'duplicate') return { outcome: 'duplicate' };
       return { outcome: 'committed', order: next, outcomes, eventSeqs: result.eventSeqs };
     } catch (err) {
-      const e = toCrossdockError(err);
-      if (e.kind !== 'conflict' || attempt >= commitReportAttempts) throw e;
-      if (typeof e.details['sku'] === 'string') {
-        skipRelease = true;
-      } else {
-        const fresh = await store.getOrder(order.id);
-        if (!fresh) throw e;
-        order = fresh;
-      }
+      ({ order, skipRelease } = await retryAfterConflict(store, err, attempt, order, skipRelease));
     }
   }
 }
