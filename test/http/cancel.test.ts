@@ -148,6 +148,12 @@ describe.each(['sqlite', 'postgres'] as HubBackend[])('order cancellation over H
       async () => (await hub.store.getOrder(order.id))?.state === 'cancelled',
       20_000,
     );
+    // The request is resolved right after the cancellation commits, in a write of its own.
+    await until(
+      'the request to be resolved',
+      async () => (await hub.store.getException(cancelRequestId(order.id)))?.status === 'resolved',
+      20_000,
+    );
     expect(await hub.store.getException(cancelRequestId(order.id))).toMatchObject({ status: 'resolved' });
     await drained();
     expect(hub.sims!.wms.ordersOf(order.id).map((o) => o.status)).toEqual(['cancelled']);
