@@ -88,6 +88,15 @@ describe.each(['sqlite', 'postgres'] as HubBackend[])('order cancellation over H
       'the hub to see the shipment',
       async () => (await hub.store.getOrder(order.id))?.state === 'shipped',
     );
+    // The carrier booking follows the shipment asynchronously and writes the tracking number to
+    // the order; let it land before taking the snapshot the refused cancel must not change.
+    await drained();
+    await until('the carrier booking', async () =>
+      ((await hub.store.getOrder(order.id))?.shipments ?? [])
+        .filter((s) => s.status === 'shipped')
+        .every((s) => s.trackingNumber !== undefined),
+    );
+    await drained();
     const before = await hub.store.getOrder(order.id);
     const res = await cancel(order.id);
     expect(res.statusCode).toBe(409);
