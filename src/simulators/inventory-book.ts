@@ -90,6 +90,14 @@ export class InventoryBook {
     pos.asOf = now;
   }
 
+  /**
+   * Writes off allocated stock that is not on the shelf (a short pick: the count was wrong): on
+   * hand and allocated both drop, as on an issue, but nothing left the dock.
+   */
+  writeOff(sku: string, warehouseId: string, quantity: number, now: string): void {
+    this.issue(sku, warehouseId, quantity, now);
+  }
+
   /** Receives stock (an inbound receipt arrived), consuming the earliest inbound line. */
   receive(sku: string, warehouseId: string, quantity: number, now: string): void {
     const pos = this.position(sku, warehouseId, now);

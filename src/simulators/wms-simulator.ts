@@ -253,6 +253,32 @@ export class WmsSimulator implements WmsPort {
   }
 
   /**
+   * A short pick: the picker finds fewer of `sku` on the shelf than the order was allocated
+   * (`quantity` units missing). Before the order is picked only. The missing units leave the
+   * books (on hand and allocated both drop: the count was wrong), the line's allocation moves to
+   * its backorder, and a `backordered` milestone with that quantity is emitted (what the hub's
+   * backorder path takes). At least one unit must stay allocated on the order, so the warehouse
+   * order still ships something; a conflict otherwise.
+   */
+  shortPick(wmsOrderId: string, sku: string, quantity: number): WmsMilestone {
+    const record = this.requireOrder(wmsOrderId);
+    if (record.status !== 'released') {
+      throw CrossdockError.conflict(`Warehouse order ${wmsOrderId} is ${record.status}; cannot short-pick`);
+    }
+    const line = record.lines.find((l) => l.sku === sku && l.allocated >= quantity);
+    const left = record.lines.reduce((n, l) => n + l.allocated, 0) - quantity;
+    if (!line || !(quantity > 0) || left <= 0) {
+      throw CrossdockError.conflict(
+        `Warehouse order ${wmsOrderId} cannot be short ${quantity} of ${sku} and still ship something`,
+      );
+    }
+    line.allocated = Math.round((line.allocated - quantity) * 10_000) / 10_000;
+    line.backordered = Math.round((line.backordered + quantity) * 10_000) / 10_000;
+    this.inventory.writeOff(sku, record.warehouseId, quantity, this.clock.now().toISOString());
+    return this.emit(record, 'backordered', `short pick: ${sku}×${quantity}`, [{ sku, quantity }]);
+  }
+
+  /**
    * Re-emits an earlier milestone of an order as a new log entry, to simulate a late or
    * duplicated delivery from the warehouse (the hub must not move the order backwards).
    */
