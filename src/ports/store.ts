@@ -211,6 +211,11 @@ export interface ApiKeyRecord {
   rateLimit: number;
   createdAt: string;
   revokedAt: string | null;
+  /**
+   * The hub customer id a customer's key (a portal's) is bound to; absent for system and staff
+   * keys. Stored in `api_keys.customer_id` (schema 7).
+   */
+  customerId?: string | null;
 }
 
 /** The tables retention prunes (`Store.prune`). */

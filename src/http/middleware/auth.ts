@@ -22,13 +22,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { toCrossdockError } from '../../domain/index.js';
 import type { ApiKeyRecord, Store } from '../../ports/index.js';
-import { httpProblem, problemTypes, sendProblem } from '../problem.js';
+import { httpProblem, ProblemError, problemTypes, sendProblem } from '../problem.js';
 import { ClientBuckets } from './rate-limit.js';
 
 /**
  * Scopes a key can hold; `admin` implies every other scope. `webhooks:<source>` lets a system
  * post its own signed webhooks (`POST /api/v1/webhooks/<source>`) and nothing else;
- * `holds:<owner>` lets a team work the holds it owns (release, reject, cancel the order).
+ * `holds:<owner>` lets a team work the holds it owns (release, reject, cancel the order);
+ * `portal:read` lets a customer portal read one customer's orders (`/api/v1/portal/…`), and only
+ * with a key bound to that customer (see {@link Principal.customerId}).
  */
 export const apiScopes = [
   'orders:write',
@@ -46,8 +48,12 @@ export const apiScopes = [
   'holds:tax',
   'holds:logistics',
   'holds:sales',
+  'portal:read',
   'admin',
 ] as const;
+
+/** The only scopes a key bound to a customer may hold: it reads that customer's portal and nothing else. */
+export const customerScopes: readonly ApiScope[] = ['portal:read'];
 /** One API scope. */
 export type ApiScope = (typeof apiScopes)[number];
 
@@ -58,6 +64,12 @@ export interface Principal {
   scopes: readonly string[];
   /** Requests per second allowed; 0 = the server default. */
   rateLimit: number;
+  /**
+   * The hub customer id a customer's key (a portal's) is bound to; absent or null for system and
+   * staff keys. A bound principal holds only {@link customerScopes}, whatever its record says, so it
+   * can never reach a route outside the portal.
+   */
+  customerId?: string | null;
 }
 
 declare module 'fastify' {
@@ -67,8 +79,13 @@ declare module 'fastify' {
   }
 }
 
-/** Whether a principal holds a scope; `admin` holds all. */
+/**
+ * Whether a principal holds a scope; `admin` holds all. A principal bound to a customer holds
+ * only the customer scopes it was given (`admin` or any other scope on its record counts for
+ * nothing), so a customer's key cannot reach a route outside the portal.
+ */
 export function hasScope(principal: Principal, scope: ApiScope): boolean {
+  if (principal.customerId) return customerScopes.includes(scope) && principal.scopes.includes(scope);
   return principal.scopes.includes('admin') || principal.scopes.includes(scope);
 }
 
@@ -102,6 +119,11 @@ export interface CreateApiKeyInput {
   secret?: string;
   /** Use this id instead of generating one. */
   id?: string;
+  /**
+   * Bind the key to this hub customer id (a customer portal's key): it may then hold only
+   * {@link customerScopes} (`portal:read`). The caller checks the customer exists.
+   */
+  customerId?: string;
   now?: Date;
 }
 
@@ -117,6 +139,18 @@ export function createApiKey(input: CreateApiKeyInput): { record: ApiKeyRecord; 
   }
   const rateLimit = input.rateLimit ?? 0;
   if (!Number.isFinite(rateLimit) || rateLimit < 0) throw new TypeError('rateLimit must be >= 0.');
+  const customerId = input.customerId?.trim();
+  if (input.customerId !== undefined && !customerId) throw new TypeError('customerId must not be empty.');
+  if (customerId) {
+    const other = input.scopes.filter((s) => !customerScopes.includes(s));
+    if (other.length > 0 || input.scopes.length === 0) {
+      throw new TypeError(
+        `A key bound to a customer may hold only ${customerScopes.join(', ')}` +
+          (other.length > 0 ? ` (not ${other.join(', ')})` : '') +
+          '.',
+      );
+    }
+  }
   const id = input.id ?? randomBase62(12);
   const secret = input.secret ?? `cdk_${id}_${randomBase62(43)}`;
   const record: ApiKeyRecord = {
@@ -127,6 +161,7 @@ export function createApiKey(input: CreateApiKeyInput): { record: ApiKeyRecord; 
     rateLimit,
     createdAt: (input.now ?? new Date()).toISOString(),
     revokedAt: null,
+    ...(customerId ? { customerId } : {}),
   };
   return { record, secret };
 }
@@ -236,7 +271,13 @@ interface CacheEntry {
 
 function principalOf(record: ApiKeyRecord | null): Principal | null {
   if (record === null || record.revokedAt !== null) return null;
-  return { keyId: record.id, name: record.name, scopes: record.scopes, rateLimit: record.rateLimit };
+  return {
+    keyId: record.id,
+    name: record.name,
+    scopes: record.scopes,
+    rateLimit: record.rateLimit,
+    ...(record.customerId ? { customerId: record.customerId } : {}),
+  };
 }
 
 function unauthorized(reply: FastifyReply, detail: string, invalid: boolean): void {
@@ -469,4 +510,22 @@ export function requirePrincipal(request: FastifyRequest): Principal {
     throw new Error('No principal on this request: is the route behind apiKeyAuth and requireScope?');
   }
   return principal;
+}
+
+/**
+ * The customer a portal request answers for: the principal's bound customer. A key with
+ * `portal:read` that is bound to no customer (a staff or `admin` key) gets a 403 problem, since a
+ * portal answer is always one customer's.
+ */
+export function portalCustomer(request: FastifyRequest): string {
+  const principal = requirePrincipal(request);
+  if (principal.customerId) return principal.customerId;
+  throw new ProblemError(
+    httpProblem(
+      403,
+      `The API key "${principal.name}" is not bound to a customer; portal routes answer only for a ` +
+        "customer's key (crossdock keys create --customer <id> --scopes portal:read).",
+      problemTypes.forbidden,
+    ),
+  );
 }

@@ -181,6 +181,29 @@ export function storeContract(name: string, harness: StoreHarness): void {
         expect((await store.listApiKeys()).map((k) => k.id)).toEqual(['k1', 'k2']);
         expect(await store.countApiKeys()).toBe(2);
       });
+
+      test('A key bound to a customer keeps its binding through lookups, listing and revocation; unbound keys have none', async () => {
+        const key = {
+          id: 'kp',
+          name: 'acme-portal',
+          secretHash: 'hp',
+          scopes: ['portal:read'],
+          rateLimit: 0,
+          createdAt: '2025-01-01T00:00:00.000Z',
+          revokedAt: null,
+          customerId: 'CUST-123',
+        };
+        await store.putApiKey(key);
+        await store.putApiKey({ ...key, id: 'ks', secretHash: 'hs', name: 'staff', customerId: null });
+        expect(await store.findApiKeyByHash('hp')).toEqual(key);
+        expect((await store.findApiKeyByHash('hs'))?.customerId).toBeUndefined();
+        expect((await store.listApiKeys()).find((k) => k.id === 'kp')?.customerId).toBe('CUST-123');
+        await store.commit({ apiKeys: [{ ...key, revokedAt: '2025-02-01T00:00:00.000Z' }] });
+        expect(await store.findApiKeyByHash('hp')).toMatchObject({
+          customerId: 'CUST-123',
+          revokedAt: '2025-02-01T00:00:00.000Z',
+        });
+      });
     });
 
     describe('commit', () => {

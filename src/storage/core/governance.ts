@@ -13,16 +13,26 @@ function apiKeyFromRow(r: Row): ApiKeyRecord {
     rateLimit: num(r.rate_limit),
     createdAt: String(r.created_at),
     revokedAt: textOrNull(r.revoked_at),
+    ...(textOrNull(r.customer_id) !== null ? { customerId: String(r.customer_id) } : {}),
   };
 }
 
-const apiKeyColumns = 'id, name, secret_hash, scopes, rate_limit, created_at, revoked_at';
+const apiKeyColumns = 'id, name, secret_hash, scopes, rate_limit, created_at, revoked_at, customer_id';
 
 /** Creates or replaces an API key record (rotation, revocation). */
 export function* putApiKey(k: ApiKeyRecord): Txn<void> {
   yield* run(
-    `INSERT INTO api_keys (${apiKeyColumns}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash, scopes = excluded.scopes, rate_limit = excluded.rate_limit, created_at = excluded.created_at, revoked_at = excluded.revoked_at`,
-    [k.id, k.name, k.secretHash, JSON.stringify(k.scopes), k.rateLimit, k.createdAt, k.revokedAt],
+    `INSERT INTO api_keys (${apiKeyColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash, scopes = excluded.scopes, rate_limit = excluded.rate_limit, created_at = excluded.created_at, revoked_at = excluded.revoked_at, customer_id = excluded.customer_id`,
+    [
+      k.id,
+      k.name,
+      k.secretHash,
+      JSON.stringify(k.scopes),
+      k.rateLimit,
+      k.createdAt,
+      k.revokedAt,
+      k.customerId ?? null,
+    ],
   );
 }
 

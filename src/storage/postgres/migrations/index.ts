@@ -6,6 +6,7 @@ import { migration0003 } from './0003-order-counts.js';
 import { migration0004 } from './0004-cursor-fanout.js';
 import { migration0005 } from './0005-retention.js';
 import { migration0006 } from './0006-order-keys.js';
+import { migration0007 } from './0007-api-key-customer.js';
 
 /** Every PostgreSQL migration, ascending. */
 export const postgresMigrations: readonly Migration[] = [
@@ -15,4 +16,5 @@ export const postgresMigrations: readonly Migration[] = [
   migration0004,
   migration0005,
   migration0006,
+  migration0007,
 ];
