@@ -31,6 +31,17 @@ export type {
 export { demoPicks, demoWarehouses, generateDemoData } from './demo-data.js';
 export type { ErpCustomerRecord, ErpOrderRecord } from './erp-simulator.js';
 export { ErpSimulator } from './erp-simulator.js';
+export {
+  defaultEstateSettings,
+  Estate,
+  type EstateDwell,
+  type EstateHooks,
+  type EstateOptions,
+  type EstateReturnDue,
+  type EstateSettings,
+  type EstateStats,
+  type EstateTimers,
+} from './estate.js';
 export type { FaultConfig, FaultStats } from './faults.js';
 export { FaultInjector, FaultPatch, healthyFaults } from './faults.js';
 export {
@@ -90,6 +101,8 @@ export interface Simulators {
   notifications: NotificationSimulator;
   data: DemoDataSet;
   picks: DemoPicks;
+  /** The stock the ERP and WMS simulators share (read by the estate driver for receipts). */
+  inventory: InventoryBook;
   /** The fault injector of each system (the same objects as `crm.faults`, …). */
   faults: Record<SimulatedSystem, FaultInjector>;
 }
@@ -130,6 +143,7 @@ export function createSimulators(options: CreateSimulatorsOptions): Simulators {
     notifications: new NotificationSimulator({ clock, faults: faults.notifications, ...bounds }),
     data,
     picks: demoPicks(data),
+    inventory,
     faults,
   };
 }

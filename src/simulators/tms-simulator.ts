@@ -73,6 +73,7 @@ export class TmsSimulator implements TmsPort {
   /** Booking key → carrier and tracking number, for the last `maxKeys` evicted bookings. */
   private readonly evictedKeys: BoundedMap<string, EvictedBooking>;
   private readonly log: BoundedLog<TmsMilestone>;
+  private readonly bookingListeners = new Set<(b: TmsBookingRecord) => void>();
   private counter: number;
   private booked = 0;
 
@@ -126,6 +127,7 @@ export class TmsSimulator implements TmsPort {
     this.byTracking.add(trackingNumber, record);
     this.booked++;
     this.faults.effect();
+    for (const l of this.bookingListeners) l({ ...record });
     return {
       carrier,
       trackingNumber,
@@ -204,6 +206,15 @@ export class TmsSimulator implements TmsPort {
   /** Number of milestones emitted so far, evicted ones included (the log's latest seq). */
   get milestoneCount(): number {
     return this.log.length;
+  }
+
+  /**
+   * Subscribes to new bookings (a copy of each, once: a repeated booking is not announced);
+   * returns the unsubscribe function. The estate driver uses it to move booked shipments.
+   */
+  onBooked(listener: (booking: TmsBookingRecord) => void): () => void {
+    this.bookingListeners.add(listener);
+    return () => this.bookingListeners.delete(listener);
   }
 
   /** The booking for a tracking number (a copy). */
