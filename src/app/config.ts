@@ -231,6 +231,8 @@ export const CrossdockConfig = z.object({
       rotateHours: z.number().positive().default(24),
       /** Event ids remembered for dedupe (a redelivery after a crash is always among the last ones). */
       dedupeWindow: z.number().int().min(1000).default(200_000),
+      /** Least time between two synced group writes, ms: one fdatasync per interval under load. */
+      syncIntervalMs: z.number().int().min(0).max(10_000).default(50),
     })
     .prefault({}),
   /** Event dispatch in this process (off for API-only processes in a cluster). */

@@ -157,6 +157,7 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
         rotateBytes: config.analytics.rotateBytes,
         rotateHours: config.analytics.rotateHours,
         dedupeWindow: config.analytics.dedupeWindow,
+        syncIntervalMs: config.analytics.syncIntervalMs,
       });
       // Closed after the dispatcher stops (cleanups run newest first).
       cleanups.unshift(() => analytics.close());

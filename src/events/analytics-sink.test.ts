@@ -156,6 +156,34 @@ describe('analytics sinks', () => {
     expect(log).toEqual(['write', 'datasync:100', ...Array(100).fill('resolved')]);
   });
 
+  test('With a sync interval, appends after a group wait for the interval and share one sync; close writes a waiting group at once', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'export.jsonl');
+    const proto = await fileHandlePrototype(dir);
+    const s = sink(path, { syncIntervalMs: 60_000 });
+    await s.open();
+    const datasync = proto.datasync;
+    let syncs = 0;
+    vi.spyOn(proto, 'datasync').mockImplementation(async function (this: unknown) {
+      syncs++;
+      await datasync.apply(this);
+    });
+    // The first group goes at once (no group has started yet).
+    expect(await s.append(ev(0))).toBe(true);
+    expect(syncs).toBe(1);
+    // Within the interval: the next appends wait, unacknowledged, and nothing more is written.
+    let settled = 0;
+    const waiting = [1, 2, 3].map((i) => s.append(ev(i)).finally(() => settled++));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(settled).toBe(0);
+    expect(readFileSync(path, 'utf8').split('\n').length - 1).toBe(1);
+    // Shutdown does not wait out the interval: the waiting group is written and synced once.
+    await s.close();
+    expect(await Promise.all(waiting)).toEqual([true, true, true]);
+    expect(syncs).toBe(2);
+    expect(allIds(dir)).toEqual(['e-0', 'e-1', 'e-2', 'e-3']);
+  });
+
   test('A failed sync rejects the group and cuts its lines back out; the retry writes each event once', async () => {
     const dir = tempDir();
     const path = join(dir, 'export.jsonl');

@@ -52,6 +52,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir, rename, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { CloudEvent } from '../domain/index.js';
 
 /** Where the analytics export writes. */
@@ -97,6 +98,7 @@ export const analyticsSinkDefaults = {
   rotateHours: 24,
   dedupeWindow: 200_000,
   tailBytes: 256 * MiB,
+  syncIntervalMs: 0,
 } as const;
 
 /** Options of {@link FileAnalyticsSink}. */
@@ -111,6 +113,13 @@ export interface FileAnalyticsSinkOptions {
   tailBytes?: number;
   /** Milliseconds since the epoch (tests pass a manual clock); rotation age and file names. */
   now?: () => number;
+  /**
+   * Least time between the starts of two group writes, ms (real time). Appends arriving
+   * meanwhile join the next group, so a busy export costs at most one `fdatasync` per interval
+   * instead of one per dispatcher wave; each acknowledgement still waits for its line's sync.
+   * 0 writes a group as soon as the previous one is done.
+   */
+  syncIntervalMs?: number;
 }
 
 /** What opening the export found (for logs and tests). */
@@ -146,6 +155,11 @@ export class FileAnalyticsSink implements AnalyticsSink {
   private readonly window: number;
   private readonly tailBytes: number;
   private readonly now: () => number;
+  private readonly syncIntervalMs: number;
+  /** Real time the last group write started (for `syncIntervalMs`). */
+  private lastGroupAt = 0;
+  /** Aborted by close: a group waiting out the interval is written at once. */
+  private readonly stopWaiting = new AbortController();
   /**
    * The window: `ids` answers "written recently?", `ring` holds the same ids in write order so
    * the oldest is forgotten in O(1). (Deleting a Set's first entries one by one is quadratic in
@@ -177,6 +191,7 @@ export class FileAnalyticsSink implements AnalyticsSink {
     this.window = Math.max(1, options.dedupeWindow ?? analyticsSinkDefaults.dedupeWindow);
     this.tailBytes = options.tailBytes ?? analyticsSinkDefaults.tailBytes;
     this.now = options.now ?? Date.now;
+    this.syncIntervalMs = Math.max(0, options.syncIntervalMs ?? analyticsSinkDefaults.syncIntervalMs);
   }
 
   append(event: CloudEvent): Promise<boolean> {
@@ -185,8 +200,13 @@ export class FileAnalyticsSink implements AnalyticsSink {
       this.pending.push({ id: event.id, line: `${JSON.stringify(event)}\n`, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        void this.exclusive(() => {
+        void this.exclusive(async () => {
+          const wait = this.lastGroupAt + this.syncIntervalMs - Date.now();
+          if (wait > 0 && !this.stopWaiting.signal.aborted) {
+            await delay(wait, undefined, { signal: this.stopWaiting.signal }).catch(() => undefined);
+          }
           this.scheduled = false;
+          this.lastGroupAt = Date.now();
           return this.writeGroup();
         });
       }
@@ -224,6 +244,7 @@ export class FileAnalyticsSink implements AnalyticsSink {
 
   /** Writes what is pending, stops the idle timer and closes the file; later appends reject. */
   close(): Promise<void> {
+    this.stopWaiting.abort();
     return this.exclusive(async () => {
       this.closed = true;
       if (this.timer) clearInterval(this.timer);
