@@ -105,6 +105,78 @@ test('unknown scopes, a bad rate limit and an unknown key are refused with a mes
   expect(parseScopes(' ,')).toEqual({ error: expect.stringContaining('at least one') });
 });
 
+test('--customer binds a portal:read key to the customer named by hub or CRM id: it reads only the portal, and list and audit show the binding', async () => {
+  const customer = hub.sims!.picks.inPolicy.customer;
+  const crmId = customer.externalIds['crm']!;
+  const created = await keys(
+    'create',
+    '--name',
+    'acme-portal',
+    '--customer',
+    crmId,
+    '--scopes',
+    'portal:read',
+    '--json',
+  );
+  expect(created.code).toBe(0);
+  const key = JSON.parse(created.out[0]!) as { id: string; secret: string; customerId: string };
+  expect(key.customerId).toBe(customer.id);
+  expect((await hub.store.findApiKeyByHash(hashSecret(key.secret)))?.customerId).toBe(customer.id);
+
+  const get = (url: string) =>
+    hub.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${key.secret}` } });
+  const portal = await get('/api/v1/portal/orders');
+  expect(portal.statusCode).toBe(200);
+  expect(portal.json()).toMatchObject({ items: expect.any(Array), next: null });
+  const internal = await get('/api/v1/orders');
+  expect(internal.statusCode).toBe(403);
+  expect(internal.json().detail).toContain('orders:read');
+
+  const listed = JSON.parse((await keys('list', '--json')).out[0]!) as Record<string, unknown>[];
+  expect(listed.find((r) => r.id === key.id)).toMatchObject({ customerId: customer.id });
+  expect((await keys('list')).out.find((l) => l.startsWith(`${key.id}\t`))).toContain(
+    `customer ${customer.id}`,
+  );
+  const audit = (await hub.store.listAudit(20)).find(
+    (a) => a.target === key.id && a.action === 'api_key.create',
+  );
+  expect(audit?.detail).toMatchObject({ customerId: customer.id, scopes: ['portal:read'] });
+});
+
+test('an unknown --customer, other scopes on a customer key, and portal:read without --customer are refused naming the option, writing nothing', async () => {
+  const before = (await hub.store.listApiKeys()).length;
+  const unknown = await keys(
+    'create',
+    '--name',
+    'ghost',
+    '--customer',
+    'CUST-NOPE',
+    '--scopes',
+    'portal:read',
+  );
+  expect(unknown.code).toBe(2);
+  expect(unknown.err[0]).toContain('--customer CUST-NOPE: no such customer');
+  const customer = hub.sims!.picks.inPolicy.customer.id;
+  const wide = await keys(
+    'create',
+    '--name',
+    'wide',
+    '--customer',
+    customer,
+    '--scopes',
+    'portal:read,orders:read',
+  );
+  expect(wide.code).toBe(2);
+  expect(wide.err[0]).toContain('may hold only portal:read, not orders:read');
+  const unbound = await keys('create', '--name', 'unbound', '--scopes', 'portal:read');
+  expect(unbound.code).toBe(2);
+  expect(unbound.err[0]).toContain('needs --customer');
+  const empty = await keys('create', '--name', 'empty', '--customer', ' ', '--scopes', 'portal:read');
+  expect(empty.code).toBe(2);
+  expect(empty.err[0]).toContain('--customer');
+  expect((await hub.store.listApiKeys()).length).toBe(before);
+});
+
 /** Runs a keys command against the store `open` gives, recording output, exit code and exit calls. */
 async function keysOn(
   open: () => Promise<EventsCliContext>,

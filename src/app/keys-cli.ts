@@ -18,7 +18,7 @@
  */
 import type { Command } from 'commander';
 import { type EventsCliDeps, io, withContext } from '../events/cli.js';
-import { type ApiScope, apiScopes, createApiKey } from '../http/middleware/auth.js';
+import { type ApiScope, apiScopes, createApiKey, customerScopes } from '../http/middleware/auth.js';
 import type { ApiKeyRecord, Store } from '../ports/index.js';
 
 /** The key commands take the dependencies of the dlq and replay commands, and a deadline. */
@@ -54,6 +54,7 @@ function describe(k: ApiKeyRecord): string {
     k.rateLimit > 0 ? `${k.rateLimit}/s` : 'default rate',
     k.createdAt,
     k.revokedAt ? `revoked ${k.revokedAt}` : 'active',
+    ...(k.customerId ? [`customer ${k.customerId}`] : []),
   ].join('\t');
 }
 
@@ -150,6 +151,10 @@ export function registerKeyCommands(program: Command, deps: KeysCliDeps): void {
     .requiredOption('--name <name>', 'who or what uses the key, e.g. "salesforce-sync"')
     .requiredOption('--scopes <list>', `comma-separated: ${apiScopes.join(', ')}`)
     .option('--rate-limit <n>', 'requests per second for this client (0 = the server default)', '0')
+    .option(
+      '--customer <id>',
+      `bind the key to one customer (hub id or CRM account id): a customer portal's key, scopes ${customerScopes.join(', ')} only`,
+    )
     .option('--actor <who>', 'who is acting (audit log)')
     .option('--json', 'print one JSON object')
     .option(timeoutOption, timeoutHelp)
@@ -158,6 +163,7 @@ export function registerKeyCommands(program: Command, deps: KeysCliDeps): void {
         name: string;
         scopes: string;
         rateLimit: string;
+        customer?: string;
         actor?: string;
         json?: boolean;
         timeout?: string;
@@ -177,6 +183,25 @@ export function registerKeyCommands(program: Command, deps: KeysCliDeps): void {
           err('crossdock keys create: --name must not be empty');
           return x.fail(2);
         }
+        const customerRef = o.customer?.trim();
+        if (o.customer !== undefined && !customerRef) {
+          err('crossdock keys create: --customer must name a customer (hub id or CRM account id)');
+          return x.fail(2);
+        }
+        if (customerRef) {
+          const other = parsed.scopes.filter((s) => !customerScopes.includes(s));
+          if (other.length > 0) {
+            err(
+              `crossdock keys create: a key bound to a customer (--customer) may hold only ${customerScopes.join(', ')}, not ${other.join(', ')}`,
+            );
+            return x.fail(2);
+          }
+        } else if (parsed.scopes.some((s) => customerScopes.includes(s))) {
+          err(
+            `crossdock keys create: ${customerScopes.join(', ')} needs --customer <id>: a portal key answers for one customer`,
+          );
+          return x.fail(2);
+        }
         await withStore(
           'create',
           o.timeout,
@@ -188,8 +213,27 @@ export function registerKeyCommands(program: Command, deps: KeysCliDeps): void {
               );
               return x.fail(1);
             }
+            let customerId: string | undefined;
+            if (customerRef) {
+              const customer =
+                (await store.getCustomer(customerRef)) ??
+                (await store.findCustomerByExternalId('crm', customerRef));
+              if (customer === null) {
+                say.err(
+                  `crossdock keys create: --customer ${customerRef}: no such customer in the hub (give its hub id or CRM account id)`,
+                );
+                return x.fail(2);
+              }
+              customerId = customer.id;
+            }
             const now = new Date();
-            const { record, secret } = createApiKey({ name, scopes: parsed.scopes, rateLimit, now });
+            const { record, secret } = createApiKey({
+              name,
+              scopes: parsed.scopes,
+              rateLimit,
+              now,
+              ...(customerId ? { customerId } : {}),
+            });
             at('writing');
             await store.commit({
               apiKeys: [record],
@@ -198,17 +242,26 @@ export function registerKeyCommands(program: Command, deps: KeysCliDeps): void {
                   actor: x.actor(o.actor),
                   action: 'api_key.create',
                   target: record.id,
-                  detail: { name, scopes: record.scopes, rateLimit },
+                  detail: { name, scopes: record.scopes, rateLimit, ...(customerId ? { customerId } : {}) },
                   at: now.toISOString(),
                 },
               ],
             });
             if (o.json)
-              say.out(JSON.stringify({ id: record.id, name, scopes: record.scopes, rateLimit, secret }));
+              say.out(
+                JSON.stringify({
+                  id: record.id,
+                  name,
+                  scopes: record.scopes,
+                  rateLimit,
+                  ...(customerId ? { customerId } : {}),
+                  secret,
+                }),
+              );
             else {
               say.out(secret);
               say.err(
-                `created key ${record.id} "${name}" (${record.scopes.join(', ')}); the secret above is shown only now`,
+                `created key ${record.id} "${name}" (${record.scopes.join(', ')}${customerId ? `; customer ${customerId}` : ''}); the secret above is shown only now`,
               );
             }
           },

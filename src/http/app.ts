@@ -21,11 +21,13 @@ import {
   serverLimitOptions,
   traceGenReqId,
 } from './middleware/index.js';
+import { registerAccountRoutes } from './routes/accounts.js';
 import { registerAvailabilityRoutes } from './routes/availability.js';
 import { registerConsoleRoutes } from './routes/console.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerOpenApiRoute } from './routes/openapi.js';
 import { registerOrderRoutes } from './routes/orders.js';
+import { registerPortalRoutes } from './routes/portal.js';
 
 export interface HttpAppDeps {
   store: Store;
@@ -117,6 +119,8 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   registerOpenApiRoute(app, deps.version);
   registerOrderRoutes(app, { store: deps.store, workflow: deps.workflow, governance });
   registerAvailabilityRoutes(app, { store: deps.store, clock: deps.clock });
+  registerAccountRoutes(app, { store: deps.store, clock: deps.clock });
+  registerPortalRoutes(app, { store: deps.store });
   for (const register of deps.extraRoutes ?? []) register(app, governance);
   return app;
 }

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { componentSchemas, holdReasons } from '../../domain/index.js';
+import { experienceOpenApiPaths } from './experience-openapi.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ 'application/json': { schema } });
@@ -433,6 +434,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
           },
         },
       },
+      ...experienceOpenApiPaths(),
       '/health/live': {
         get: { operationId: 'live', security: [], responses: { '200': { description: 'alive' } } },
       },
