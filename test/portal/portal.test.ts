@@ -15,6 +15,11 @@ import { routeTable } from '../../src/http/app.js';
 import { createApiKey } from '../../src/http/middleware/index.js';
 import { encodeCursor } from '../../src/http/routes/experience-paging.js';
 import { order } from '../../src/storage/contract/fixtures.js';
+import {
+  AccountOrderView,
+  PortalOrderSummary,
+  PortalOrderView,
+} from '../../src/workflows/experience/views.js';
 import { call, type HubBackend, inPolicyOrder, type OrderHub, openOrderHub } from '../http/order-support.js';
 import { held, invoice, returnOf, shipment } from './fixtures.js';
 
@@ -351,6 +356,10 @@ describe.each(['sqlite', 'postgres'] as HubBackend[])('experience APIs on %s', (
     const id = `${backend}-invoiced`;
     const full = (await get(secrets.portalA, `/api/v1/portal/orders/${id}`)).json();
     expectCustomerFacing(full);
+    // The answer is what the OpenAPI document says (the same zod schema), field for field.
+    expect(PortalOrderView.strict().parse(full)).toEqual(full);
+    const list = (await get(secrets.portalA, '/api/v1/portal/orders?limit=100')).json();
+    for (const item of list.items) expect(PortalOrderSummary.strict().parse(item)).toEqual(item);
     expect(full.shipments).toEqual([
       {
         carrier: 'ups',
@@ -409,6 +418,7 @@ describe.each(['sqlite', 'postgres'] as HubBackend[])('experience APIs on %s', (
     const res = await get(secrets.crm, `/api/v1/accounts/${crmA}/view?limit=100`);
     const body = res.json();
     expect(body.account).toMatchObject({ id: customerA, externalIds: { crm: crmA } });
+    for (const o of body.orders) expect(AccountOrderView.strict().parse(o)).toEqual(o);
     const milestone = Object.fromEntries(
       body.orders.map((o: { id: string; nextMilestone: { code: string } | null }) => [
         o.id.replace(`${backend}-`, ''),
