@@ -63,7 +63,19 @@ export async function runBench(scenario: string, opts: BenchOptions): Promise<vo
       if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       return;
     }
+    case 'lifecycle': {
+      const { runLifecycleBench } = await import('./lifecycle.js');
+      // --count: released orders whose milestones are applied (a); --duration: seconds of 1,000
+      // shipped reports/s offered for the WMS → CRM latency (b).
+      const r = await runLifecycleBench({
+        backend: opts.backend as 'sqlite' | 'postgres',
+        ...(opts.count !== undefined ? { count: opts.count } : {}),
+        ...(opts.duration !== undefined ? { duration: opts.duration } : {}),
+      });
+      if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+      return;
+    }
     default:
-      throw new Error(`unknown scenario ${scenario} (orders, baseline, events, replay)`);
+      throw new Error(`unknown scenario ${scenario} (orders, baseline, events, replay, lifecycle)`);
   }
 }
