@@ -81,13 +81,13 @@ export function buildCli(): Command {
 
   program
     .command('bench')
-    .description('run a benchmark scenario (orders, baseline, events, replay)')
-    .argument('<scenario>', 'orders | events | replay')
+    .description('run a benchmark scenario (orders, baseline, events, replay, lifecycle)')
+    .argument('<scenario>', 'orders | baseline | events | replay | lifecycle')
     .option('--json', 'print one JSON object last')
     .option('--backend <backend>', 'sqlite | postgres', 'sqlite')
-    .option('--duration <seconds>', 'seconds of load (orders)', int('duration'))
+    .option('--duration <seconds>', 'seconds of load (orders, lifecycle)', int('duration'))
     .option('--connections <n>', 'concurrent HTTP connections (orders)', int('connections'))
-    .option('--count <n>', 'events (events, replay)', int('count'))
+    .option('--count <n>', 'events (events, replay); released orders (lifecycle)', int('count'))
     .action(
       async (
         scenario: string,
