@@ -199,3 +199,18 @@ export function stockedSkus(data: DemoDataSet, min: number): { sku: string; ware
   }
   return out;
 }
+
+/** Every page of a cursor-paged list route (100 a page), as the client would read them. */
+export async function pages(hub: Hub, key: string, url: string): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = `limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const res = await hub.app.inject({ url: `${url}?${query}`, headers: { authorization: `Bearer ${key}` } });
+    if (res.statusCode !== 200) throw new Error(`GET ${url}: ${res.statusCode} ${res.body}`);
+    const body = res.json() as Record<string, unknown> & { next: string | null };
+    out.push(body);
+    cursor = body.next;
+  } while (cursor);
+  return out;
+}

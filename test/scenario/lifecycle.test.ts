@@ -13,15 +13,17 @@
  * While the CRM is down the clock moves in 20 s steps through 30 minutes and milestones keep
  * flowing (shipments, the stock receipt, deliveries, invoices). When it is back, with no operator
  * action: nothing parked, the backlog drained, no CRM write or customer notification made twice,
- * each order's CRM status updates arrived in order, and the hub, the CRM and the API agree on
- * every order's state and customer-facing status.
+ * each order's CRM status updates arrived in order, and the hub, the CRM, the order API, the
+ * CRM's account view and the customer portal (a key bound to each customer) agree on every
+ * order's state and customer-facing status.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { canTransition, type OrderState, type SalesOrder } from '../../src/domain/index.js';
 import { listDeadLetters } from '../../src/events/index.js';
+import { createApiKey } from '../../src/http/middleware/index.js';
 import { InventoryRefresh } from '../../src/workflows/fulfillment/index.js';
 import { ManualClock } from '../events/support.js';
-import { backlogOf, openScenarioHub, type ScenarioHub, until } from './estate.js';
+import { backlogOf, openScenarioHub, pages, type ScenarioHub, until } from './estate.js';
 import { inPool, type OrderPath, planOrders, type ScenarioOrder } from './orders.js';
 
 const orderCount = 1_000;
@@ -79,7 +81,7 @@ describe.each(['sqlite', 'postgres'] as const)(
       await s?.close();
     });
 
-    test('every order ends where its path leads; hub, CRM and API agree; nothing parked, repeated or out of order', async () => {
+    test('every order ends where its path leads; hub, CRM, API, account view and portal agree; nothing parked, repeated or out of order', async () => {
       const { hub, keys, crmLog } = s;
       const sims = hub.sims!;
       const store = hub.store;
@@ -286,6 +288,23 @@ describe.each(['sqlite', 'postgres'] as const)(
       const eventsOf = new Map<string, number[]>();
       for (const e of events)
         eventsOf.set(e.event.subject, [...(eventsOf.get(e.event.subject) ?? []), e.seq]);
+      // What the customer portal (a key bound to each customer) and the CRM's account view list.
+      const portal = new Map<string, string>();
+      const account = new Map<string, [string, string]>();
+      for (const customerId of new Set(orders.map((o) => o.customerId))) {
+        const portalKey = createApiKey({
+          name: `portal ${customerId}`,
+          scopes: ['portal:read'],
+          customerId,
+          rateLimit: 1_000_000,
+        });
+        await store.putApiKey(portalKey.record);
+        for (const page of await pages(hub, portalKey.secret, '/api/v1/portal/orders'))
+          for (const item of page.items as { id: string; status: string }[]) portal.set(item.id, item.status);
+        for (const page of await pages(hub, keys.crm, `/api/v1/accounts/${customerId}/view`))
+          for (const item of page.orders as { id: string; state: string; customerStatus: string }[])
+            account.set(item.id, [item.state, item.customerStatus]);
+      }
       const wrong: string[] = [];
       for (const o of orders) {
         const order = await read(o);
@@ -299,12 +318,16 @@ describe.each(['sqlite', 'postgres'] as const)(
           hub: [order.state, order.customerStatus],
           crm: [inCrm?.state, inCrm?.status],
           api: [api.json().state, api.json().customerStatus],
+          account: account.get(o.id),
+          portal: portal.get(o.id),
           crmSequence: inCrm?.sequence,
         };
         const want = {
           hub: [finalState[o.path], order.customerStatus],
           crm: [order.state, order.customerStatus],
           api: [order.state, order.customerStatus],
+          account: [order.state, order.customerStatus],
+          portal: order.customerStatus,
           crmSequence: Math.max(...seqs),
         };
         if (JSON.stringify(seen) !== JSON.stringify(want))
