@@ -15,7 +15,8 @@
  *     the shipped subscriptions and delivery defaults, the simulated CRM): shipped reports for
  *     released orders applied at an offered `rate` per second (open loop) for `duration` seconds;
  *     for each, the time from the moment its commit returned to the moment the CRM simulator
- *     recorded the order as shipped. Goal: p99 under 2 s at 1,000 orders/s.
+ *     recorded the order as shipped (and, in `fromOffered`, from the moment the report was due,
+ *     which counts a backlog in front of the apply too). Goal: p99 under 2 s at 1,000 orders/s.
  *
  * Both on SQLite in a temporary data folder (or a fresh PostgreSQL database with
  * `--backend postgres`). Progress goes to stderr; `--json` prints one line of JSON last with
@@ -70,6 +71,11 @@ export interface PropagationResult {
   p95Ms: number;
   p99Ms: number;
   maxMs: number;
+  /**
+   * The same, counted from the moment each report was due at the offered rate: what a sender
+   * sees when the apply itself falls behind (then `appliedPerSecond` < `offeredPerSecond`).
+   */
+  fromOffered: { p50Ms: number; p99Ms: number };
   /** Orders the CRM never recorded as shipped (within 60 s of the last report). */
   lost: number;
   /** CRM order-status writes made twice under one idempotency key. */
@@ -386,6 +392,7 @@ async function propagationPhase(
       );
 
       const appliedAt = new Map<string, number>();
+      const dueAt = new Map<string, number>();
       const deps = { store: hub.store, clock: systemClock, eventSource };
       let errors = 0;
       const inFlight = new Set<Promise<void>>();
@@ -395,6 +402,7 @@ async function propagationPhase(
         const wait = t0 + (i / rate) * 1000 - performance.now();
         if (wait > 1) await new Promise((r) => setTimeout(r, wait));
         const order = orders[i]!;
+        dueAt.set(order.id, t0 + (i / rate) * 1000);
         const { report, inbound } = wmsReport(order, 'shipped', new Date());
         const p = commitReport(deps, report, { order, inbound }).then(
           (r) => {
@@ -416,10 +424,13 @@ async function propagationPhase(
       while (recordedAt.size < appliedAt.size && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 20));
       const latencies: number[] = [];
+      const fromDue: number[] = [];
       for (const [id, at] of appliedAt) {
         const crmAt = recordedAt.get(id);
+        if (crmAt === undefined) continue;
         // The dispatcher may hand the event over before the commit's answer reaches us: 0 then.
-        if (crmAt !== undefined) latencies.push(Math.max(0, crmAt - at));
+        latencies.push(Math.max(0, crmAt - at));
+        fromDue.push(Math.max(0, crmAt - dueAt.get(id)!));
       }
       const round = (v: number) => Math.round(v * 10) / 10;
       return {
@@ -430,6 +441,7 @@ async function propagationPhase(
         p95Ms: round(percentile(latencies, 95)),
         p99Ms: round(percentile(latencies, 99)),
         maxMs: round(latencies.length > 0 ? Math.max(...latencies) : 0),
+        fromOffered: { p50Ms: round(percentile(fromDue, 50)), p99Ms: round(percentile(fromDue, 99)) },
         lost: count - latencies.length,
         duplicates: [...writes.values()].filter((n) => n > 1).length,
         errors,
@@ -455,7 +467,7 @@ export async function runLifecycleBench(opts: LifecycleBenchOptions): Promise<Li
   );
   const b = await propagationPhase(opts, rate, duration, stream);
   stream.write(
-    `lifecycle (b): WMS shipped → CRM at ${rate.toLocaleString('en-US')}/s offered: p50 ${b.p50Ms} ms, p95 ${b.p95Ms} ms, p99 ${b.p99Ms} ms (goal p99 < 2,000 ms), lost ${b.lost}, duplicates ${b.duplicates}\n`,
+    `lifecycle (b): WMS shipped → CRM at ${rate.toLocaleString('en-US')}/s offered: p50 ${b.p50Ms} ms, p95 ${b.p95Ms} ms, p99 ${b.p99Ms} ms from the commit, p99 ${b.fromOffered.p99Ms} ms from when it was due (goal p99 < 2,000 ms); applied ${b.appliedPerSecond.toLocaleString('en-US')}/s, lost ${b.lost}, duplicates ${b.duplicates}\n`,
   );
   const cpu = cpus();
   return {
@@ -469,7 +481,7 @@ export async function runLifecycleBench(opts: LifecycleBenchOptions): Promise<Li
     goals: {
       milestonesPerSecond: 5_000,
       propagationP99Ms: 2_000,
-      met: { apply: a.perSecond >= 5_000, propagation: b.lost === 0 && b.p99Ms < 2_000 },
+      met: { apply: a.perSecond >= 5_000, propagation: b.lost === 0 && b.fromOffered.p99Ms < 2_000 },
     },
     machine: {
       cpus: cpu.length,

@@ -64,6 +64,7 @@ describe('bench lifecycle', () => {
     expect(p.p99Ms).toBeGreaterThanOrEqual(p.p95Ms);
     expect(p.maxMs).toBeGreaterThanOrEqual(p.p99Ms);
     expect(p.maxMs).toBeGreaterThan(0);
+    expect(p.fromOffered.p99Ms).toBeGreaterThanOrEqual(p.fromOffered.p50Ms);
     // Progress and the summary lines went to the stream given, ending with both figures.
     const text = progress.join('');
     expect(text).toContain('lifecycle (a):');
