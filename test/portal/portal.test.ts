@@ -410,6 +410,31 @@ describe.each(['sqlite', 'postgres'] as HubBackend[])('experience APIs on %s', (
     expectCustomerFacing(cancelled);
   });
 
+  test("the customer's invoice and return lists span its orders, page by orders, filter by status, and never show another customer's", async () => {
+    const invoices = await allPages(secrets.portalA, '/api/v1/portal/invoices?limit=2', 'items');
+    expect(invoices.pages).toBe(Math.ceil((seededA.length + 1) / 2));
+    const res = await get(secrets.portalA, '/api/v1/portal/invoices?limit=100');
+    expect(res.json().items).toEqual([
+      expect.objectContaining({
+        orderId: `${backend}-invoiced`,
+        number: `INV-${backend}-invoiced`,
+        status: 'open',
+      }),
+    ]);
+    expectCustomerFacing(res.json());
+    expect((await get(secrets.portalA, '/api/v1/portal/invoices?status=paid')).json().items).toEqual([]);
+    const returns = (await get(secrets.portalA, '/api/v1/portal/returns?limit=100')).json();
+    expect(
+      returns.items.map((r: { orderId: string; rmaNumber: string }) => `${r.orderId}:${r.rmaNumber}`),
+    ).toEqual([`${backend}-invoiced:RMA-${backend}-invoiced`]);
+    expectCustomerFacing(returns);
+    expect((await get(secrets.portalB, '/api/v1/portal/invoices')).json().items).toEqual([]);
+    expect((await get(secrets.portalB, '/api/v1/portal/returns')).json().items).toEqual([]);
+    const bad = await get(secrets.portalA, '/api/v1/portal/invoices?status=overdue');
+    expect(bad.statusCode).toBe(422);
+    expect(bad.json().errors[0].field).toBe('status');
+  });
+
   test('the account view gives each order its next milestone, shipments, invoices and returns, by hub id and by CRM account id', async () => {
     const byHub = await allPages(secrets.crm, `/api/v1/accounts/${customerA}/view?limit=4`, 'orders');
     const byCrm = await allPages(secrets.crm, `/api/v1/accounts/${crmA}/view?limit=100`, 'orders');

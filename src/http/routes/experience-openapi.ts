@@ -67,6 +67,32 @@ const portalOrderPart = (operationId: string, summary: string, item: string) => 
   },
 });
 
+const customerList = (operationId: string, summary: string, item: string, extra: unknown[]) => ({
+  get: {
+    operationId,
+    summary: `${summary} (\`portal:read\`)`,
+    description:
+      "A page covers up to `limit` of the customer's orders, oldest first, and lists what they hold, " +
+      'so a page may have fewer items than `limit` (even none) while `next` is not null.',
+    parameters: [...pageParams, ...extra],
+    responses: {
+      '200': {
+        description: summary,
+        content: json({
+          type: 'object',
+          required: ['items', 'next'],
+          properties: {
+            items: { type: 'array', items: ref(item) },
+            next: { type: ['string', 'null'], description: 'cursor of the next page; null on the last' },
+          },
+        }),
+      },
+      '422': problem('a bad limit, status or kind, or a cursor not handed out here, naming the field'),
+      ...portalErrors,
+    },
+  },
+});
+
 /** The `paths` entries of the account view and the portal. */
 export function experienceOpenApiPaths(): Record<string, unknown> {
   return {
@@ -158,6 +184,21 @@ export function experienceOpenApiPaths(): Record<string, unknown> {
         },
       },
     },
+    '/api/v1/portal/invoices': customerList(
+      'listPortalInvoices',
+      "The customer's invoices and credit memos across its orders (not drafts)",
+      'PortalInvoiceListItem',
+      [
+        { name: 'status', in: 'query', schema: { type: 'string', enum: ['open', 'paid', 'credited'] } },
+        { name: 'kind', in: 'query', schema: { type: 'string', enum: ['invoice', 'credit_memo'] } },
+      ],
+    ),
+    '/api/v1/portal/returns': customerList(
+      'listPortalReturns',
+      "The customer's returns across its orders",
+      'PortalReturnListItem',
+      [],
+    ),
     '/api/v1/portal/orders/{id}': {
       get: {
         operationId: 'getPortalOrder',

@@ -19,6 +19,9 @@ import { z } from 'zod';
 import type { SalesOrder } from '../../domain/index.js';
 import type { Store } from '../../ports/index.js';
 import {
+  orderNumberOf,
+  type PortalInvoiceListItem,
+  type PortalReturnListItem,
   portalInvoicesOf,
   portalOrderSummary,
   portalOrderView,
@@ -34,6 +37,11 @@ export interface PortalRoutesDeps {
 }
 
 const IdParams = z.object({ id: z.string().min(1).max(64) });
+
+const InvoiceListQuery = PageQuery.extend({
+  status: z.enum(['open', 'paid', 'credited']).optional(),
+  kind: z.enum(['invoice', 'credit_memo']).optional(),
+});
 
 export function registerPortalRoutes(app: FastifyInstance, deps: PortalRoutesDeps): void {
   const scope = { preHandler: requireScope('portal:read') };
@@ -53,6 +61,34 @@ export function registerPortalRoutes(app: FastifyInstance, deps: PortalRoutesDep
     const q = PageQuery.parse(request.query);
     const page = await customerOrderPage(deps.store, customerId, { limit: q.limit, after: q.cursor });
     return { items: page.orders.map(portalOrderSummary), next: page.next };
+  });
+
+  // Across the customer's orders: a page covers up to `limit` orders (oldest first) and lists
+  // their invoices (or returns), so each request reads a bounded number of orders; a page may
+  // hold fewer items than `limit`, or none, while `next` is not null.
+  app.get('/api/v1/portal/invoices', scope, async (request) => {
+    const customerId = portalCustomer(request);
+    const q = InvoiceListQuery.parse(request.query);
+    const page = await customerOrderPage(deps.store, customerId, { limit: q.limit, after: q.cursor });
+    const items: PortalInvoiceListItem[] = page.orders.flatMap((o) =>
+      portalInvoicesOf(o)
+        .filter(
+          (i) =>
+            (q.status === undefined || i.status === q.status) && (q.kind === undefined || i.kind === q.kind),
+        )
+        .map((i) => ({ orderId: o.id, orderNumber: orderNumberOf(o), ...i })),
+    );
+    return { items, next: page.next };
+  });
+
+  app.get('/api/v1/portal/returns', scope, async (request) => {
+    const customerId = portalCustomer(request);
+    const q = PageQuery.parse(request.query);
+    const page = await customerOrderPage(deps.store, customerId, { limit: q.limit, after: q.cursor });
+    const items: PortalReturnListItem[] = page.orders.flatMap((o) =>
+      portalReturnsOf(o).map((r) => ({ orderId: o.id, orderNumber: orderNumberOf(o), ...r })),
+    );
+    return { items, next: page.next };
   });
 
   app.get('/api/v1/portal/orders/:id', scope, async (request) =>

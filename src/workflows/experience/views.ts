@@ -177,6 +177,20 @@ export const PortalOrderView = z
   .meta({ id: 'PortalOrderView' });
 export type PortalOrderView = z.infer<typeof PortalOrderView>;
 
+/** An invoice or credit memo in the customer's list of them, with the order it belongs to. */
+export const PortalInvoiceListItem = PortalInvoiceView.extend({
+  orderId: z.string(),
+  orderNumber: z.string().nullable(),
+}).meta({ id: 'PortalInvoiceListItem' });
+export type PortalInvoiceListItem = z.infer<typeof PortalInvoiceListItem>;
+
+/** A return in the customer's list of them, with the order it belongs to. */
+export const PortalReturnListItem = PortalReturnView.extend({
+  orderId: z.string(),
+  orderNumber: z.string().nullable(),
+}).meta({ id: 'PortalReturnListItem' });
+export type PortalReturnListItem = z.infer<typeof PortalReturnListItem>;
+
 /** What a portal list shows per order; the full view is one request away. */
 export const PortalOrderSummary = z
   .object({
