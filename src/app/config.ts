@@ -8,7 +8,67 @@ import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { subscriptionNames } from '../events/index.js';
+import { defaultEstateSettings } from '../simulators/index.js';
 import { defaultPolicies, QuoteToOrderPolicies } from '../workflows/index.js';
+
+const estateDefaults = defaultEstateSettings;
+/** A duration of the estate, ms (at most a day). */
+const estateMs = z.number().int().min(0).max(86_400_000);
+/** A share of the estate's orders or shipments, 0..1. */
+const estateRate = z.number().min(0).max(1);
+
+/**
+ * The estate driver (`src/simulators/estate.ts`): the in-process simulated WMS, TMS and ERP
+ * move orders on their own clock (pick, pack, ship, carry, deliver, invoice, pay; short picks,
+ * carrier delays and receipts at the rates below). Unknown keys are refused, so a typo cannot
+ * leave a rate at its default unnoticed.
+ */
+export const EstateConfig = z
+  .object({
+    /**
+     * On or off. Unset: on under `crossdock start` / `npm start`, off in hubs embedded by tests
+     * and benchmarks (`createHub` without `estateByDefault`). Never runs with a real ERP (Tryton)
+     * or a remote simulator server (`simulators.url`); see `estateEnabled`.
+     */
+    enabled: z.boolean().optional(),
+    /** Seed of the estate's dice; default `simulators.seed`. */
+    seed: z.number().int().optional(),
+    /** How often due steps are performed, ms. */
+    tickMs: z.number().int().min(10).max(60_000).default(estateDefaults.tickMs),
+    /** Due steps performed per tick at most (the rest wait for the next tick). */
+    maxStepsPerTick: z.number().int().min(1).max(100_000).default(estateDefaults.maxStepsPerTick),
+    /** Each dwell is scaled by a random factor in [1 − jitter, 1 + jitter]. */
+    jitter: z.number().min(0).max(1).default(estateDefaults.jitter),
+    /** How long each step waits after the one before, ms. */
+    dwell: z
+      .object({
+        pick: estateMs.default(estateDefaults.dwell.pick),
+        pack: estateMs.default(estateDefaults.dwell.pack),
+        ship: estateMs.default(estateDefaults.dwell.ship),
+        inTransit: estateMs.default(estateDefaults.dwell.inTransit),
+        outForDelivery: estateMs.default(estateDefaults.dwell.outForDelivery),
+        deliver: estateMs.default(estateDefaults.dwell.deliver),
+        exceptionRecovery: estateMs.default(estateDefaults.dwell.exceptionRecovery),
+      })
+      .strict()
+      .prefault({}),
+    /** Share of warehouse orders short-picked (half of one line goes missing at the pick). */
+    shortPickRate: estateRate.default(estateDefaults.shortPickRate),
+    /** Share of shipments delayed by a carrier exception (with a reason), then recovered. */
+    carrierExceptionRate: estateRate.default(estateDefaults.carrierExceptionRate),
+    /** Share of delivered shipments to be returned (handed to the returns hook). */
+    returnRate: estateRate.default(estateDefaults.returnRate),
+    /** Delivered → return due, ms. */
+    returnAfterMs: estateMs.default(estateDefaults.returnAfterMs),
+    /** An order's last shipment → its ERP invoice, ms. */
+    invoiceAfterMs: estateMs.default(estateDefaults.invoiceAfterMs),
+    /** Invoice → payment recorded, ms. */
+    paymentAfterMs: estateMs.default(estateDefaults.paymentAfterMs),
+    /** How often inbound receipts arrive, ms. */
+    receiptEveryMs: z.number().int().min(1).max(86_400_000).default(estateDefaults.receiptEveryMs),
+  })
+  .strict();
+export type EstateConfig = z.infer<typeof EstateConfig>;
 
 /** Every built-in subscription's name: the keys `events.subscriptions` accepts. */
 const knownSubscriptions = Object.values(subscriptionNames) as [
@@ -97,6 +157,8 @@ export const CrossdockConfig = z.object({
       routes: z.boolean().default(true),
       /** Records each simulator keeps (orders, activities, notifications, milestones); older ones are evicted. */
       maxRecords: z.number().int().min(100).default(50_000),
+      /** The estate driver: simulated systems that move orders on their own clock. */
+      estate: EstateConfig.prefault({}),
     })
     .prefault({}),
   erp: ErpConfig.default({ kind: 'simulator' }),
@@ -292,6 +354,19 @@ export async function loadConfig(
     throw new Error(`invalid configuration${file ? ` in ${file}` : ''}: ${fields}`);
   }
   return parsed.data;
+}
+
+/**
+ * Whether the estate driver runs for `config`: `simulators.estate.enabled` when set, else
+ * `byDefault` (true under `crossdock start`, false for embedded hubs: tests, benchmarks). Only
+ * where the in-process simulators are the estate: never with a real ERP that runs its own
+ * warehouse (Tryton: the simulated WMS and TMS get no releases, the ERP is not the simulator) nor
+ * with a remote simulator server (`simulators.url`: that process owns the simulated systems).
+ */
+export function estateEnabled(config: CrossdockConfig, byDefault: boolean): boolean {
+  const sims = config.simulators;
+  if (!sims.enabled || sims.url !== undefined || config.erp.kind !== 'simulator') return false;
+  return sims.estate.enabled ?? byDefault;
 }
 
 /** The store a configuration names: one place, so the hub and every CLI command open the same. */

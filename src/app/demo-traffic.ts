@@ -45,7 +45,14 @@ export async function startDemoTraffic(hub: Hub, url: string, perSecond: number)
         });
     }
   }, tickMs);
-  const report = setInterval(() => hub.logger.info({ sent, failed }, 'demo traffic'), 10_000);
+  const report = setInterval(
+    () =>
+      hub.logger.info(
+        { sent, failed, ...(hub.estate ? { estate: hub.estate.stats() } : {}) },
+        'demo traffic',
+      ),
+    10_000,
+  );
   return {
     stop() {
       clearInterval(timer);

@@ -31,7 +31,7 @@ import {
 import { registerOpsRoutes } from '../http/routes/ops.js';
 import type { Clock, CrmPort, ErpPort, Store } from '../ports/index.js';
 import { systemClock } from '../ports/index.js';
-import type { Simulators } from '../simulators/index.js';
+import { Estate, type Simulators } from '../simulators/index.js';
 import {
   createStore,
   type DataDirLock,
@@ -49,7 +49,7 @@ import {
   InventoryRefresh,
 } from '../workflows/fulfillment/index.js';
 import { CreditExposureCache, escalateAgedHolds, QuoteToOrder } from '../workflows/index.js';
-import { type CrossdockConfig, storeOptions } from './config.js';
+import { type CrossdockConfig, estateEnabled, storeOptions } from './config.js';
 import { type HubPorts, selectPorts } from './ports.js';
 import { version } from './version.js';
 
@@ -57,6 +57,11 @@ export interface Hub {
   config: CrossdockConfig;
   store: Store;
   sims: Simulators | null;
+  /**
+   * The estate driver moving the in-process simulators on their own clock, when it runs
+   * (`simulators.estate`, see `estateEnabled`); null otherwise.
+   */
+  estate: Estate | null;
   /** The systems this hub talks to, as chosen from config. */
   ports: HubPorts;
   erp: ErpPort;
@@ -96,6 +101,11 @@ const firstRetentionDelayMs = 60_000;
 export interface CreateHubOptions {
   clock?: Clock;
   logger?: Logger;
+  /**
+   * Whether the estate driver runs when `simulators.estate.enabled` is unset: `crossdock start`
+   * passes true; embedded hubs (tests, benchmarks) leave it off.
+   */
+  estateByDefault?: boolean;
 }
 
 export async function createHub(config: CrossdockConfig, options: CreateHubOptions = {}): Promise<Hub> {
@@ -126,6 +136,8 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
     const ports = await selectPorts(config, clock);
     cleanups.unshift(() => ports.close());
     const { sims, erp, crm } = ports;
+    const estate = config.workers && sims ? startEstate(config, sims, clock, logger, options) : null;
+    if (estate) cleanups.unshift(() => estate.stop());
     await ports.loadMasterData(store);
     const policies = {
       ...config.policies,
@@ -290,6 +302,7 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
       config,
       store,
       sims,
+      estate,
       ports,
       erp,
       crm,
@@ -311,6 +324,42 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
     for (const c of cleanups) await Promise.resolve(c()).catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * The estate driver over the in-process simulators, started, when `estateEnabled` says it runs
+ * (and the simulated WMS gets the releases: not where a real ERP runs the warehouse).
+ */
+function startEstate(
+  config: CrossdockConfig,
+  sims: Simulators,
+  clock: Clock,
+  logger: Logger,
+  options: CreateHubOptions,
+): Estate | null {
+  if (!estateEnabled(config, options.estateByDefault ?? false)) return null;
+  const { enabled: _enabled, seed, ...settings } = config.simulators.estate;
+  const estate = new Estate({
+    clock,
+    seed: seed ?? config.simulators.seed,
+    wms: sims.wms,
+    tms: sims.tms,
+    erp: sims.erp,
+    inventory: sims.inventory,
+    settings: { ...settings, maxTracked: config.simulators.maxRecords },
+    hooks: {
+      // The returns flow is not wired to the estate yet: a return due is only logged.
+      requestReturn: (due) =>
+        logger.debug({ orderId: due.hubOrderId, shipmentId: due.shipmentId }, 'estate: a return is due'),
+      onError: (step, err) => logger.warn({ step, err: String(err) }, 'estate step failed'),
+    },
+  });
+  estate.start();
+  logger.info(
+    { tickMs: estate.settings.tickMs, dwell: estate.settings.dwell },
+    'estate driver on: the simulated WMS, TMS and ERP move orders on their own clock (simulators.estate)',
+  );
+  return estate;
 }
 
 /**

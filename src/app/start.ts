@@ -10,7 +10,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CrossdockConfig } from './config.js';
 import { startDemoTraffic } from './demo-traffic.js';
-import { createHub } from './hub.js';
+import { createHub, type Hub } from './hub.js';
 
 /** The file a generated admin secret is written to, in the data folder. */
 export const bootstrapKeyFileName = 'bootstrap-admin-key';
@@ -54,8 +54,20 @@ export function bootstrapNotice(path: string, url: string): string {
   );
 }
 
+/** `createHub` options of `crossdock start`: the estate driver runs unless the config turns it off. */
+export const startHubOptions = { estateByDefault: true } as const;
+
+/** What `crossdock start` prints about the estate driver (empty when it does not run). */
+export function estateNotice(hub: Pick<Hub, 'estate'>): string {
+  if (!hub.estate) return '';
+  return (
+    'simulated estate: the WMS, carriers and ERP move orders on their own clock ' +
+    '(simulators.estate; set simulators.estate.enabled=false to drive them yourself)\n'
+  );
+}
+
 export async function runStart(config: CrossdockConfig): Promise<void> {
-  const hub = await createHub(config);
+  const hub = await createHub(config, startHubOptions);
   let url: string;
   try {
     url = await hub.listen();
@@ -66,6 +78,7 @@ export async function runStart(config: CrossdockConfig): Promise<void> {
   }
   const backend = hub.store.backend === 'sqlite' ? `SQLite in ${config.dataDir}` : 'PostgreSQL';
   process.stdout.write(`crossdock listening on ${url} (store: ${backend}; ERP: ${hub.erp.system})\n`);
+  process.stdout.write(estateNotice(hub));
   if (hub.createdBootstrapSecret) {
     try {
       const path = writeBootstrapSecret(config.dataDir, hub.createdBootstrapSecret);

@@ -253,7 +253,7 @@ describe('the estate driver', () => {
     const w = await world();
     const a = await w.order(1);
     const b = await w.order(2);
-    await w.sims.wms.cancelRelease({ hubOrderId: a });
+    await w.sims.wms.cancelRelease({ idempotencyKey: 'cancel-1', hubOrderId: a, reason: 'customer_request' });
     w.run(8);
     expect(story(w.sims, a)).toEqual(['released', 'allocated']);
     expect(story(w.sims, b)).toContain('delivered');

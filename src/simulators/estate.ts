@@ -241,7 +241,10 @@ export class Estate {
   /** Quantity shipped so far per hub order not yet invoiced (to know when all has shipped). */
   private readonly shippedByOrder = new Map<string, number>();
   /** What receipts should bring, per `sku|warehouse`. */
-  private readonly wanted = new Map<string, { sku: string; warehouseId: string; quantity: number }>();
+  private readonly wanted = new Map<
+    string,
+    { sku: string; warehouseId: string; quantity: number; since: number }
+  >();
   private skuRing: string[] = [];
   private skuAt = 0;
   private lastReceiptAt: number;
@@ -328,7 +331,7 @@ export class Estate {
     const now = this.clock.now().getTime();
     if (now - this.lastReceiptAt >= this.settings.receiptEveryMs) {
       this.lastReceiptAt = now;
-      this.receipts();
+      this.receipts(now);
     }
     let done = 0;
     while (done < this.settings.maxStepsPerTick) {
@@ -564,18 +567,21 @@ export class Estate {
     const w = this.wanted.get(key);
     if (w) w.quantity += quantity;
     else if (this.wanted.size < this.settings.maxTracked)
-      this.wanted.set(key, { sku, warehouseId, quantity });
+      this.wanted.set(key, { sku, warehouseId, quantity, since: this.clock.now().getTime() });
     else this.counts.dropped++;
   }
 
   /**
-   * One round of receipts: what was found missing (plus a case), then the next inbound line of
-   * positions out of free stock or whose receipt is due, from a rotating window of SKUs.
+   * One round of receipts: what was found missing at least a round ago (plus a case; not sooner,
+   * so the hub has heard of the shortage before the stock that covers it arrives), then the next
+   * inbound line of positions out of free stock or whose receipt is due, from a rotating window
+   * of SKUs.
    */
-  private receipts(): void {
+  private receipts(now: number): void {
     let n = 0;
     for (const [key, w] of this.wanted) {
-      if (n++ >= replenishPerRound) break;
+      // Oldest first: the first one not yet a whole round old ends this round's replenishments.
+      if (n++ >= replenishPerRound || now - w.since < this.settings.receiptEveryMs) break;
       this.wanted.delete(key);
       this.guard('receipt', () => {
         this.wms.receiveStock(w.sku, w.warehouseId, Math.ceil(w.quantity) + receiptCase);
