@@ -87,6 +87,10 @@ async function checkFirstStart(dataDir: string, env: Record<string, string> = {}
   const secret = readFileSync(path, 'utf8').trim();
   expect(secret).toMatch(/^cdk_bootstrap_[0-9A-Za-z]{43}$/);
   expect(hub.stdout()).toContain(`Its secret is in ${path} (mode 0600`);
+  // The simulated estate moves orders on its own under `crossdock start` with the defaults.
+  expect(hub.stdout()).toContain(
+    'simulated estate: the WMS, carriers and ERP move orders on their own clock',
+  );
   expect(hub.stdout()).toContain(`curl -H "Authorization: Bearer $(cat ${path})" ${hub.url}/api/v1/orders`);
   const res = await fetch(`${hub.url}/api/v1/orders`, { headers: { authorization: `Bearer ${secret}` } });
   expect(res.status).toBe(200);
