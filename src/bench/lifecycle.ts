@@ -363,6 +363,8 @@ async function propagationPhase(
         dataDir: dir,
         logLevel: 'warn',
         bootstrapKey: 'bench-lifecycle-secret-0123456789abcdef',
+        // The bench reports the milestones itself: the simulated estate's own driver stays off.
+        simulators: { estate: { enabled: false } },
         ...(database ? { databaseUrl: database.url } : {}),
       },
     });

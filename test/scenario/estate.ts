@@ -40,7 +40,8 @@ export interface ScenarioHub {
 export async function openScenarioHub(backend: ScenarioBackend, clock: ManualClock): Promise<ScenarioHub> {
   const overrides: Record<string, unknown> = {
     policies: backorderEverywhere,
-    simulators: { creditLimitMultiplier: 1_000 },
+    // The suite moves the simulated estate itself; its own driver stays off.
+    simulators: { creditLimitMultiplier: 1_000, estate: { enabled: false } },
   };
   let drop: (() => Promise<void>) | undefined;
   if (backend === 'postgres') {
