@@ -541,12 +541,21 @@ export class Estate {
     this.schedule({ kind: 'carrier', next: 'in_transit', shipment, rng }, 'inTransit', rng);
   }
 
-  /** Counts what shipped for the order; once all it ordered has, its invoice is due. */
+  /**
+   * Counts what shipped for the order; once all it ordered has, its invoice is due. An order the
+   * ERP simulator does not hold (evicted, or not its order) is not followed. Past `maxTracked`
+   * partly shipped orders (a remainder cancelled, a backorder never served), the oldest is let go.
+   */
   private countShipped(hubOrderId: string, lines: readonly { quantity: number }[]): void {
-    const shipped = (this.shippedByOrder.get(hubOrderId) ?? 0) + lines.reduce((n, l) => n + l.quantity, 0);
     const record = this.erp.orderByIdempotencyKey(hubOrderId);
-    const ordered = record ? record.lines.reduce((n, l) => n + l.quantity, 0) : 0;
-    if (record && shipped >= ordered - 1e-9) {
+    if (!record) {
+      this.shippedByOrder.delete(hubOrderId);
+      this.counts.skipped++;
+      return;
+    }
+    const shipped = (this.shippedByOrder.get(hubOrderId) ?? 0) + lines.reduce((n, l) => n + l.quantity, 0);
+    const ordered = record.lines.reduce((n, l) => n + l.quantity, 0);
+    if (shipped >= ordered - 1e-9) {
       this.shippedByOrder.delete(hubOrderId);
       this.queue.push(this.clock.now().getTime() + this.settings.invoiceAfterMs, {
         kind: 'invoice',
@@ -554,9 +563,12 @@ export class Estate {
       });
       return;
     }
-    if (this.shippedByOrder.has(hubOrderId) || this.shippedByOrder.size < this.settings.maxTracked)
-      this.shippedByOrder.set(hubOrderId, shipped);
-    else this.counts.dropped++;
+    if (!this.shippedByOrder.has(hubOrderId) && this.shippedByOrder.size >= this.settings.maxTracked) {
+      const oldest = this.shippedByOrder.keys().next().value;
+      if (oldest !== undefined) this.shippedByOrder.delete(oldest);
+      this.counts.dropped++;
+    }
+    this.shippedByOrder.set(hubOrderId, shipped);
   }
 
   // --- receipts -------------------------------------------------------------------------------
