@@ -33,6 +33,44 @@ const orderRef = {
   customerStatus: z.string(),
 };
 
+/** Invoice and credit-memo detail (`invoice.issued.v1`, `credit_memo.issued.v1`). */
+const documentDetail = {
+  kind: z.enum(['invoice', 'credit_memo']).optional(),
+  erpInvoiceId: z.string().optional(),
+  issuedAt: z.string().optional(),
+  dueOn: z.string().nullable().optional(),
+  paymentTerms: z.string().optional(),
+  lines: z
+    .array(z.object({ sku: z.string(), quantity: z.number(), unitPrice: z.number(), amount: z.number() }))
+    .optional(),
+};
+
+/** What every return event says about the return. */
+const returnRef = {
+  returnId: z.string(),
+  returnState: z.enum([
+    'requested',
+    'authorized',
+    'received',
+    'inspected',
+    'credited',
+    'rejected',
+    'cancelled',
+  ]),
+  returnStatus: z.string(),
+  caseId: z.string().nullable(),
+  lines: z.array(
+    z.object({
+      sku: z.string(),
+      quantity: z.number(),
+      reason: z.string(),
+      acceptedQuantity: z.number().optional(),
+      rejectedQuantity: z.number().optional(),
+      rejectionReason: z.string().optional(),
+    }),
+  ),
+};
+
 /** The event catalogue: one zod schema per versioned type. */
 export const eventCatalogue = {
   'order.accepted.v1': z.object({
@@ -110,13 +148,48 @@ export const eventCatalogue = {
     onHand: z.number(),
     asOf: z.string(),
   }),
+  /**
+   * The ERP posted an invoice of the order. The detail fields (kind onwards) were added after
+   * the first release: optional, so events already in outboxes still validate.
+   */
   'invoice.issued.v1': z.object({
     ...orderRef,
     invoiceId: z.string(),
     number: z.string(),
     amount: z.number(),
     currency: z.string(),
+    ...documentDetail,
   }),
+  /**
+   * The ERP posted a credit memo for the order: what it credits (`creditsInvoiceId`, the hub's
+   * invoice id) and, for a return, which (`returnId`). `amount` is positive: what it takes off.
+   */
+  'credit_memo.issued.v1': z.object({
+    ...orderRef,
+    invoiceId: z.string(),
+    number: z.string(),
+    amount: z.number(),
+    currency: z.string(),
+    ...documentDetail,
+    creditsInvoiceId: z.string().nullable(),
+    returnId: z.string().nullable(),
+  }),
+  /** A return (RMA) was asked for (CRM case or API); the hub asks the ERP to authorize it. */
+  'return.requested.v1': z.object({ ...orderRef, ...returnRef }),
+  /** The ERP authorized the return: the customer may send the goods back with `rmaNumber`. */
+  'return.authorized.v1': z.object({ ...orderRef, ...returnRef, rmaNumber: z.string() }),
+  /** The warehouse received the goods and inspected them (per line: accepted, rejected, why). */
+  'return.received.v1': z.object({ ...orderRef, ...returnRef }),
+  /** The ERP credited the accepted goods (the credit memo's own event is `credit_memo.issued.v1`). */
+  'return.credited.v1': z.object({
+    ...orderRef,
+    ...returnRef,
+    creditMemoId: z.string(),
+    creditAmount: z.number(),
+    currency: z.string(),
+  }),
+  /** Refused by the ERP, or nothing was accepted at inspection: `code` and `detail` say why. */
+  'return.rejected.v1': z.object({ ...orderRef, ...returnRef, code: z.string(), detail: z.string() }),
 } as const;
 
 export type EventType = keyof typeof eventCatalogue;
@@ -250,6 +323,26 @@ export const inboundCatalogue = {
       reason: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a lower-case code such as customer_request'),
       note: z.string().max(2000).optional(),
       /** Who asked, as the CRM names them (a user name or id). */
+      requestedBy: inboundText(200).optional(),
+      at: inboundAt.optional(),
+    }),
+    /**
+     * A customer asked, in a CRM case, to send goods of the order (the subject) back. The case id
+     * is the request's identity: a second request with the same case is the same return.
+     */
+    'crm.return_requested.v1': z.object({
+      caseId: inboundText(100),
+      lines: z
+        .array(
+          z.object({
+            sku: inboundText(64),
+            quantity: z.number().finite().positive().max(1_000_000),
+            reason: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a lower-case code such as damaged'),
+          }),
+        )
+        .min(1)
+        .max(500),
+      note: z.string().max(2000).optional(),
       requestedBy: inboundText(200).optional(),
       at: inboundAt.optional(),
     }),

@@ -4,4 +4,5 @@ export * from './ids.js';
 export * from './json-schema.js';
 export * from './order.js';
 export * from './order-state.js';
+export * from './returns.js';
 export * from './schemas.js';

@@ -4,7 +4,16 @@
  */
 import { z } from 'zod';
 import { Hold, HoldReason, OrderState } from './order-state.js';
-import { Address, ExternalIds, Invoice, OrderLine, Shipment, ShippingMethod, SystemName } from './schemas.js';
+import {
+  Address,
+  ExternalIds,
+  Invoice,
+  OrderLine,
+  ReturnAuthorization,
+  Shipment,
+  ShippingMethod,
+  SystemName,
+} from './schemas.js';
 
 export const SalesOrder = z
   .object({
@@ -38,6 +47,11 @@ export const SalesOrder = z
     externalIds: ExternalIds.default({}),
     shipments: z.array(Shipment).default([]),
     invoices: z.array(Invoice).default([]),
+    /**
+     * Returns (RMAs) of this order's shipped goods, oldest first (see `returns.ts`); absent on an
+     * order that never had one. Read with `returnsOf(order)`.
+     */
+    returns: z.array(ReturnAuthorization).optional(),
     correlationId: z.string(),
     createdAt: z.iso.datetime({ offset: true }),
     updatedAt: z.iso.datetime({ offset: true }),

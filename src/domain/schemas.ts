@@ -273,30 +273,92 @@ export const Shipment = z
   .meta({ id: 'Shipment' });
 export type Shipment = z.infer<typeof Shipment>;
 
+export const InvoiceLine = z
+  .object({ sku: z.string(), quantity: z.number(), unitPrice: z.number(), amount: z.number() })
+  .meta({ id: 'InvoiceLine' });
+export type InvoiceLine = z.infer<typeof InvoiceLine>;
+
 export const Invoice = z
   .object({
     id: z.string().min(1),
     orderId: z.string().min(1),
     number: z.string().min(1),
     kind: z.enum(['invoice', 'credit_memo']).default('invoice'),
+    /** Positive for both kinds: a credit memo's amount is what it takes off the receivables. */
     amount: z.number().finite(),
     currency: z.string().length(3),
     issuedAt: isoDateTime,
     dueOn: isoDate.optional(),
+    /** The payment terms the due date comes from (`NET30`, …), when the ERP says. */
+    paymentTerms: z.string().optional(),
     status: z.enum(['draft', 'open', 'paid', 'credited']),
+    /** Per SKU, as the ERP billed (or credited) it; absent when the ERP did not say. */
+    lines: z.array(InvoiceLine).optional(),
+    /** A credit memo: the hub's id of the invoice it credits, and of the return it is for. */
+    creditsInvoiceId: z.string().optional(),
+    returnId: z.string().optional(),
     externalIds: ExternalIds.default({}),
   })
   .meta({ id: 'Invoice' });
 export type Invoice = z.infer<typeof Invoice>;
 
+/**
+ * A return (RMA) of shipped goods, kept on its order's document (like shipments and invoices):
+ * one optimistic version and one transaction for the order and its returns. States and their
+ * moves are in `returns.ts`.
+ */
+export const returnStates = [
+  'requested',
+  'authorized',
+  'received',
+  'inspected',
+  'credited',
+  'rejected',
+  'cancelled',
+] as const;
+export const ReturnState = z.enum(returnStates);
+export type ReturnState = z.infer<typeof ReturnState>;
+
+export const ReturnLine = z
+  .object({
+    sku: z.string(),
+    quantity: z.number().positive(),
+    /** Why the customer returns it, as a code (`damaged`, `wrong_item`, …). */
+    reason: z.string(),
+    /** What the warehouse received and how inspection judged it; absent until then. */
+    receivedQuantity: z.number().nonnegative().optional(),
+    acceptedQuantity: z.number().nonnegative().optional(),
+    rejectedQuantity: z.number().nonnegative().optional(),
+    /** Inspection's reason for a rejected quantity (`used`, `not_ours`, …). */
+    rejectionReason: z.string().optional(),
+  })
+  .meta({ id: 'ReturnLine' });
+export type ReturnLine = z.infer<typeof ReturnLine>;
+
 export const ReturnAuthorization = z
   .object({
+    /** `<orderId>-R<n>`: the order it belongs to can be read from it. */
     id: z.string().min(1),
     orderId: z.string().min(1),
-    lines: z.array(z.object({ sku: z.string(), quantity: z.number().positive(), reason: z.string() })).min(1),
-    status: z.enum(['requested', 'approved', 'received', 'credited', 'rejected']),
+    state: ReturnState,
+    /** What the customer sees ("Return authorized: send the goods back with RMA …"). */
+    customerStatus: z.string(),
+    /** Who asked: `crm` (a case) or `api` (a client), and the CRM case id when there is one. */
+    source: z.object({ system: z.string(), caseId: z.string().optional(), by: z.string() }),
+    lines: z.array(ReturnLine).min(1),
+    /** The ERP's RMA number, once authorized. */
+    rmaNumber: z.string().optional(),
+    /** The hub id (`erp:<id>`) of the credit memo, once credited, and its amount. */
+    creditMemoId: z.string().optional(),
+    creditAmount: z.number().optional(),
+    /** Why it was rejected or cancelled (`erp_refused`, `inspection`, …). */
+    rejection: z.object({ code: z.string(), detail: z.string() }).optional(),
+    note: z.string().optional(),
+    /** Every state it went through, with when (the order timeline has the detail). */
+    history: z.array(z.object({ state: ReturnState, at: isoDateTime })).default([]),
     externalIds: ExternalIds.default({}),
     createdAt: isoDateTime,
+    updatedAt: isoDateTime,
   })
   .meta({ id: 'ReturnAuthorization' });
 export type ReturnAuthorization = z.infer<typeof ReturnAuthorization>;

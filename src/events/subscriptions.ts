@@ -170,6 +170,16 @@ export function notificationTemplate(type: string, data: Record<string, unknown>
       return data.partial === true ? 'order-remainder-cancelled' : 'order-cancelled';
     case 'invoice.issued.v1':
       return 'invoice-issued';
+    case 'credit_memo.issued.v1':
+      return 'credit-memo-issued';
+    // A return: authorized (with the RMA number to write on the parcel), received and inspected,
+    // or rejected; its credit is told by the credit memo's own notice.
+    case 'return.authorized.v1':
+      return 'return-authorized';
+    case 'return.received.v1':
+      return 'return-received';
+    case 'return.rejected.v1':
+      return 'return-rejected';
     case 'shipment.milestone.v1': {
       const m = data.milestone;
       if (m === 'shipped') return 'shipment-shipped';
@@ -180,6 +190,39 @@ export function notificationTemplate(type: string, data: Record<string, unknown>
     default:
       return null;
   }
+}
+
+/**
+ * `crm-order-sync` for an invoice or credit memo: records it on the CRM account (the customer's
+ * CRM id from the hub's customer master) and order, upserted by the hub's invoice id with the
+ * event's seq as `sequence`, so a redelivery changes nothing. A CRM without `upsertInvoice`
+ * gets the status and the activity only.
+ */
+async function upsertCrmInvoice(
+  deps: StandardSubscriptionDeps,
+  event: CloudEvent,
+  ctx: { eventSeq: number; idempotencyKey: string },
+): Promise<void> {
+  if (!deps.crm.upsertInvoice) return;
+  const d = event.data as EventData<'credit_memo.issued.v1'>;
+  const customer = d.customerId ? await deps.store.getCustomer(d.customerId) : null;
+  await deps.crm.upsertInvoice({
+    invoiceId: d.invoiceId,
+    kind: event.type === 'credit_memo.issued.v1' ? 'credit_memo' : 'invoice',
+    hubOrderId: event.subject,
+    accountCrmId: customer?.externalIds['crm'] ?? null,
+    number: d.number,
+    amount: d.amount,
+    currency: d.currency,
+    issuedAt: d.issuedAt ?? event.time,
+    dueOn: d.dueOn ?? null,
+    status: 'open',
+    lines: (d.lines ?? []).map((l) => ({ ...l })),
+    creditsInvoiceId: d.creditsInvoiceId ?? null,
+    returnId: d.returnId ?? null,
+    sequence: ctx.eventSeq,
+    idempotencyKey: ctx.idempotencyKey,
+  });
 }
 
 /** Shipment statuses at which goods have left the warehouse. */
@@ -230,11 +273,19 @@ export function standardSubscriptions(deps: StandardSubscriptionDeps): Subscript
   return [
     {
       name: subscriptionNames.crmOrderSync,
-      types: ['order.', 'shipment.', 'invoice.'],
+      types: ['order.', 'shipment.', 'invoice.', 'credit_memo.', 'return.'],
       ordering: 'strict',
       policy: policy(subscriptionNames.crmOrderSync),
       handler: async (event, ctx) => {
         const ref = orderRef(event.data);
+        // Invoices and credit memos go on the CRM account and order with their detail.
+        if (event.type === 'invoice.issued.v1' || event.type === 'credit_memo.issued.v1') {
+          await upsertCrmInvoice(deps, event, ctx);
+        }
+        // A credit memo or a return step leaves the order's own status as it was.
+        if (event.type.startsWith('credit_memo.') || event.type.startsWith('return.')) {
+          return;
+        }
         const erp = event.data.erpOrderNumber;
         await deps.crm.upsertOrderStatus({
           hubOrderId: event.subject,
@@ -248,7 +299,7 @@ export function standardSubscriptions(deps: StandardSubscriptionDeps): Subscript
     },
     {
       name: subscriptionNames.crmActivityTimeline,
-      types: ['order.', 'shipment.', 'invoice.'],
+      types: ['order.', 'shipment.', 'invoice.', 'credit_memo.', 'return.'],
       ordering: 'skip_parked',
       policy: policy(subscriptionNames.crmActivityTimeline),
       handler: async (event, ctx) => {
@@ -284,6 +335,10 @@ export function standardSubscriptions(deps: StandardSubscriptionDeps): Subscript
         'order.cancelled.',
         'shipment.milestone.',
         'invoice.issued.',
+        'credit_memo.issued.',
+        'return.authorized.',
+        'return.received.',
+        'return.rejected.',
       ],
       ordering: 'skip_parked',
       recordInTimeline: true,

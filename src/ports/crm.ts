@@ -46,6 +46,33 @@ export interface CrmTask {
   idempotencyKey: string;
 }
 
+/**
+ * An invoice or credit memo as the CRM keeps it (a Salesforce custom object on the account,
+ * looked up from the order): upserted by `invoiceId`, the hub's id (`erp:<ERP invoice id>`).
+ */
+export interface CrmInvoice {
+  invoiceId: string;
+  kind: 'invoice' | 'credit_memo';
+  hubOrderId: string;
+  /** The account (CRM id) it is billed to; null when the hub does not know the customer's CRM id. */
+  accountCrmId: string | null;
+  number: string;
+  /** Positive for both kinds. */
+  amount: number;
+  currency: string;
+  /** Invoice date (YYYY-MM-DD or ISO time). */
+  issuedAt: string;
+  dueOn: string | null;
+  status: 'open' | 'paid' | 'credited';
+  lines: { sku: string; quantity: number; unitPrice: number; amount: number }[];
+  /** A credit memo: the hub's id of the invoice it credits, and the return it is for. */
+  creditsInvoiceId: string | null;
+  returnId: string | null;
+  /** The event's position in the order's stream; the CRM ignores older ones. */
+  sequence: number;
+  idempotencyKey: string;
+}
+
 export interface CrmPort {
   readonly system: string;
   getAccount(crmId: string): Promise<CrmAccount | null>;
@@ -56,4 +83,10 @@ export interface CrmPort {
    * tasks leaves it out, and the hub records the activity only.
    */
   createTask?(task: CrmTask): Promise<{ crmRecordId: string; assignedTo: string | null; duplicate: boolean }>;
+  /**
+   * Records an invoice or credit memo on the account and the order, upserting by `invoiceId`
+   * (an older `sequence` changes nothing). Optional: a CRM connector without it gets the order
+   * status (`invoiced`) and the activity only.
+   */
+  upsertInvoice?(invoice: CrmInvoice): Promise<{ crmRecordId: string; applied: boolean }>;
 }

@@ -38,6 +38,15 @@ export interface CreditExposure {
   exposure: number;
   currency: string;
   asOf: string;
+  /**
+   * The parts of `exposure`, where the ERP tells them apart (optional: a connector that only
+   * knows the total leaves them out). `openReceivables`: posted, unpaid invoices less open credit
+   * memos; `overdueReceivables`: the part of those past their due date on the ERP's (the
+   * injected) clock; `uninvoicedOrders`: confirmed orders not invoiced yet.
+   */
+  openReceivables?: number;
+  overdueReceivables?: number;
+  uninvoicedOrders?: number;
 }
 
 export interface ErpProduct {
@@ -99,12 +108,38 @@ export interface ErpShipmentStatus {
   lines: { sku: string; quantity: number }[];
 }
 
+/** One line of an invoice or credit memo. */
+export interface ErpInvoiceLine {
+  sku: string;
+  quantity: number;
+  unitPrice: number;
+  /** quantity × unitPrice, rounded to 4 places. */
+  amount: number;
+}
+
+/**
+ * An invoice or a credit memo of a sales order. The detail fields are optional so a connector
+ * that only knows state, number and amount still compiles; the simulator fills all of them.
+ */
 export interface ErpInvoiceStatus {
   erpInvoiceId: string;
   number: string | null;
   state: 'draft' | 'posted' | 'paid' | 'cancelled';
+  /** Positive for both kinds: a credit memo's amount is what it credits. */
   amount: number;
   currency: string;
+  /** `invoice` when absent. */
+  kind?: 'invoice' | 'credit_memo';
+  /** Invoice date (YYYY-MM-DD). */
+  issueDate?: string;
+  /** Due date from the customer's payment terms (YYYY-MM-DD); a credit memo has none. */
+  dueDate?: string | null;
+  /** The payment terms the due date was computed from (`NET30`, `DUE_ON_RECEIPT`, …). */
+  paymentTerms?: string;
+  lines?: ErpInvoiceLine[];
+  /** A credit memo: the invoice it credits and the return (the hub's return id) it is for. */
+  creditsInvoiceId?: string | null;
+  returnId?: string | null;
 }
 
 export interface ErpOrderStatus {
@@ -180,6 +215,41 @@ export type ErpCancelResult =
       detail: string;
     };
 
+/** A return authorization the hub asks the ERP for (`ErpPort.createReturnAuthorization`). */
+export interface ErpReturnInput {
+  /** The hub's return id: a repeat with the same id returns the first authorization. */
+  returnId: string;
+  hubOrderId: string;
+  /** The ERP's order id, when the hub knows it. */
+  erpOrderId?: string;
+  /** The key the order was created with: how the ERP finds the order otherwise. */
+  orderIdempotencyKey: string;
+  lines: { sku: string; quantity: number; reason: string }[];
+}
+
+/** Why an ERP would not authorize a return. */
+export type ErpReturnRefusal = 'not_shipped' | 'over_return' | 'unknown_sku' | 'cancelled' | 'unsupported';
+
+/** The ERP's answer to a return authorization; refusals are answers, not errors. */
+export type ErpReturnResult =
+  | {
+      outcome: 'authorized';
+      erpReturnId: string;
+      /** The RMA number the customer writes on the parcel. */
+      rmaNumber: string;
+      /** False when the return id had been seen: this is the earlier authorization. */
+      created: boolean;
+    }
+  | { outcome: 'refused'; reason: ErpReturnRefusal; detail: string };
+
+/** What was accepted at inspection, to be credited (`ErpPort.creditReturn`). */
+export interface ErpReturnCreditInput {
+  returnId: string;
+  erpReturnId: string;
+  /** Accepted quantities per SKU (priced by the ERP from the sales order's lines). */
+  lines: { sku: string; quantity: number }[];
+}
+
 export interface ErpPort {
   /** A short system name for timelines and metrics, e.g. `erp-sim` or `tryton`. */
   readonly system: string;
@@ -208,5 +278,17 @@ export interface ErpPort {
    * cancel yet still compiles; the hub then refuses to cancel an order that reached that ERP.
    */
   cancelSalesOrder?(input: ErpCancelInput): Promise<ErpCancelResult>;
+  /**
+   * Authorizes a return of shipped goods (an RMA), idempotent by `input.returnId`. Optional like
+   * `cancelSalesOrder`: without it the hub rejects returns for that ERP (`unsupported`).
+   */
+  createReturnAuthorization?(input: ErpReturnInput): Promise<ErpReturnResult>;
+  /**
+   * Issues (and posts) the credit memo for a return's accepted lines, idempotent by `returnId`:
+   * a repeat returns the same credit memo. It also appears on the change feed as an `invoice`
+   * change (`posted`) whose record is a `credit_memo`. Refused (`policy_violation`) when the
+   * return is unknown or the quantities exceed what it authorized.
+   */
+  creditReturn?(input: ErpReturnCreditInput): Promise<ErpInvoiceStatus>;
   changesSince(since: string | null, limit?: number): Promise<ErpChangePage>;
 }

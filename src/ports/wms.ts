@@ -63,6 +63,33 @@ export interface WmsCancelResult {
   shipped: { wmsOrderId: string; warehouseId: string }[];
 }
 
+/** A return the warehouse should expect (`WmsPort.expectReturn`), idempotent by `returnId`. */
+export interface WmsReturnExpectation {
+  returnId: string;
+  hubOrderId: string;
+  rmaNumber: string;
+  /** Where the goods go back to (the warehouse they shipped from). */
+  warehouseId: string;
+  lines: { sku: string; quantity: number }[];
+}
+
+/** The warehouse received a return and inspected it, per line. */
+export interface WmsReturnReceipt {
+  /** Names this feed entry (the hub's inbound dedupe key). */
+  deliveryId: string;
+  returnId: string;
+  hubOrderId: string;
+  warehouseId: string;
+  at: string;
+  lines: { sku: string; received: number; accepted: number; rejected: number; reason?: string }[];
+}
+
+/** A page of return receipts, shaped like `WmsMilestonePage`. */
+export interface WmsReturnReceiptPage {
+  receipts: WmsReturnReceipt[];
+  watermark: string;
+}
+
 export interface WmsPort {
   readonly system: string;
   getInventory(skus?: string[]): Promise<InventoryPosition[]>;
@@ -74,6 +101,10 @@ export interface WmsPort {
    * parks it as an exception for logistics).
    */
   cancelRelease?(input: WmsCancelInput): Promise<WmsCancelResult>;
+  /** Announces an authorized return (an RMA) to the warehouse; idempotent by return id. Optional. */
+  expectReturn?(input: WmsReturnExpectation): Promise<{ duplicate: boolean }>;
+  /** Return receipts with their inspection, after the watermark, oldest first. Optional. */
+  returnReceiptsSince?(since: string | null, limit?: number): Promise<WmsReturnReceiptPage>;
   /** Milestones after the watermark (`null` = from the start), oldest first. */
   milestonesSince(since: string | null, limit?: number): Promise<WmsMilestonePage>;
 }

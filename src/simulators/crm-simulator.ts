@@ -17,6 +17,7 @@ import type {
   Clock,
   CrmAccount,
   CrmActivity,
+  CrmInvoice,
   CrmOrderStatusUpdate,
   CrmPort,
   CrmTask,
@@ -54,6 +55,15 @@ export interface CrmTaskRecord extends CrmTask {
   assignedTo: string | null;
   status: 'open';
   createdAt: string;
+}
+
+/** The CRM's stored invoice or credit memo (a custom object on the account, looked up from the order). */
+export interface CrmInvoiceRecord extends Omit<CrmInvoice, 'idempotencyKey'> {
+  crmRecordId: string;
+  /** Updates applied (1 on create). */
+  revision: number;
+  createdAt: string;
+  lastModifiedAt: string;
 }
 
 /** Options of the CRM simulator. */
@@ -94,6 +104,11 @@ export class CrmSimulator implements CrmPort {
   /** Tasks by idempotency key, and by hub order; the last `maxRecords` of each are kept. */
   private readonly taskKeys: BoundedMap<string, CrmTaskRecord>;
   private readonly tasksByOrder: BoundedMap<string, CrmTaskRecord[]>;
+  /** Invoices and credit memos by the hub's invoice id; the last `maxRecords` are kept. */
+  private readonly invoiceRecords: BoundedMap<string, CrmInvoiceRecord>;
+  /** Invoice ids by hub order and by account (18-char id); entries of evicted records are skipped. */
+  private readonly invoicesByOrder: BoundedMap<string, string[]>;
+  private readonly invoicesByAccount: BoundedMap<string, string[]>;
   private nextRecord = 1;
   private nextAccount: number;
 
@@ -113,6 +128,9 @@ export class CrmSimulator implements CrmPort {
     });
     this.activityKeys = new BoundedMap(maxRecords + maxKeys);
     this.taskKeys = new BoundedMap(maxRecords);
+    this.invoiceRecords = new BoundedMap(maxRecords);
+    this.invoicesByOrder = new BoundedMap(maxRecords);
+    this.invoicesByAccount = new BoundedMap(maxRecords);
     this.tasksByOrder = new BoundedMap(maxRecords);
     this.activityLog = new BoundedLog(maxRecords, (a) => {
       // The evicted activity is the oldest, so it is the first of its order's list.
@@ -228,7 +246,70 @@ export class CrmSimulator implements CrmPort {
     return { crmRecordId: record.crmRecordId, assignedTo: record.assignedTo, duplicate: false };
   }
 
+  /**
+   * Upserts an invoice or credit memo by the hub's invoice id: a new id creates the record (on
+   * the account and the order), a newer `sequence` updates it (paid, credited), an older or equal
+   * one is a replay and changes nothing.
+   */
+  async upsertInvoice(invoice: CrmInvoice): Promise<{ crmRecordId: string; applied: boolean }> {
+    const g = this.faults.before('upsertInvoice');
+    if (g) await g;
+    if (!invoice.invoiceId || !invoice.hubOrderId) {
+      throw CrossdockError.dataQuality('Required fields are missing: [Hub_Invoice_Id__c, Hub_Order_Id__c]', {
+        details: { system: this.system, field: 'invoiceId', vendorCode: 'REQUIRED_FIELD_MISSING' },
+      });
+    }
+    const now = this.clock.now().toISOString();
+    const { idempotencyKey: _key, ...fields } = invoice;
+    const existing = this.invoiceRecords.get(invoice.invoiceId);
+    if (!existing) {
+      const record: CrmInvoiceRecord = {
+        ...structuredClone(fields),
+        crmRecordId: salesforceId('a0I', this.nextRecord++),
+        revision: 1,
+        createdAt: now,
+        lastModifiedAt: now,
+      };
+      this.invoiceRecords.set(invoice.invoiceId, record);
+      const index = (map: BoundedMap<string, string[]>, key: string) => {
+        const list = map.get(key);
+        if (list) list.push(invoice.invoiceId);
+        else map.set(key, [invoice.invoiceId]);
+      };
+      index(this.invoicesByOrder, invoice.hubOrderId);
+      if (invoice.accountCrmId) index(this.invoicesByAccount, salesforceId18(invoice.accountCrmId));
+      this.faults.effect();
+      return { crmRecordId: record.crmRecordId, applied: true };
+    }
+    if (invoice.sequence <= existing.sequence) return { crmRecordId: existing.crmRecordId, applied: false };
+    Object.assign(existing, structuredClone(fields), {
+      revision: existing.revision + 1,
+      lastModifiedAt: now,
+    });
+    this.faults.effect();
+    return { crmRecordId: existing.crmRecordId, applied: true };
+  }
+
   // --- inspection and drivers (no fault injection) -----------------------------------------
+
+  /** The invoices and credit memos recorded on a hub order (copies), oldest first. */
+  invoicesOfOrder(hubOrderId: string): CrmInvoiceRecord[] {
+    return this.invoicesOf(this.invoicesByOrder.get(hubOrderId));
+  }
+
+  /** The invoices and credit memos recorded on an account (copies), oldest first. */
+  invoicesOfAccount(accountCrmId: string): CrmInvoiceRecord[] {
+    return this.invoicesOf(this.invoicesByAccount.get(salesforceId18(accountCrmId)));
+  }
+
+  private invoicesOf(ids: string[] | undefined): CrmInvoiceRecord[] {
+    const out: CrmInvoiceRecord[] = [];
+    for (const id of ids ?? []) {
+      const r = this.invoiceRecords.get(id);
+      if (r) out.push(structuredClone(r));
+    }
+    return out;
+  }
 
   /** Tasks opened about a hub order (copies). */
   tasks(hubOrderId: string): CrmTaskRecord[] {

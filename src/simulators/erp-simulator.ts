@@ -36,6 +36,10 @@ import type {
   ErpOrderStatus,
   ErpPort,
   ErpProduct,
+  ErpReturnCreditInput,
+  ErpReturnInput,
+  ErpReturnRefusal,
+  ErpReturnResult,
   ErpShipmentState,
   ErpShipmentStatus,
   ErpStock,
@@ -127,8 +131,15 @@ export class ErpSimulator implements ErpPort {
   private readonly products = new Map<string, ErpProduct>();
   /** erpCustomerId → sku → agreements (a few per pair at most). */
   private readonly agreements = new Map<string, Map<string, DemoDataSet['priceAgreements']>>();
-  /** erpCustomerId → open receivables total. */
-  private readonly receivables = new Map<string, number>();
+  /**
+   * erpCustomerId → open receivable items (unpaid invoices with what is left of them and their
+   * due date; an unapplied credit memo as a negative item without one). Per item, so the
+   * exposure can tell the overdue part (due date before the clock's today).
+   */
+  private readonly receivables = new Map<string, OpenItem[]>();
+  /** Return authorizations by the hub's return id. */
+  private readonly returns = new Map<string, ErpReturnRecord>();
+  private nextReturn = 1;
   /** erpCustomerId → confirmed, not yet invoiced order totals. */
   private readonly uninvoiced = new Map<string, number>();
   /** Kept sales orders, in creation order; confirmed ones are evicted first. */
@@ -193,7 +204,7 @@ export class ErpSimulator implements ErpPort {
       else bySku.set(a.sku, [a]);
     }
     for (const r of data.receivables) {
-      this.receivables.set(r.erpCustomerId, round4((this.receivables.get(r.erpCustomerId) ?? 0) + r.amount));
+      this.openItem(r.erpCustomerId, { id: r.invoiceNumber, amount: r.amount, dueOn: r.dueOn });
     }
   }
 
@@ -264,12 +275,22 @@ export class ErpSimulator implements ErpPort {
     const g = this.faults.before('getCreditExposure');
     if (g) await g;
     const c = this.requireCustomer(erpCustomerId);
+    const today = this.clock.now().toISOString().slice(0, 10);
+    let open = 0;
+    let overdue = 0;
+    for (const item of this.receivables.get(erpCustomerId) ?? []) {
+      open += item.amount;
+      if (item.amount > 0 && item.dueOn !== null && item.dueOn < today) overdue += item.amount;
+    }
     return {
       erpCustomerId,
       creditLimit: c.creditLimit,
       exposure: this.exposureOf(erpCustomerId),
       currency: c.currency,
       asOf: this.clock.now().toISOString(),
+      openReceivables: round4(open),
+      overdueReceivables: round4(overdue),
+      uninvoicedOrders: round4(this.uninvoiced.get(erpCustomerId) ?? 0),
     };
   }
 
@@ -622,43 +643,206 @@ export class ErpSimulator implements ErpPort {
   /**
    * Invoices the order in full and posts the invoice: its amount moves from "confirmed,
    * uninvoiced" to open receivables (the exposure is unchanged), and an invoice `posted`
-   * change is emitted. A second call is a no-op returning the same invoice.
+   * change is emitted. The invoice carries its lines, the invoice date (today on the clock) and
+   * the due date from the customer's payment terms (`paymentTermsDueDate`). A second call is a
+   * no-op returning the same invoice.
    */
   invoiceOrder(erpOrderId: string): ErpInvoiceStatus {
     const order = this.requireOrder(erpOrderId);
-    const existing = order.invoices.find((i) => i.state !== 'cancelled');
-    if (existing) return { ...existing };
+    const existing = order.invoices.find((i) => i.state !== 'cancelled' && i.kind !== 'credit_memo');
+    if (existing) return structuredClone(existing);
     if (order.state === 'draft' || order.state === 'quotation' || order.state === 'cancelled') {
       throw CrossdockError.conflict(`Sales order ${order.erpOrderNumber} is ${order.state}; cannot invoice`);
     }
+    const customer = this.requireCustomer(order.erpCustomerId);
     const n = this.nextInvoice++;
+    const issueDate = this.clock.now().toISOString().slice(0, 10);
     const invoice: ErpInvoiceStatus = {
       erpInvoiceId: `INV-ID-${n}`,
       number: `INV/${String(n).padStart(6, '0')}`,
       state: 'posted',
       amount: order.total,
       currency: order.currency,
+      kind: 'invoice',
+      issueDate,
+      dueDate: paymentTermsDueDate(issueDate, customer.paymentTerms),
+      paymentTerms: customer.paymentTerms,
+      lines: order.lines.map((l) => ({
+        sku: l.sku,
+        quantity: l.quantity,
+        unitPrice: l.unitPrice,
+        amount: round4(l.quantity * l.unitPrice),
+      })),
+      creditsInvoiceId: null,
+      returnId: null,
     };
     order.invoices.push(invoice);
     const c = order.erpCustomerId;
     this.uninvoiced.set(c, round4((this.uninvoiced.get(c) ?? 0) - order.total));
-    this.receivables.set(c, round4((this.receivables.get(c) ?? 0) + order.total));
+    this.openItem(c, { id: invoice.erpInvoiceId, amount: order.total, dueOn: invoice.dueDate ?? null });
     this.emit('invoice', order, 'posted', invoice.erpInvoiceId);
     this.maybeDone(order);
     order.updatedAt = this.clock.now().toISOString();
-    return { ...invoice };
+    return structuredClone(invoice);
   }
 
-  /** Records payment of the order's invoice: receivables drop, an invoice `paid` change is emitted. */
+  /**
+   * Records payment of the order's invoice: what is left of it leaves the receivables, an invoice
+   * `paid` change is emitted.
+   */
   payInvoice(erpOrderId: string): ErpInvoiceStatus {
     const order = this.requireOrder(erpOrderId);
-    const invoice = order.invoices.find((i) => i.state === 'posted');
+    const invoice = order.invoices.find((i) => i.state === 'posted' && i.kind !== 'credit_memo');
     if (!invoice) throw CrossdockError.conflict(`Sales order ${order.erpOrderNumber} has no posted invoice`);
     invoice.state = 'paid';
-    const c = order.erpCustomerId;
-    this.receivables.set(c, round4((this.receivables.get(c) ?? 0) - invoice.amount));
+    this.closeItem(order.erpCustomerId, invoice.erpInvoiceId);
     this.emit('invoice', order, 'paid', invoice.erpInvoiceId);
-    return { ...invoice };
+    return structuredClone(invoice);
+  }
+
+  /**
+   * Authorizes a return of shipped goods (an RMA), like NetSuite's Return Authorization:
+   * idempotent by the hub's return id; refused, changing nothing, for an order that is
+   * cancelled or has shipped nothing, a SKU not on the order, or more than shipped less what
+   * earlier authorizations of the order claim.
+   */
+  async createReturnAuthorization(input: ErpReturnInput): Promise<ErpReturnResult> {
+    const g = this.faults.before('createReturnAuthorization');
+    if (g) await g;
+    const seen = this.returns.get(input.returnId);
+    if (seen) {
+      return {
+        outcome: 'authorized',
+        erpReturnId: seen.erpReturnId,
+        rmaNumber: seen.rmaNumber,
+        created: false,
+      };
+    }
+    const id = input.erpOrderId ?? this.orderByKey.get(input.orderIdempotencyKey);
+    const order = id === undefined ? undefined : this.orders.get(id);
+    if (!order) {
+      throw CrossdockError.dataQuality(`Unknown ERP sales order for ${input.hubOrderId}`, {
+        details: { system: this.system, field: 'erpOrderId', hubOrderId: input.hubOrderId },
+      });
+    }
+    const refused = (reason: ErpReturnRefusal, detail: string): ErpReturnResult => ({
+      outcome: 'refused',
+      reason,
+      detail,
+    });
+    if (order.state === 'cancelled')
+      return refused('cancelled', `sales order ${order.erpOrderNumber} is cancelled`);
+    const shipped = new Map<string, number>();
+    for (const s of order.shipments) {
+      if (s.state !== 'done') continue;
+      for (const l of s.lines) shipped.set(l.sku, round4((shipped.get(l.sku) ?? 0) + l.quantity));
+    }
+    // A simulated estate whose WMS ships (not the ERP's own shipments): count the order as
+    // shipped once the hub says so, i.e. trust the ordered quantities when no ERP shipment is done.
+    const basis = shipped.size > 0 ? shipped : new Map(order.lines.map((l) => [l.sku, l.quantity]));
+    for (const r of this.returns.values()) {
+      if (r.erpOrderId !== order.erpOrderId) continue;
+      for (const l of r.lines) basis.set(l.sku, round4((basis.get(l.sku) ?? 0) - l.quantity));
+    }
+    for (const l of input.lines) {
+      if (!order.lines.some((o) => o.sku === l.sku)) {
+        return refused('unknown_sku', `${l.sku} is not on sales order ${order.erpOrderNumber}`);
+      }
+      if (l.quantity > (basis.get(l.sku) ?? 0) + 1e-9) {
+        return refused(
+          'over_return',
+          `${l.quantity} of ${l.sku} exceeds what may be returned (${basis.get(l.sku) ?? 0})`,
+        );
+      }
+    }
+    const n = this.nextReturn++;
+    const record: ErpReturnRecord = {
+      returnId: input.returnId,
+      erpReturnId: `RA-ID-${n}`,
+      rmaNumber: `RMA/${String(n).padStart(6, '0')}`,
+      erpOrderId: order.erpOrderId,
+      lines: input.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
+      creditMemo: null,
+    };
+    this.returns.set(input.returnId, record);
+    this.faults.effect();
+    this.emit('order', order, 'return_authorized', record.erpReturnId);
+    return {
+      outcome: 'authorized',
+      erpReturnId: record.erpReturnId,
+      rmaNumber: record.rmaNumber,
+      created: true,
+    };
+  }
+
+  /**
+   * Issues and posts the credit memo for a return's accepted lines, priced from the sales order
+   * (idempotent by return id). It credits the order's invoice (what is left of it leaves the
+   * receivables; beyond that, or with no invoice, it stands as a negative open item) and is
+   * emitted on the change feed as an invoice `posted` change.
+   */
+  async creditReturn(input: ErpReturnCreditInput): Promise<ErpInvoiceStatus> {
+    const g = this.faults.before('creditReturn');
+    if (g) await g;
+    const record = this.returns.get(input.returnId);
+    if (!record) {
+      throw CrossdockError.policyViolation(`No return authorization for ${input.returnId}`, {
+        owner: 'credit',
+        details: { system: this.system, field: 'returnId', returnId: input.returnId },
+      });
+    }
+    const order = this.requireOrder(record.erpOrderId);
+    if (record.creditMemo) {
+      const kept = order.invoices.find((i) => i.erpInvoiceId === record.creditMemo);
+      if (kept) return structuredClone(kept);
+    }
+    const lines: NonNullable<ErpInvoiceStatus['lines']> = [];
+    for (const l of input.lines) {
+      const authorized = record.lines.find((r) => r.sku === l.sku)?.quantity ?? 0;
+      if (l.quantity > authorized + 1e-9) {
+        throw CrossdockError.policyViolation(
+          `${l.quantity} of ${l.sku} exceeds the ${authorized} authorized on ${record.rmaNumber}`,
+          { owner: 'credit', details: { system: this.system, field: 'lines', sku: l.sku } },
+        );
+      }
+      if (l.quantity <= 0) continue;
+      const unitPrice = order.lines.find((o) => o.sku === l.sku)?.unitPrice ?? 0;
+      lines.push({ sku: l.sku, quantity: l.quantity, unitPrice, amount: round4(l.quantity * unitPrice) });
+    }
+    const amount = round4(lines.reduce((sum, l) => sum + l.amount, 0));
+    const invoice = order.invoices.find((i) => i.kind !== 'credit_memo' && i.state !== 'cancelled');
+    const n = this.nextInvoice++;
+    const memo: ErpInvoiceStatus = {
+      erpInvoiceId: `CM-ID-${n}`,
+      number: `CN/${String(n).padStart(6, '0')}`,
+      state: 'posted',
+      amount,
+      currency: order.currency,
+      kind: 'credit_memo',
+      issueDate: this.clock.now().toISOString().slice(0, 10),
+      dueDate: null,
+      lines,
+      creditsInvoiceId: invoice?.erpInvoiceId ?? null,
+      returnId: input.returnId,
+    };
+    order.invoices.push(memo);
+    record.creditMemo = memo.erpInvoiceId;
+    this.applyCredit(order.erpCustomerId, invoice?.erpInvoiceId ?? null, memo.erpInvoiceId, amount);
+    this.faults.effect();
+    this.emit('invoice', order, 'posted', memo.erpInvoiceId);
+    order.updatedAt = this.clock.now().toISOString();
+    return structuredClone(memo);
+  }
+
+  /** The return authorization of a hub return id (a copy), for tests and inspection. */
+  returnRecord(returnId: string): ErpReturnRecord | null {
+    const r = this.returns.get(returnId);
+    return r ? structuredClone(r) : null;
+  }
+
+  /** A customer's open receivable items (copies), for tests and inspection. */
+  openItems(erpCustomerId: string): OpenItem[] {
+    return (this.receivables.get(erpCustomerId) ?? []).map((i) => ({ ...i }));
   }
 
   /** Sets a customer's credit limit out of band (as a credit controller would in the ERP UI). */
@@ -750,7 +934,38 @@ export class ErpSimulator implements ErpPort {
   }
 
   private exposureOf(erpId: string): number {
-    return round4((this.receivables.get(erpId) ?? 0) + (this.uninvoiced.get(erpId) ?? 0));
+    let open = 0;
+    for (const item of this.receivables.get(erpId) ?? []) open += item.amount;
+    return round4(open + (this.uninvoiced.get(erpId) ?? 0));
+  }
+
+  private openItem(erpCustomerId: string, item: OpenItem): void {
+    const list = this.receivables.get(erpCustomerId);
+    if (list) list.push(item);
+    else this.receivables.set(erpCustomerId, [item]);
+  }
+
+  /** Removes a paid item (what is left of it). */
+  private closeItem(erpCustomerId: string, id: string): void {
+    const list = this.receivables.get(erpCustomerId);
+    if (!list) return;
+    const i = list.findIndex((x) => x.id === id);
+    if (i >= 0) list.splice(i, 1);
+  }
+
+  /** A credit memo: first off what is left of the invoice it credits, the rest as a negative item. */
+  private applyCredit(erpCustomerId: string, invoiceId: string | null, memoId: string, amount: number): void {
+    let left = amount;
+    const target = invoiceId
+      ? (this.receivables.get(erpCustomerId) ?? []).find((x) => x.id === invoiceId)
+      : undefined;
+    if (target) {
+      const take = Math.min(target.amount, left);
+      target.amount = round4(target.amount - take);
+      left = round4(left - take);
+      if (target.amount <= 0) this.closeItem(erpCustomerId, target.id);
+    }
+    if (left > 0) this.openItem(erpCustomerId, { id: memoId, amount: -left, dueOn: null });
   }
 
   private maybeDone(order: ErpOrderRecord): void {
@@ -758,7 +973,9 @@ export class ErpSimulator implements ErpPort {
     const shipped =
       order.shipments.length > 0 &&
       order.shipments.every((s) => s.state === 'done' || s.state === 'cancelled');
-    const invoiced = order.invoices.some((i) => i.state === 'posted' || i.state === 'paid');
+    const invoiced = order.invoices.some(
+      (i) => i.kind !== 'credit_memo' && (i.state === 'posted' || i.state === 'paid'),
+    );
     if (shipped && invoiced) {
       order.state = 'done';
       this.emit('order', order, 'done', order.erpOrderId);
@@ -815,7 +1032,45 @@ export class ErpSimulator implements ErpPort {
       hubOrderId: o.hubOrderId,
       state: o.state,
       shipments: o.shipments.map((s) => ({ ...s, lines: s.lines.map((l) => ({ ...l })) })),
-      invoices: o.invoices.map((i) => ({ ...i })),
+      invoices: o.invoices.map((i) => structuredClone(i)),
     };
   }
+}
+
+/** One open receivable item of a customer (see `ErpSimulator.receivables`). */
+export interface OpenItem {
+  id: string;
+  /** What is left to pay; negative for an unapplied credit. */
+  amount: number;
+  /** Due date (YYYY-MM-DD); null for a credit. */
+  dueOn: string | null;
+}
+
+/** A return authorization as the simulated ERP keeps it. */
+export interface ErpReturnRecord {
+  returnId: string;
+  erpReturnId: string;
+  rmaNumber: string;
+  erpOrderId: string;
+  lines: { sku: string; quantity: number }[];
+  /** The credit memo issued for it (its ERP invoice id), once. */
+  creditMemo: string | null;
+}
+
+/**
+ * The due date of an invoice dated `issueDate` under `terms`: `NET<n>` is n days later, `EOM`
+ * the month's last day, `DUE_ON_RECEIPT`/`COD`/`PREPAID` the invoice date itself. Unknown terms
+ * count as NET30 (the ERP's default).
+ */
+export function paymentTermsDueDate(issueDate: string, terms: string): string {
+  const t = terms.trim().toUpperCase();
+  const day = Date.parse(`${issueDate}T00:00:00Z`);
+  const net = /^NET\s*(\d{1,3})$/.exec(t);
+  if (net) return new Date(day + Number(net[1]) * 86_400_000).toISOString().slice(0, 10);
+  if (t === 'DUE_ON_RECEIPT' || t === 'COD' || t === 'PREPAID') return issueDate;
+  if (t === 'EOM') {
+    const d = new Date(day);
+    return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).toISOString().slice(0, 10);
+  }
+  return new Date(day + 30 * 86_400_000).toISOString().slice(0, 10);
 }

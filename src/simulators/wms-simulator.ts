@@ -22,6 +22,9 @@ import type {
   WmsMilestoneType,
   WmsPort,
   WmsReleaseInput,
+  WmsReturnExpectation,
+  WmsReturnReceipt,
+  WmsReturnReceiptPage,
 } from '../ports/index.js';
 import { BoundedLog, BoundedMap, BoundedRecords, pageOf } from './bounded.js';
 import type { FaultInjector } from './faults.js';
@@ -95,6 +98,9 @@ export class WmsSimulator implements WmsPort {
   private readonly evictedKeys: BoundedMap<string, string>;
   private readonly log: BoundedLog<WmsMilestone>;
   private readonly listeners = new Set<(m: WmsMilestone) => void>();
+  /** Expected returns by return id, and the receipts log (return receipts only). */
+  private readonly expectedReturns = new Map<string, WmsReturnExpectation & { received: boolean }>();
+  private readonly receipts: WmsReturnReceipt[] = [];
   private nextOrder = 1;
 
   constructor(options: WmsSimulatorOptions) {
@@ -276,6 +282,71 @@ export class WmsSimulator implements WmsPort {
     line.backordered = Math.round((line.backordered + quantity) * 10_000) / 10_000;
     this.inventory.writeOff(sku, record.warehouseId, quantity, this.clock.now().toISOString());
     return this.emit(record, 'backordered', `short pick: ${sku}×${quantity}`, [{ sku, quantity }]);
+  }
+
+  /** Records an authorized return the warehouse will receive (idempotent by return id). */
+  async expectReturn(input: WmsReturnExpectation): Promise<{ duplicate: boolean }> {
+    const g = this.faults.before('expectReturn');
+    if (g) await g;
+    if (this.expectedReturns.has(input.returnId)) return { duplicate: true };
+    this.expectedReturns.set(input.returnId, { ...structuredClone(input), received: false });
+    this.faults.effect();
+    return { duplicate: false };
+  }
+
+  /**
+   * Driver: the goods of an expected return arrive and are inspected. Per line, how many came
+   * and how many were accepted (the rest rejected, with `reason`); accepted goods go back on the
+   * shelf. One receipt per return: a second call throws a conflict. Published on
+   * `returnReceiptsSince`.
+   */
+  receiveReturn(
+    returnId: string,
+    lines: { sku: string; received: number; accepted: number; reason?: string }[],
+  ): WmsReturnReceipt {
+    const expected = this.expectedReturns.get(returnId);
+    if (!expected) throw CrossdockError.dataQuality(`No return ${returnId} is expected`);
+    if (expected.received) throw CrossdockError.conflict(`Return ${returnId} was received already`);
+    expected.received = true;
+    const at = this.clock.now().toISOString();
+    for (const l of lines) {
+      if (l.accepted > 0) this.inventory.receive(l.sku, expected.warehouseId, l.accepted, at);
+    }
+    const receipt: WmsReturnReceipt = {
+      deliveryId: `return-receipt:${this.receipts.length + 1}`,
+      returnId,
+      hubOrderId: expected.hubOrderId,
+      warehouseId: expected.warehouseId,
+      at,
+      lines: lines.map((l) => ({
+        sku: l.sku,
+        received: l.received,
+        accepted: l.accepted,
+        rejected: Math.max(0, Math.round((l.received - l.accepted) * 10_000) / 10_000),
+        ...(l.reason !== undefined ? { reason: l.reason } : {}),
+      })),
+    };
+    this.receipts.push(receipt);
+    return structuredClone(receipt);
+  }
+
+  /** The expected return of a return id (a copy), or null. */
+  expectedReturn(returnId: string): (WmsReturnExpectation & { received: boolean }) | null {
+    const r = this.expectedReturns.get(returnId);
+    return r ? structuredClone(r) : null;
+  }
+
+  async returnReceiptsSince(since: string | null, limit = 100): Promise<WmsReturnReceiptPage> {
+    const g = this.faults.before('returnReceiptsSince');
+    if (g) await g;
+    const start = since === null || since === '' ? 0 : Number(since);
+    if (!Number.isInteger(start) || start < 0) {
+      throw CrossdockError.dataQuality(`Invalid return-receipt watermark ${JSON.stringify(since)}`, {
+        details: { system: this.system, field: 'since' },
+      });
+    }
+    const page = this.receipts.slice(start, start + Math.max(1, limit));
+    return { receipts: structuredClone(page), watermark: String(start + page.length) };
   }
 
   /**

@@ -52,6 +52,7 @@ import type {
   InventoryDelta,
   TimelineInput,
 } from '../../ports/index.js';
+import { applyCreditMemo, invoiceEvent, invoiceFromErp } from '../returns/plan.js';
 import type { FulfillmentReport } from './milestones.js';
 import { customerStatusFor, fulfillmentProgress, type OverShipment } from './shipment-progress.js';
 import { normalizeTrackingNumber, trackingEntry } from './tracking-index.js';
@@ -189,24 +190,27 @@ export function planReport(
     }
   }
 
+  // A credit memo (the ERP names the kind in the record it was read from) moves no order state.
+  const creditMemo = report.kind === 'invoice' && details.invoice?.kind === 'credit_memo';
+  let memoEffects: ReturnType<typeof applyCreditMemo> | null = null;
   if (!closed && report.kind === 'invoice' && report.invoiceId) {
     const status: Invoice['status'] = report.native === 'paid' ? 'paid' : 'open';
     const existing = invoices.find((i) => i.externalIds['erp'] === report.invoiceId);
     if (existing) {
-      if (existing.status === status || (existing.status === 'paid' && status === 'open')) repeat = true;
+      if (
+        existing.status === status ||
+        existing.status === 'credited' ||
+        (existing.status === 'paid' && status === 'open')
+      )
+        repeat = true;
       else existing.status = status;
+    } else if (creditMemo && details.invoice) {
+      memoEffects = applyCreditMemo({ ...order, invoices }, details.invoice, nowIso, {
+        now: options.now,
+        eventSource: options.eventSource,
+      });
     } else {
-      newInvoice = {
-        id: `erp:${report.invoiceId}`,
-        orderId: order.id,
-        number: details.invoice?.number ?? report.invoiceId,
-        kind: 'invoice',
-        amount: details.invoice?.amount ?? order.total,
-        currency: details.invoice?.currency ?? order.currency,
-        issuedAt: report.at,
-        status,
-        externalIds: { erp: report.invoiceId },
-      };
+      newInvoice = invoiceFromErp(order, report.invoiceId, details.invoice, status, report.at);
       invoices.push(newInvoice);
     }
   }
@@ -220,11 +224,12 @@ export function planReport(
     if (over.length > 0) return refusedPlan(order, report, shipment.id, over, nowIso);
   }
 
-  const reached: string | null = report.milestone ?? (report.requested === 'invoiced' ? 'invoiced' : null);
+  const reached: string | null =
+    report.milestone ?? (report.requested === 'invoiced' && !creditMemo ? 'invoiced' : null);
   if (!closed && reached && !milestones.includes(reached)) milestones.push(reached);
 
   // Shipped and delivered are the order's only when every part of it is (see the file comment).
-  let requested = report.requested;
+  let requested = creditMemo ? null : report.requested;
   if (shipment && (requested === 'shipped' || requested === 'delivered')) {
     requested =
       requested === 'delivered' && progress.fullyDelivered
@@ -244,9 +249,10 @@ export function planReport(
     lines,
     milestones,
     shipments,
-    invoices,
+    invoices: memoEffects ? memoEffects.next.invoices : invoices,
     updatedAt: nowIso,
   };
+  if (memoEffects?.next.returns) next.returns = memoEffects.next.returns;
 
   const ref = { orderId: order.id, customerId: order.customerId, state, customerStatus: next.customerStatus };
   const opts = { source: options.eventSource, time: options.now };
@@ -266,20 +272,17 @@ export function planReport(
     events.push(newEvent('order.status_changed.v1', order.id, { ...ref, previousState }, opts));
   }
   if (newInvoice && newInvoice.status !== 'draft') {
-    events.push(
-      newEvent(
-        'invoice.issued.v1',
-        order.id,
-        {
-          ...ref,
-          invoiceId: newInvoice.id,
-          number: newInvoice.number,
-          amount: newInvoice.amount,
-          currency: newInvoice.currency,
-        },
-        opts,
-      ),
+    events.push(invoiceEvent(next, newInvoice, { now: options.now, eventSource: options.eventSource }));
+  }
+  if (memoEffects) {
+    // Planned before the order's state settled: re-made on `next` so they carry its state.
+    const again = applyCreditMemo(
+      { ...order, state, customerStatus: next.customerStatus, invoices },
+      details.invoice!,
+      nowIso,
+      { now: options.now, eventSource: options.eventSource },
     );
+    events.push(...again.events);
   }
 
   const reason = moved.applied
@@ -310,6 +313,8 @@ export function planReport(
   if (report.carrier) summary['carrier'] = report.carrier;
   if (report.reason) summary['reasonCode'] = report.reason;
   if (report.invoiceId) summary['invoiceId'] = report.invoiceId;
+  if (creditMemo) summary['kind'] = 'credit_memo';
+  if (memoEffects?.ret) summary['returnCredited'] = memoEffects.ret.id;
   if (report.detail) summary['detail'] = report.detail;
   if (inventory.length > 0) summary['reservationsReleased'] = inventory.map((d) => ({ ...d }));
 

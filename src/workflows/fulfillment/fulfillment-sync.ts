@@ -36,6 +36,7 @@ import type {
   TmsPort,
   WmsPort,
 } from '../../ports/index.js';
+import { ReturnsProcessor } from '../returns/processor.js';
 import { type ErpDetails, planReport, reportException } from './apply-report.js';
 import { commitReport } from './commit-report.js';
 import {
@@ -121,6 +122,8 @@ export class FulfillmentSync {
   private readonly deferredSince = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<SyncPassReport> | null = null;
+  /** Carries recorded returns to the ERP and the warehouse (see `returns/processor.ts`). */
+  private readonly returns: ReturnsProcessor | null;
 
   constructor(private readonly deps: FulfillmentSyncDeps) {
     this.pageSize = deps.pageSize ?? 100;
@@ -129,6 +132,9 @@ export class FulfillmentSync {
     this.graceMs = deps.pendingOrderGraceMs ?? 60_000;
     this.eventSource = deps.eventSource ?? `/crossdock/${fulfillmentSyncId}`;
     const { erp, wms, tms } = deps;
+    this.returns = erp
+      ? new ReturnsProcessor({ store: deps.store, clock: deps.clock, erp, ...(wms ? { wms } : {}) })
+      : null;
     if (erp) {
       this.feeds.push({
         source: 'erp',
@@ -217,6 +223,16 @@ export class FulfillmentSync {
         const e = toCrossdockError(err);
         failures.push(e);
         this.deps.onError?.(feed.source, e);
+      }
+    }
+    // Returns after the feeds: a credit memo the ERP feed brought is then on the order already.
+    if (this.returns) {
+      try {
+        await this.returns.runOnce();
+      } catch (err) {
+        const e = toCrossdockError(err);
+        failures.push(e);
+        this.deps.onError?.('erp', e);
       }
     }
     if (failures.length > 0) throw failures[0];

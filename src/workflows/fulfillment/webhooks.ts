@@ -21,6 +21,7 @@ import {
 } from '../../domain/index.js';
 import type { Clock, CommitResult, Store } from '../../ports/index.js';
 import { recordCancelRequest } from '../quote-to-order/cancel-requests.js';
+import { requestReturn } from '../returns/requests.js';
 import type { ErpDetails } from './apply-report.js';
 import { commitReport } from './commit-report.js';
 import { type FulfillmentReport, fromErpChange, fromTmsMilestone, fromWmsMilestone } from './milestones.js';
@@ -95,6 +96,7 @@ export function reportFromWebhook(event: InboundEvent): { report: FulfillmentRep
       }
       return { report, details };
     }
+    case 'crm.return_requested.v1':
     case 'crm.order_cancel_requested.v1':
       // Not a fulfillment fact: `applyWebhook` records it as a cancellation request instead.
       throw CrossdockError.dataQuality('a cancellation request is not a fulfillment report', {
@@ -147,6 +149,8 @@ export async function applyWebhook(
 ): Promise<CommitResult> {
   // The CRM asks for a cancellation: recorded now, carried out behind by quote-to-order.
   if (event.type === 'crm.order_cancel_requested.v1') return recordCancelRequest(deps, event, inbound);
+  // A return from a CRM case: recorded now, authorized, received and credited behind.
+  if (event.type === 'crm.return_requested.v1') return recordCrmReturn(deps, event, inbound);
   const order: SalesOrder | null = await deps.store.getOrder(event.subject);
   if (!order) {
     throw CrossdockError.dataQuality(`no order ${event.subject}`, {
@@ -177,4 +181,43 @@ export async function applyWebhook(
   return result.outcome === 'duplicate'
     ? { status: 'duplicate' }
     : { status: 'committed', eventSeqs: result.eventSeqs };
+}
+
+/**
+ * A CRM case asking for a return: recorded on the order (`requestReturn`) with the webhook's
+ * dedupe record. The same case again answers as a duplicate (200), changing nothing. Refusals
+ * name the field in the event (`data.lines.0.quantity`, `subject`).
+ */
+async function recordCrmReturn(
+  deps: WebhookApplyDeps,
+  event: Extract<InboundEvent, { type: 'crm.return_requested.v1' }>,
+  inbound: { source: string; id: string },
+): Promise<CommitResult> {
+  try {
+    const r = await requestReturn(
+      deps,
+      event.subject,
+      {
+        system: 'crm',
+        caseId: event.data.caseId,
+        by: event.data.requestedBy ?? 'CRM',
+        lines: event.data.lines,
+        ...(event.data.note !== undefined ? { note: event.data.note } : {}),
+      },
+      { inbound, ...(event.traceparent ? { traceparent: event.traceparent } : {}) },
+    );
+    return r.outcome === 'existing' ? { status: 'duplicate' } : { status: 'committed', eventSeqs: [] };
+  } catch (err) {
+    if (!(err instanceof CrossdockError)) throw err;
+    const field = err.details['field'];
+    if (err.details['reason'] === 'unknown_order') throw err;
+    // The webhook answers 422 naming the field of the event that is wrong.
+    throw CrossdockError.dataQuality(err.message, {
+      owner: err.owner,
+      details: {
+        ...err.details,
+        field: typeof field === 'string' && field.startsWith('lines') ? `data.${field}` : 'subject',
+      },
+    });
+  }
 }
