@@ -11,6 +11,8 @@ import { drained, type HubUnderTest, openHub, submitOrder, until } from '../fulf
 import { submissionFor } from '../fulfillment/support.js';
 import { ManualClock } from '../workflows/support.js';
 
+const twelveHours = 12 * 3_600_000;
+
 /** One second of estate time per step, no jitter, nothing random unless a test says so. */
 function estate(overrides: Record<string, unknown> = {}) {
   return {
@@ -29,9 +31,10 @@ function estate(overrides: Record<string, unknown> = {}) {
     shortPickRate: 0,
     carrierExceptionRate: 0,
     returnRate: 0,
-    // Far beyond delivery, so the order is delivered before it is invoiced; the test jumps there.
-    invoiceAfterMs: 3_600_000,
-    paymentAfterMs: 3_600_000,
+    // Far beyond delivery (the loops below move a second of estate time per 25 ms), so the order
+    // is delivered before it is invoiced however slow the machine; the test jumps there.
+    invoiceAfterMs: twelveHours,
+    paymentAfterMs: twelveHours,
     receiptEveryMs: 5000,
     ...overrides,
   };
@@ -101,9 +104,10 @@ describe.each(['sqlite', 'postgres'] as const)('the estate in a hub on %s', (bac
 
     // Invoiced after `invoiceAfterMs`, paid after `paymentAfterMs`.
     await drained(h);
-    clock.advance(3_600_000);
+    clock.advance(twelveHours);
     await until('invoiced', async () => (await get()).state === 'invoiced');
-    clock.advance(3_600_000);
+    await drained(h);
+    clock.advance(twelveHours);
     await until('paid', async () => names(await hub.store.getTimeline(order.id)).includes('invoice.paid'));
 
     const timeline = await hub.store.getTimeline(order.id);
