@@ -28,6 +28,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerOpenApiRoute } from './routes/openapi.js';
 import { registerOrderRoutes } from './routes/orders.js';
 import { registerPortalRoutes } from './routes/portal.js';
+import { registerReturnRoutes } from './routes/returns.js';
 
 export interface HttpAppDeps {
   store: Store;
@@ -119,6 +120,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   registerOpenApiRoute(app, deps.version);
   registerOrderRoutes(app, { store: deps.store, workflow: deps.workflow, governance });
   registerAvailabilityRoutes(app, { store: deps.store, clock: deps.clock });
+  registerReturnRoutes(app, { store: deps.store, clock: deps.clock, governance });
   registerAccountRoutes(app, { store: deps.store, clock: deps.clock });
   registerPortalRoutes(app, { store: deps.store });
   for (const register of deps.extraRoutes ?? []) register(app, governance);

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { componentSchemas, holdReasons } from '../../domain/index.js';
 import { experienceOpenApiPaths } from './experience-openapi.js';
+import { returnsOpenApiPaths } from './returns.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ 'application/json': { schema } });
@@ -435,6 +436,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
         },
       },
       ...experienceOpenApiPaths(),
+      ...returnsOpenApiPaths(errors, problem),
       '/health/live': {
         get: { operationId: 'live', security: [], responses: { '200': { description: 'alive' } } },
       },
