@@ -160,20 +160,20 @@ export function checkReturnRequest(order: SalesOrder, lines: readonly ReturnRequ
   for (const [i, l] of lines.entries()) {
     if (seen.has(l.sku)) {
       throw CrossdockError.dataQuality(`line ${i + 1}: ${l.sku} is on the return twice`, {
-        details: { reason: 'duplicate_sku', field: `lines.${i}.sku`, sku: l.sku },
+        details: { reason: 'duplicate_sku', field: `lines[${i}].sku`, sku: l.sku },
       });
     }
     seen.add(l.sku);
     if (!ordered.has(l.sku)) {
       throw CrossdockError.dataQuality(`line ${i + 1}: ${l.sku} is not on order ${order.id}`, {
-        details: { reason: 'unknown_sku', field: `lines.${i}.sku`, sku: l.sku },
+        details: { reason: 'unknown_sku', field: `lines[${i}].sku`, sku: l.sku },
       });
     }
     const may = Math.max(0, left.get(l.sku) ?? 0);
     if (l.quantity > may + 1e-9) {
       throw CrossdockError.dataQuality(
         `line ${i + 1}: ${l.quantity} of ${l.sku} exceeds what may be returned (${may}: shipped less other returns)`,
-        { details: { reason: 'over_return', field: `lines.${i}.quantity`, sku: l.sku, returnable: may } },
+        { details: { reason: 'over_return', field: `lines[${i}].quantity`, sku: l.sku, returnable: may } },
       );
     }
   }

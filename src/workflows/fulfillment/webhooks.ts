@@ -216,7 +216,10 @@ async function recordCrmReturn(
       owner: err.owner,
       details: {
         ...err.details,
-        field: typeof field === 'string' && field.startsWith('lines') ? `data.${field}` : 'subject',
+        field:
+          typeof field === 'string' && field.startsWith('lines')
+            ? `data.${field.replace(/\[(\d+)\]/g, '.$1')}`
+            : 'subject',
       },
     });
   }

@@ -267,13 +267,13 @@ export function planReceipt(
     if (!want) {
       throw CrossdockError.dataQuality(`receipt line ${i + 1}: ${l.sku} is not on return ${returnId}`, {
         owner: 'logistics',
-        details: { reason: 'unknown_sku', field: `lines.${i}.sku`, returnId },
+        details: { reason: 'unknown_sku', field: `lines[${i}].sku`, returnId },
       });
     }
     if (l.accepted + l.rejected > l.received + 1e-9 || l.accepted > want.quantity + 1e-9) {
       throw CrossdockError.dataQuality(
         `receipt line ${i + 1}: ${l.sku} accepts ${l.accepted} and rejects ${l.rejected} of ${l.received} received (${want.quantity} authorized)`,
-        { owner: 'logistics', details: { reason: 'over_receipt', field: `lines.${i}.accepted`, returnId } },
+        { owner: 'logistics', details: { reason: 'over_receipt', field: `lines[${i}].accepted`, returnId } },
       );
     }
   }
