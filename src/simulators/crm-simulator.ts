@@ -111,6 +111,12 @@ export class CrmSimulator implements CrmPort {
   private readonly invoicesByAccount: BoundedMap<string, string[]>;
   private nextRecord = 1;
   private nextAccount: number;
+  /**
+   * Invoice records created or changed. Counted apart from `faults.effects`, which has counted
+   * one effect per order-status or activity write since before invoices reached the CRM (suites
+   * compare it with the number of status events); a replayed invoice adds to neither.
+   */
+  private invoiceWriteCount = 0;
 
   constructor(options: CrmSimulatorOptions) {
     this.clock = options.clock;
@@ -278,7 +284,7 @@ export class CrmSimulator implements CrmPort {
       };
       index(this.invoicesByOrder, invoice.hubOrderId);
       if (invoice.accountCrmId) index(this.invoicesByAccount, salesforceId18(invoice.accountCrmId));
-      this.faults.effect();
+      this.invoiceWriteCount++;
       return { crmRecordId: record.crmRecordId, applied: true };
     }
     if (invoice.sequence <= existing.sequence) return { crmRecordId: existing.crmRecordId, applied: false };
@@ -291,6 +297,11 @@ export class CrmSimulator implements CrmPort {
   }
 
   // --- inspection and drivers (no fault injection) -----------------------------------------
+
+  /** Invoice and credit-memo records created or changed (a replay changes nothing, so counts nothing). */
+  get invoiceWrites(): number {
+    return this.invoiceWriteCount;
+  }
 
   /** The invoices and credit memos recorded on a hub order (copies), oldest first. */
   invoicesOfOrder(hubOrderId: string): CrmInvoiceRecord[] {
