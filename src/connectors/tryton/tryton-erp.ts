@@ -27,6 +27,8 @@ import type {
   ErpOrderStatus,
   ErpPort,
   ErpProduct,
+  ErpReturnInput,
+  ErpReturnResult,
   ErpShipmentStatus,
   ErpStock,
 } from '../../ports/erp.js';
@@ -399,6 +401,20 @@ export class TrytonErp implements ErpPort {
    * (`lines` is not used: a Tryton sale ships from one warehouse, and its open shipments are the
    * remainder).
    */
+  /**
+   * Returns are not driven through this connector yet: it answers a typed `unsupported` refusal
+   * (the hub then rejects the return with `erp_unsupported` and says so to the CRM and the
+   * customer), never an error. What is missing is written in docs/connectors/tryton.md
+   * ("Returns and credit notes").
+   */
+  async createReturnAuthorization(input: ErpReturnInput): Promise<ErpReturnResult> {
+    return {
+      outcome: 'refused',
+      reason: 'unsupported',
+      detail: `${this.system} connector cannot create a return for ${input.hubOrderId} yet: authorize it in Tryton (Sale → Return Sale)`,
+    };
+  }
+
   async cancelSalesOrder(input: ErpCancelInput): Promise<ErpCancelResult> {
     return this.serialised(`sale:${input.idempotencyKey}`, () =>
       withRetry(this.retry, () => this.orderLimiter.run(() => this.cancelSale(input))),
