@@ -11,7 +11,7 @@
  */
 import type { Hub } from '../../src/app/hub.js';
 import { type ApiScope, createApiKey } from '../../src/http/middleware/index.js';
-import type { CrmActivity, CrmOrderStatusUpdate, CrmTask, Store } from '../../src/ports/index.js';
+import type { CrmActivity, CrmInvoice, CrmOrderStatusUpdate, CrmTask, Store } from '../../src/ports/index.js';
 import type { DemoDataSet } from '../../src/simulators/index.js';
 import type { ManualClock } from '../events/support.js';
 import { freshDatabase } from '../support/database.js';
@@ -90,7 +90,7 @@ export interface CrmStatusCall {
 export interface CrmCallLog {
   /** Successful order-status calls per hub order, in arrival order. */
   statuses: Map<string, CrmStatusCall[]>;
-  /** Successful calls per idempotency key (status, activity, task): 1 each when nothing is written twice. */
+  /** Successful calls per idempotency key (status, activity, task, invoice): 1 each when nothing is written twice. */
   successes: Map<string, number>;
   /** Calls the CRM refused (down). */
   refused: number;
@@ -140,6 +140,17 @@ function recordCrmCalls(hub: Hub): CrmCallLog {
     try {
       const r = await createTask(t);
       count(`task:${t.idempotencyKey}`);
+      return r;
+    } catch (err) {
+      log.refused++;
+      throw err;
+    }
+  };
+  const upsertInvoice = crm.upsertInvoice.bind(crm);
+  crm.upsertInvoice = async (i: CrmInvoice) => {
+    try {
+      const r = await upsertInvoice(i);
+      count(`invoice:${i.idempotencyKey}`);
       return r;
     } catch (err) {
       log.refused++;
