@@ -168,6 +168,26 @@ describe.each(['sqlite', 'postgres'] as HubBackend[])('returns through a hub on 
     expect(templates(stored).filter((t) => t === 'return-rejected')).toHaveLength(1);
   });
 
+  test('an ERP that cannot authorize returns rejects the return as erp_unsupported; the customer is told once', async () => {
+    const order = await shippedOrder(hub, keys.crm, 1);
+    const erp = hub.erp as { createReturnAuthorization?: unknown };
+    erp.createReturnAuthorization = undefined;
+    try {
+      const res = await call(hub, keys.crm, 'POST', `/api/v1/orders/${order.id}/returns`, {
+        lines: [{ sku: order.lines[0]!.sku, quantity: 1, reason: 'damaged' }],
+      });
+      expect(res.statusCode).toBe(202);
+      const rejected = await returnWhen(order.id, 'the rejection', (r) => r.state === 'rejected');
+      expect(rejected.rejection?.code).toBe('erp_unsupported');
+    } finally {
+      delete erp.createReturnAuthorization;
+    }
+    await drained(hub);
+    const stored = (await hub.store.getOrder(order.id))!;
+    expect(templates(stored).filter((t) => t === 'return-rejected')).toHaveLength(1);
+    expect(templates(stored)).not.toContain('return-authorized');
+  });
+
   test('bad requests are typed problems naming the field, and write nothing', async () => {
     const order = await shippedOrder(hub, keys.crm, 2);
     const sku = order.lines[0]!.sku;

@@ -21,7 +21,8 @@
  * requested, so a tail over it with a cursor is at-least-once like a subscription, and the
  * idempotent ERP/WMS calls make it exactly-once in effect. Known limit: retention may prune
  * outbox events older than its cutoff that every subscription has delivered; a tail stuck
- * longer than that (an ERP down for the retention period) would skip them.
+ * longer than that (an ERP down for the retention period) would skip them. Cost: the tail reads
+ * every outbox event once (one more reader like the analytics export), in pages of 1000 per pass.
  */
 import {
   type CloudEvent,
@@ -46,7 +47,9 @@ export interface ReturnsProcessorDeps {
   clock: Clock;
   erp: ErpPort;
   wms?: WmsPort;
-  /** Events read per page. Default 100. */
+  /** How old an event must be before the cursor moves past it; see `ReturnsProcessor.settleMs`. */
+  settleMs?: number;
+  /** Outbox events (and warehouse receipts) read per page. Default 1000. */
   pageSize?: number;
 }
 
@@ -70,15 +73,27 @@ export function returnReceiptsCursorName(wmsSystem: string): string {
 
 const tailTypes = ['return.requested.v1', 'return.authorized.v1', 'return.received.v1'];
 
+const returnIdOf = (event: CloudEvent): string => String(event.data['returnId'] ?? '');
+
 /** See the file comment. */
 export class ReturnsProcessor {
   private readonly pageSize: number;
   private readonly cursor: string;
   private readonly eventSource = `/crossdock/${returnsWorkflowId}`;
+  /**
+   * How old an event must be before the cursor passes it. PostgreSQL hands out outbox seqs before
+   * commit, so a lower seq can become visible after a higher one: a tail that moved past the
+   * higher one at once would never see it. Five seconds covers a transaction in flight; SQLite
+   * commits in seq order (one writer), so there it is 0.
+   */
+  private readonly settleMs: number;
+  /** Return events this process handled while the cursor could not pass them yet. */
+  private readonly handled = new Set<string>();
 
   constructor(private readonly deps: ReturnsProcessorDeps) {
-    this.pageSize = deps.pageSize ?? 100;
+    this.pageSize = deps.pageSize ?? 1000;
     this.cursor = returnsCursorName(deps.erp.system);
+    this.settleMs = deps.settleMs ?? (deps.store.backend === 'postgres' ? 5_000 : 0);
   }
 
   /** One pass: receipts first (they may make credits due), then the outbox tail. */
@@ -87,21 +102,37 @@ export class ReturnsProcessor {
     report.receipts = await this.pollReceipts();
     for (;;) {
       const since = Number((await this.deps.store.getCursor(this.cursor)) ?? '0');
-      const page = await this.deps.store.readEvents({
-        fromSeq: since + 1,
-        limit: this.pageSize,
-        types: tailTypes,
-      });
+      // Every event is read and the return events picked here: the outbox has no index on type,
+      // so a typed read would rescan everything after the cursor on every pass while no return
+      // event moves it (the whole outbox, on a hub that never had a return).
+      const page = await this.deps.store.readEvents({ fromSeq: since + 1, limit: this.pageSize });
+      const settledBefore = this.deps.clock.now().getTime() - this.settleMs;
+      let safe = since;
+      let contiguous = true;
       for (const { seq, event } of page) {
-        const ok = await this.handle(event, seq);
+        if (contiguous && Date.parse(event.time) <= settledBefore) safe = seq;
+        else contiguous = false;
+        if (!tailTypes.includes(event.type) || this.handled.has(event.id)) continue;
+        const ok = await this.handle(event, returnIdOf(event));
         if (!ok) {
           report.stopped = true;
+          if (safe > since) await this.moveCursor(safe);
           return report;
         }
+        this.handled.add(event.id);
         report.handled++;
       }
-      if (page.length < this.pageSize) return report;
+      if (safe > since) await this.moveCursor(safe);
+      // Events too recent to pass (see `settleMs`) are read again next pass; handled ones are
+      // remembered by id, so the ERP and the WMS are not asked twice by this process.
+      if (page.length < this.pageSize || safe < (page.at(-1)?.seq ?? safe)) return report;
     }
+  }
+
+  private async moveCursor(seq: number): Promise<void> {
+    await this.deps.store.commit({ cursors: [{ name: this.cursor, value: String(seq) }] });
+    // Forget ids the cursor has passed: bounded memory.
+    if (this.handled.size > 10_000) this.handled.clear();
   }
 
   private ctx(event?: CloudEvent): PlanContext {
@@ -113,21 +144,18 @@ export class ReturnsProcessor {
   }
 
   /** Handles one event; false when a retryable failure must stop the pass here. */
-  private async handle(event: CloudEvent, seq: number): Promise<boolean> {
-    const cursors = [{ name: this.cursor, value: String(seq) }];
-    const returnId = String(event.data['returnId'] ?? '');
+  private async handle(event: CloudEvent, returnId: string): Promise<boolean> {
     try {
       for (let attempt = 1; attempt <= 3; attempt++) {
         const order = await this.deps.store.getOrder(event.subject);
         const ret = order ? findReturn(order, returnId) : undefined;
-        if (!order || !ret) break;
+        if (!order || !ret) return true;
         const plan = await this.step(event.type, order, returnId);
-        if (plan === null) break;
+        if (plan === null) return true;
         const unit: CommitUnit = {
           order: { next: plan.next, expectedVersion: plan.expectedVersion },
           timeline: plan.timeline,
           events: plan.events,
-          cursors,
         };
         try {
           await this.deps.store.commit(unit);
@@ -138,12 +166,11 @@ export class ReturnsProcessor {
           throw e;
         }
       }
-      await this.deps.store.commit({ cursors });
       return true;
     } catch (err) {
       const e = toCrossdockError(err);
       if (e.retryable) return false;
-      await this.deps.store.commit({ cursors, exceptions: [this.exception(event, returnId, e)] });
+      await this.deps.store.commit({ exceptions: [this.exception(event, returnId, e)] });
       return true;
     }
   }
