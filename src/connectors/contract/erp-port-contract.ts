@@ -364,6 +364,57 @@ export function erpPortContract(name: string, makeHarness: () => Promise<ErpCont
       });
     });
 
+    describe('returns', () => {
+      it('authorizes a return of shipped goods once per return id (or refuses it as a typed unsupported), refuses more than shipped, and credits what was accepted once', async () => {
+        const port = h.port;
+        if (!port.createReturnAuthorization) return;
+        const input = order();
+        const ref = await port.createSalesOrder(input);
+        await port.confirmSalesOrder(ref.erpOrderId);
+        await h.advanceFulfillment(ref.erpOrderId);
+        const line = input.lines[0]!;
+        const ask = {
+          returnId: unique('RET'),
+          hubOrderId: input.hubOrderId,
+          erpOrderId: ref.erpOrderId,
+          orderIdempotencyKey: input.idempotencyKey,
+          lines: [{ sku: line.sku, quantity: line.quantity, reason: 'damaged' }],
+        };
+        const first = await port.createReturnAuthorization(ask);
+        if (first.outcome === 'refused') {
+          expect(first.reason).toBe('unsupported');
+          return;
+        }
+        expect(first.created).toBe(true);
+        expect(await port.createReturnAuthorization(ask)).toMatchObject({
+          outcome: 'authorized',
+          erpReturnId: first.erpReturnId,
+          created: false,
+        });
+        expect(
+          await port.createReturnAuthorization({
+            ...ask,
+            returnId: unique('RET'),
+            lines: [{ ...ask.lines[0]!, quantity: 1 }],
+          }),
+        ).toMatchObject({ outcome: 'refused', reason: 'over_return' });
+        if (!port.creditReturn) return;
+        const credit = {
+          returnId: ask.returnId,
+          erpReturnId: first.erpReturnId,
+          lines: [{ sku: line.sku, quantity: 1 }],
+        };
+        const memo = await port.creditReturn(credit);
+        expect(memo).toMatchObject({ kind: 'credit_memo', state: 'posted', returnId: ask.returnId });
+        expect(memo.amount).toBeCloseTo(line.unitPrice, 2);
+        expect((await port.creditReturn(credit)).erpInvoiceId).toBe(memo.erpInvoiceId);
+        const memos = (await port.getSalesOrder(ref.erpOrderId)).invoices.filter(
+          (i) => i.kind === 'credit_memo',
+        );
+        expect(memos.map((i) => i.erpInvoiceId)).toEqual([memo.erpInvoiceId]);
+      });
+    });
+
     describe('failures', () => {
       it('reports a call that times out as transient and retryable', async () => {
         const faulty = await h.timingOutPort();
