@@ -66,12 +66,12 @@ describe.each(['sqlite', 'postgres'] as HubBackend[])(
         number: invoice.number,
       });
       const writes = hub.sims!.crm.invoiceWrites;
-    expect(await hub.store.enqueueDeliveries(subscriptionNames.crmOrderSync, [mine[0]!.seq])).toBe(1);
+      expect(await hub.store.enqueueDeliveries(subscriptionNames.crmOrderSync, [mine[0]!.seq])).toBe(1);
       await drained(hub);
       const again = hub.sims!.crm.invoicesOfOrder(order.id);
       expect(again).toHaveLength(1);
       expect(again[0]!.revision).toBe(1);
-    expect(hub.sims!.crm.invoiceWrites).toBe(writes);
+      expect(hub.sims!.crm.invoiceWrites).toBe(writes);
       const notices = hub.sims!.notifications.deliveredTo(order.customerId!, order.id).map((n) => n.template);
       expect(notices.filter((t) => t === 'invoice-issued')).toHaveLength(1);
     });
