@@ -111,11 +111,18 @@ describe.each(['sqlite', 'postgres'] as const)(
         dispatcher.notify();
         await until(what, async () => (await backlogOf(store, (n) => !skip(n))) === 0);
       };
-      const allIn = async (what: string, list: ScenarioOrder[], ok: (o: SalesOrder) => boolean) => {
+      /** Waits until every order of `list` is `ok`; `tickMs` moves the clock on at each look. */
+      const allIn = async (
+        what: string,
+        list: ScenarioOrder[],
+        ok: (o: SalesOrder) => boolean,
+        tickMs = 0,
+      ) => {
         let pending = list;
         let first: SalesOrder | undefined;
         try {
           await until(what, async () => {
+            if (tickMs > 0) clock.advance(tickMs);
             const left: ScenarioOrder[] = [];
             for (const o of pending) {
               const order = await read(o);
@@ -268,16 +275,20 @@ describe.each(['sqlite', 'postgres'] as const)(
           invoice.map((x) => x.order),
           (o) => o.state === 'invoiced',
         );
+        // The returns processor tails the outbox and, on PostgreSQL, passes an event only once it
+        // is `settleMs` (5 s) old: time moves on while the hub works through them.
         const returnIn = (list: typeof toReceive, state: string) =>
           allIn(
             `wave ${w}: returns ${state}`,
             list.map((x) => x.order),
             (o) => o.returns?.[0]?.state === state,
+            1_000,
           );
         await returnIn(authorizing, 'authorized');
-        await until(`wave ${w}: the WMS expecting the returns`, async () =>
-          authorizing.every((r) => sims.wms.expectedReturn(r.returnId) !== null),
-        );
+        await until(`wave ${w}: the WMS expecting the returns`, async () => {
+          clock.advance(1_000);
+          return authorizing.every((r) => sims.wms.expectedReturn(r.returnId) !== null);
+        });
         await returnIn(arriving, 'credited');
         await settled(`wave ${w}: the deliveries to the systems that are up`, skip);
         toDeliver.push(...ship.map((order) => ({ wave: w, order })));
