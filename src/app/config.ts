@@ -49,6 +49,7 @@ export const EstateConfig = z
         outForDelivery: estateMs.default(estateDefaults.dwell.outForDelivery),
         deliver: estateMs.default(estateDefaults.dwell.deliver),
         exceptionRecovery: estateMs.default(estateDefaults.dwell.exceptionRecovery),
+        returnTransit: estateMs.default(estateDefaults.dwell.returnTransit),
       })
       .strict()
       .prefault({}),
@@ -56,7 +57,7 @@ export const EstateConfig = z
     shortPickRate: estateRate.default(estateDefaults.shortPickRate),
     /** Share of shipments delayed by a carrier exception (with a reason), then recovered. */
     carrierExceptionRate: estateRate.default(estateDefaults.carrierExceptionRate),
-    /** Share of delivered shipments to be returned (handed to the returns hook). */
+    /** Share of delivered shipments of which a unit is returned (a CRM return case). */
     returnRate: estateRate.default(estateDefaults.returnRate),
     /** Delivered → return due, ms. */
     returnAfterMs: estateMs.default(estateDefaults.returnAfterMs),

@@ -49,6 +49,7 @@ import {
   InventoryRefresh,
 } from '../workflows/fulfillment/index.js';
 import { CreditExposureCache, escalateAgedHolds, QuoteToOrder } from '../workflows/index.js';
+import { requestReturn } from '../workflows/returns/index.js';
 import { type CrossdockConfig, estateEnabled, storeOptions } from './config.js';
 import { type HubPorts, selectPorts } from './ports.js';
 import { version } from './version.js';
@@ -136,7 +137,7 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
     const ports = await selectPorts(config, clock);
     cleanups.unshift(() => ports.close());
     const { sims, erp, crm } = ports;
-    const estate = config.workers && sims ? startEstate(config, sims, clock, logger, options) : null;
+    const estate = config.workers && sims ? startEstate(config, store, sims, clock, logger, options) : null;
     if (estate) cleanups.unshift(() => estate.stop());
     await ports.loadMasterData(store);
     const policies = {
@@ -332,6 +333,7 @@ export async function createHub(config: CrossdockConfig, options: CreateHubOptio
  */
 function startEstate(
   config: CrossdockConfig,
+  store: Store,
   sims: Simulators,
   clock: Clock,
   logger: Logger,
@@ -348,9 +350,17 @@ function startEstate(
     inventory: sims.inventory,
     settings: { ...settings, maxTracked: config.simulators.maxRecords },
     hooks: {
-      // The returns flow is not wired to the estate yet: a return due is only logged.
-      requestReturn: (due) =>
-        logger.debug({ orderId: due.hubOrderId, shipmentId: due.shipmentId }, 'estate: a return is due'),
+      // The customer asks for a return through a CRM case, as `crm.return_requested.v1` would
+      // (the same case again is the same return); the returns flow takes it from there.
+      requestReturn: async (due) => {
+        const r = await requestReturn({ store, clock }, due.hubOrderId, {
+          system: 'crm',
+          caseId: `estate-${due.shipmentId}`,
+          by: 'estate',
+          lines: due.returnLines,
+        });
+        return { returnId: r.ret.id };
+      },
       onError: (step, err) => logger.warn({ step, err: String(err) }, 'estate step failed'),
     },
   });

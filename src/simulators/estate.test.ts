@@ -5,7 +5,7 @@
  */
 import { describe, expect, test, vi } from 'vitest';
 import type { Clock } from '../ports/index.js';
-import { Estate, type EstateOptions, type EstateTimers } from './estate.js';
+import { Estate, type EstateOptions, type EstateReturnDue, type EstateTimers } from './estate.js';
 import { createSimulators, type Simulators } from './index.js';
 
 class ManualClock implements Clock {
@@ -30,6 +30,7 @@ const quick = {
     outForDelivery: 1000,
     deliver: 1000,
     exceptionRecovery: 1000,
+    returnTransit: 1000,
   },
   shortPickRate: 0,
   carrierExceptionRate: 0,
@@ -273,10 +274,10 @@ describe('the estate driver', () => {
     w.estate.stop();
   });
 
-  test('a delivered shipment due back calls the return hook (the returns flow is not wired yet)', async () => {
+  test('a delivered unit due back goes to the return hook; once the warehouse expects it, the parcel is received and accepted', async () => {
     const clock = new ManualClock();
     const sims = createSimulators({ seed: 42, clock, customerCount: 20, productCount: 40 });
-    const returns: unknown[] = [];
+    const returns: EstateReturnDue[] = [];
     const estate = new Estate({
       clock,
       seed: 3,
@@ -285,7 +286,13 @@ describe('the estate driver', () => {
       erp: sims.erp,
       inventory: sims.inventory,
       settings: { ...quick, returnRate: 1, returnAfterMs: 1000 },
-      hooks: { requestReturn: (due) => void returns.push(due) },
+      // Plays the returns flow: records the request; the hub tells the warehouse later (below).
+      hooks: {
+        requestReturn: async (due) => {
+          returns.push(due);
+          return { returnId: 'RET-1' };
+        },
+      },
     });
     estate.start();
     sims.wms.onMilestone((m) => {
@@ -313,14 +320,39 @@ describe('the estate driver', () => {
       clock.advance(1000);
       estate.tick();
     }
+    // The hook is called off the tick (it may be slow); the receipt waits for its answer.
+    await new Promise((r) => setImmediate(r));
     expect(returns).toEqual([
       expect.objectContaining({
         hubOrderId: 'ORD-R',
         shipmentId: wmsOrderId,
         lines: [{ sku: line.sku, quantity: 1 }],
+        returnLines: [{ sku: line.sku, quantity: 1, reason: expect.any(String) }],
       }),
     ]);
     expect(estate.stats().returnsDue).toBe(1);
+    // The parcel waits until the warehouse has been told to expect it.
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1000);
+      estate.tick();
+    }
+    expect(estate.stats().returnsReceived).toBe(0);
+    await sims.wms.expectReturn({
+      returnId: 'RET-1',
+      hubOrderId: 'ORD-R',
+      rmaNumber: 'RMA/1',
+      warehouseId: line.warehouseId,
+      lines: [{ sku: line.sku, quantity: 1 }],
+    });
+    clock.advance(1000);
+    estate.tick();
+    expect(sims.wms.expectedReturn('RET-1')?.received).toBe(true);
+    const [receipt] = (await sims.wms.returnReceiptsSince(null)).receipts;
+    expect(receipt).toMatchObject({
+      returnId: 'RET-1',
+      lines: [expect.objectContaining({ sku: line.sku, received: 1, accepted: 1 })],
+    });
+    expect(estate.stats().returnsReceived).toBe(1);
     estate.stop();
   });
 

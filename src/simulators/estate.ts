@@ -16,9 +16,12 @@
  *   backorders were missing (plus a case), and the next due inbound line of positions out of
  *   stock (a rotating window over the SKUs). The hub's inventory refresh sees on-hand grow and its
  *   backorder path re-releases the waiting orders.
- * - Returns: with `returnRate`, a delivered shipment is to come back `returnAfterMs` later. The
- *   hub's returns flow is not wired here yet: the driver calls the `requestReturn` hook when one
- *   is given and otherwise only counts it (`stats.returnsDue`).
+ * - Returns: with `returnRate`, one unit of a delivered shipment comes back: `returnAfterMs`
+ *   after delivery the customer asks for it through the `requestReturn` hook (the hub wires its
+ *   returns request, as a CRM case); once the hub has told the warehouse to expect it
+ *   (`WmsSimulator.expectedReturn`), the parcel arrives `dwell.returnTransit` later and is
+ *   received and accepted in full at inspection (`WmsSimulator.receiveReturn`). Without the hook
+ *   a return due is only counted (`stats.returnsDue`).
  *
  * Why a driver of its own rather than timers inside each simulator: the simulators stay step by
  * step for tests (which drive them explicitly), and one place decides the estate's pace.
@@ -59,6 +62,8 @@ export interface EstateDwell {
   deliver: number;
   /** A carrier exception → back in transit. */
   exceptionRecovery: number;
+  /** A return requested → the parcel at the warehouse (received and inspected). */
+  returnTransit: number;
 }
 
 /** The estate's settings (config `simulators.estate`, without `enabled`). */
@@ -105,11 +110,12 @@ export const defaultEstateSettings: EstateSettings = {
     outForDelivery: 30_000,
     deliver: 20_000,
     exceptionRecovery: 30_000,
+    returnTransit: 30_000,
   },
   shortPickRate: 0.05,
   carrierExceptionRate: 0.05,
   returnRate: 0.02,
-  returnAfterMs: 60_000,
+  returnAfterMs: 120_000,
   invoiceAfterMs: 120_000,
   paymentAfterMs: 180_000,
   receiptEveryMs: 20_000,
@@ -123,15 +129,25 @@ export interface EstateReturnDue {
   carrier: string;
   /** What the shipment carried, per SKU (from the warehouse's shipped milestone). */
   lines: { sku: string; quantity: number }[];
+  /** What comes back: one unit of the first line, with the customer's reason. */
+  returnLines: { sku: string; quantity: number; reason: string }[];
+}
+
+/** What the returns flow answered to a return request: the hub's return id. */
+export interface EstateReturnRequested {
+  returnId: string;
 }
 
 /** Where the estate reaches beyond the simulators. */
 export interface EstateHooks {
   /**
-   * A delivered shipment is to come back (`returnRate`). The hook for the returns flow: not wired
-   * by the hub yet; without it the return is only counted (`stats.returnsDue`).
+   * A delivered shipment is to come back (`returnRate`): the hook into the returns flow. When it
+   * answers the return's id, the estate's warehouse receives the parcel once the hub has told it
+   * to expect it; without the hook the return is only counted (`stats.returnsDue`).
    */
-  requestReturn?: (due: EstateReturnDue) => void | Promise<void>;
+  requestReturn?: (
+    due: EstateReturnDue,
+  ) => EstateReturnRequested | null | undefined | Promise<EstateReturnRequested | null | undefined>;
   /** A step failed other than by the order having moved on (cancelled, evicted). */
   onError?: (step: string, error: unknown) => void;
 }
@@ -171,6 +187,8 @@ export interface EstateStats {
   paid: number;
   receipts: number;
   returnsDue: number;
+  /** Returned parcels received and inspected at the warehouse. */
+  returnsReceived: number;
   /** Steps given up because the record moved on (a cancelled order, an evicted record). */
   skipped: number;
   /** New work not followed because `maxTracked` was reached. */
@@ -189,6 +207,7 @@ type Step =
   | { kind: 'invoice'; hubOrderId: string }
   | { kind: 'payment'; hubOrderId: string; erpOrderId: string }
   | { kind: 'return'; due: EstateReturnDue }
+  | { kind: 'return-receipt'; returnId: string; due: EstateReturnDue; since: number }
   | { kind: 'forget'; shipmentId: string };
 
 /** A shipment between the warehouse and the customer. */
@@ -213,6 +232,11 @@ const exceptionReasons: readonly ExceptionReason[] = [
   { reason: 'address_correction', detail: 'Delayed: the carrier is correcting the address' },
   { reason: 'mechanical_delay', detail: 'Delayed: trailer breakdown, reloaded on another' },
 ];
+
+/** Why the estate's customers send goods back. */
+const returnReasons: readonly string[] = ['damaged_in_transit', 'wrong_item', 'no_longer_needed'];
+/** How long a returned parcel waits for the hub to announce it (ERP authorization) before it is dropped. */
+const returnWaitMs = 30 * 60_000;
 
 /** Units added to what was missing when a replenishment receipt arrives (a case). */
 const receiptCase = 10;
@@ -264,6 +288,7 @@ export class Estate {
     paid: 0,
     receipts: 0,
     returnsDue: 0,
+    returnsReceived: 0,
     skipped: 0,
     dropped: 0,
     failed: 0,
@@ -430,11 +455,53 @@ export class Estate {
         return;
       case 'return': {
         this.counts.returnsDue++;
-        const pending = this.hooks.requestReturn?.(step.due);
-        if (pending) pending.catch((err: unknown) => this.failed('return', err));
+        const requested = this.hooks.requestReturn;
+        if (!requested) return;
+        const due = step.due;
+        Promise.resolve()
+          .then(() => requested(due))
+          .then(
+            (r) => {
+              if (r?.returnId)
+                this.queue.push(this.clock.now().getTime() + this.settings.dwell.returnTransit, {
+                  kind: 'return-receipt',
+                  returnId: r.returnId,
+                  due,
+                  since: this.clock.now().getTime(),
+                });
+            },
+            (err: unknown) => this.failed('return', err),
+          );
         return;
       }
+      case 'return-receipt':
+        this.returnReceipt(step);
+        return;
     }
+  }
+
+  /**
+   * The returned parcel at the warehouse: received and accepted in full once the hub has told
+   * the warehouse to expect it; until then it checks again every transit time, for
+   * `returnWaitMs` at most.
+   */
+  private returnReceipt(step: Extract<Step, { kind: 'return-receipt' }>): void {
+    const expected = this.wms.expectedReturn(step.returnId);
+    if (!expected) {
+      const now = this.clock.now().getTime();
+      if (now - step.since > returnWaitMs) {
+        this.counts.skipped++;
+        return;
+      }
+      this.queue.push(now + Math.max(1000, this.settings.dwell.returnTransit), step);
+      return;
+    }
+    if (expected.received) return;
+    this.wms.receiveReturn(
+      step.returnId,
+      step.due.returnLines.map((l) => ({ sku: l.sku, received: l.quantity, accepted: l.quantity })),
+    );
+    this.counts.returnsReceived++;
   }
 
   private wmsStep(step: Extract<Step, { kind: 'wms' }>): void {
@@ -515,10 +582,11 @@ export class Estate {
         this.counts.outForDelivery++;
         this.schedule({ ...step, next: 'delivered' }, 'deliver', rng);
         return;
-      case 'delivered':
+      case 'delivered': {
         this.tms.track(tn, 'delivered', 'Delivered');
         this.counts.delivered++;
-        if (rng.chance(this.settings.returnRate)) {
+        const first = shipment.lines?.[0];
+        if (rng.chance(this.settings.returnRate) && first) {
           this.queue.push(this.clock.now().getTime() + this.settings.returnAfterMs, {
             kind: 'return',
             due: {
@@ -527,10 +595,14 @@ export class Estate {
               trackingNumber: tn,
               carrier: shipment.booking!.carrier,
               lines: (shipment.lines ?? []).map((l) => ({ ...l })),
+              returnLines: [
+                { sku: first.sku, quantity: Math.min(1, first.quantity), reason: rng.pick(returnReasons) },
+              ],
             },
           });
         }
         return;
+      }
     }
   }
 

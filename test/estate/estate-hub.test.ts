@@ -27,6 +27,7 @@ function estate(overrides: Record<string, unknown> = {}) {
       outForDelivery: 1000,
       deliver: 1000,
       exceptionRecovery: 1000,
+      returnTransit: 1000,
     },
     shortPickRate: 0,
     carrierExceptionRate: 0,
@@ -200,6 +201,35 @@ describe.each(['sqlite', 'postgres'] as const)('the estate in a hub on %s', (bac
       /weather_delay|missed_connection|address_correction|mechanical_delay/,
     );
     expect(hub.estate!.stats()).toMatchObject({ exceptions: 1, recovered: 1 });
+  }, 120_000);
+
+  test('a return rate of 1 sends a unit back after delivery: a CRM case the ERP authorizes, the warehouse receives, the ERP credits', async () => {
+    const { h, clock } = await hubWith('estate-return', backend, {
+      returnRate: 1,
+      // Well after the hub has applied the shipment (its feeds poll every second of real time).
+      returnAfterMs: 120_000,
+    });
+    const { hub } = h;
+    const sims = hub.sims!;
+    const sku = sims.picks.inPolicy.lines[0]!.sku;
+    const order = await submitOrder(h, await submissionFor(hub.store, sims, [{ sku, quantity: 2 }]));
+    const credited = await advanceUntil(clock, 'the return credited', async () => {
+      const o = (await hub.store.getOrder(order.id))!;
+      return o.returns?.find((r) => r.state === 'credited') ?? null;
+    });
+    expect(credited.source).toMatchObject({ system: 'crm', by: 'estate' });
+    expect(credited.lines).toEqual([
+      expect.objectContaining({ sku, quantity: 1, acceptedQuantity: 1, rejectedQuantity: 0 }),
+    ]);
+    expect(credited.history.map((x) => x.state)).toEqual([
+      'requested',
+      'authorized',
+      'received',
+      'inspected',
+      'credited',
+    ]);
+    expect(names(await hub.store.getTimeline(order.id))).toContain('return.requested');
+    expect(hub.estate!.stats()).toMatchObject({ returnsDue: 1, returnsReceived: 1, failed: 0 });
   }, 120_000);
 });
 
