@@ -46,6 +46,12 @@ const defaultOwner: Record<ErrorKind, Owner> = {
 };
 
 export interface CrossdockErrorOptions {
+  /**
+   * What went wrong, stable and machine-readable (`unknown_order`, `shipped`, `over_return`, …):
+   * what callers branch on and what problem+json answers carry as `code`. Without one, a string
+   * `details.reason` is taken (older call sites), else the kind.
+   */
+  code?: string;
   retryable?: boolean;
   owner?: Owner;
   /** Structured context (system, field, vendor code); never secrets. */
@@ -58,6 +64,8 @@ export interface CrossdockErrorOptions {
 /** The one error type that crosses boundaries. */
 export class CrossdockError extends Error {
   readonly kind: ErrorKind;
+  /** Stable machine-readable reason; see {@link CrossdockErrorOptions.code}. */
+  readonly code: string;
   readonly retryable: boolean;
   readonly owner: Owner;
   readonly details: Record<string, unknown>;
@@ -70,6 +78,8 @@ export class CrossdockError extends Error {
     this.retryable = options.retryable ?? defaultRetryable[kind];
     this.owner = options.owner ?? defaultOwner[kind];
     this.details = options.details ?? {};
+    const reason = this.details['reason'];
+    this.code = options.code ?? (typeof reason === 'string' && reason.length > 0 ? reason : kind);
     this.retryAfterMs = options.retryAfterMs;
   }
 
@@ -92,6 +102,7 @@ export class CrossdockError extends Error {
   /** A JSON-safe summary for journals, timelines and exception records. */
   toJSON(): {
     kind: ErrorKind;
+    code: string;
     message: string;
     retryable: boolean;
     owner: Owner;
@@ -99,6 +110,7 @@ export class CrossdockError extends Error {
   } {
     return {
       kind: this.kind,
+      code: this.code,
       message: this.message,
       retryable: this.retryable,
       owner: this.owner,

@@ -75,6 +75,8 @@ export interface Problem {
   kind?: ErrorKind;
   /** For `CrossdockError`s: whether the same request may succeed later. */
   retryable?: boolean;
+  /** For `CrossdockError`s: the stable machine-readable reason (`unknown_order`, `shipped`, …). */
+  code?: string;
   [extension: string]: unknown;
 }
 
@@ -228,6 +230,7 @@ export function problemFromCrossdockError(err: CrossdockError): {
     title: mapping.title,
     status: mapping.status,
     kind: err.kind,
+    code: err.code,
     retryable: err.retryable,
   };
   const system = err.details['system'];

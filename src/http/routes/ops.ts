@@ -225,7 +225,7 @@ function registerWebhookRoute(app: FastifyInstance, deps: OpsRoutesDeps): void {
         if (committed) deps.dispatcher?.notify();
         return reply.code(committed ? 202 : 200).send(r);
       } catch (err) {
-        if (err instanceof CrossdockError && err.details['reason'] === 'unknown_source') {
+        if (err instanceof CrossdockError && err.code === 'unknown_source') {
           throw new ProblemError(httpProblem(404, err.message, problemTypes.notFound));
         }
         throw webhookProblem(err);
@@ -237,7 +237,7 @@ function registerWebhookRoute(app: FastifyInstance, deps: OpsRoutesDeps): void {
 /** The HTTP answer of a refused webhook: 401 for a signature, 429 past the refusal rate. */
 function webhookProblem(err: unknown): unknown {
   if (!(err instanceof CrossdockError)) return err;
-  const reason = String(err.details['reason'] ?? '');
+  const reason = err.code;
   if (err.kind === 'data_quality' && reason.startsWith('signature')) {
     return new ProblemError({
       ...httpProblem(401, err.message, problemTypes.unauthorized),

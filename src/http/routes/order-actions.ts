@@ -57,11 +57,11 @@ export function actorOf(request: FastifyRequest): OrderActor {
  */
 export function actionProblem(err: unknown, orderId: string): unknown {
   if (!(err instanceof CrossdockError)) return err;
-  const reason = err.details['reason'];
+  const reason = err.code;
   if (reason === 'unknown_order') {
     return new ProblemError(httpProblem(404, `order ${orderId} not found`, problemTypes.notFound));
   }
-  if (err.kind === 'conflict' && typeof reason === 'string' && err.details['key'] === undefined) {
+  if (err.kind === 'conflict' && err.details['key'] === undefined) {
     const problem: Problem = {
       type: problemTypes.conflict,
       title: 'Conflict',

@@ -168,7 +168,7 @@ export class QuoteToOrder {
           // processes at once): the store's unique quote key refused this decision as a whole,
           // and the answer is that order. Why no read before deciding: a repost is rare, and a
           // read per order costs every order (as the Idempotency-Key is looked up on conflict).
-          if (err.details['reason'] === 'duplicate_source') {
+          if (err.code === 'duplicate_source') {
             const winner = await store.getOrder(String(err.details['existingOrderId']));
             if (winner) return this.duplicateResult(winner);
           }
@@ -561,7 +561,7 @@ export class QuoteToOrder {
                 timeline: [
                   actionEntry(order, 'order.cancel_refused', 'refused', actor, request.note, clock.now(), {
                     reason: request.reason,
-                    refusal: x.details['reason'] ?? x.kind,
+                    refusal: x.code,
                     message: x.message,
                   }),
                 ],
