@@ -29,9 +29,17 @@
  * keeps failing while its destination is otherwise up.
  */
 import { randomUUID } from 'node:crypto';
-import { type CrossdockError, type ErrorKind, type Owner, toCrossdockError } from '../domain/index.js';
+import {
+  type BackoffOptions,
+  backoffCeiling,
+  backoffDelay,
+  type CrossdockError,
+  type ErrorKind,
+  minBackoffDelay,
+  type Owner,
+  toCrossdockError,
+} from '../domain/index.js';
 import type { Delivery, ExceptionInput } from '../ports/index.js';
-import { type BackoffOptions, backoffCeiling, backoffDelay, minBackoffDelay } from './backoff.js';
 import { type BreakerOptions, defaultBreakerOptions } from './circuit-breaker.js';
 
 /** Everything that governs deliveries to one destination. */

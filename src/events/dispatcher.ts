@@ -43,7 +43,13 @@
  * concurrency limits pace that backlog; claims keep each key's order.
  */
 import { hostname } from 'node:os';
-import { type CloudEvent, CrossdockError, toCrossdockError } from '../domain/index.js';
+import {
+  type CloudEvent,
+  CrossdockError,
+  Semaphore,
+  TokenBucket,
+  toCrossdockError,
+} from '../domain/index.js';
 import {
   type Clock,
   type Delivery,
@@ -65,7 +71,6 @@ import {
   parkedException,
   resolvePolicy,
 } from './delivery-policy.js';
-import { Semaphore, TokenBucket } from './rate-limiter.js';
 
 /** What a handler learns about the delivery it is making. */
 export interface DeliveryContext {

@@ -28,10 +28,10 @@ import {
   type InboundEvent,
   inboundEventSource,
   type Owner,
+  TokenBucket,
   validateInboundEvent,
 } from '../domain/index.js';
 import type { Clock, CommitResult, Store } from '../ports/index.js';
-import { TokenBucket } from './rate-limiter.js';
 import { type SignatureFailure, signatureHeader, verifyWebhookSignature } from './webhook-signature.js';
 
 /** Why a webhook was refused; a fixed set, so metrics and exception ids stay bounded. */

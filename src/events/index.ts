@@ -4,7 +4,6 @@
  * Other folders import only from here.
  */
 export * from './analytics-sink.js';
-export * from './backoff.js';
 export * from './circuit-breaker.js';
 export * from './cli.js';
 export * from './dead-letters.js';
@@ -13,7 +12,6 @@ export * from './dispatcher.js';
 export * from './event-factory.js';
 export * from './inbound.js';
 export * from './progress-bar.js';
-export * from './rate-limiter.js';
 export * from './replay.js';
 export * from './subscriptions.js';
 export * from './webhook-signature.js';

@@ -8,7 +8,7 @@
  * carrying a Retry-After, so a burst from the hub is pushed back to the outbox, never flooded
  * onto the ERP.
  */
-import { CrossdockError } from '../../domain/errors.js';
+import { queueFull, Semaphore } from '../../domain/index.js';
 
 /** Options for {@link ConcurrencyLimiter}. */
 export interface ConcurrencyLimiterOptions {
@@ -20,41 +20,31 @@ export interface ConcurrencyLimiterOptions {
   retryAfterMs?: number;
 }
 
-/** Runs async tasks with at most `maxConcurrency` in flight and `maxQueue` waiting. */
+/**
+ * Runs async tasks with at most `maxConcurrency` in flight and `maxQueue` waiting: the code
+ * base's one {@link Semaphore}, with a bounded queue answering `queue_full`.
+ */
 export class ConcurrencyLimiter {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly slots: Semaphore;
 
-  constructor(private readonly options: ConcurrencyLimiterOptions) {}
+  constructor(options: ConcurrencyLimiterOptions) {
+    this.slots = new Semaphore(options.maxConcurrency, {
+      maxQueue: options.maxQueue,
+      refuse: (queued) => queueFull('tryton', options.retryAfterMs ?? 1000, queued),
+    });
+  }
 
   /** Tasks in flight now (for metrics and tests). */
   get inFlight(): number {
-    return this.active;
+    return this.slots.inFlight;
   }
 
   /** Tasks waiting for a slot now. */
   get queued(): number {
-    return this.waiting.length;
+    return this.slots.queued;
   }
 
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.options.maxConcurrency) {
-      if (this.waiting.length >= this.options.maxQueue) {
-        throw CrossdockError.transient('ERP request queue is full', {
-          retryAfterMs: this.options.retryAfterMs ?? 1000,
-          details: { system: 'tryton', queued: this.waiting.length },
-        });
-      }
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    } else {
-      this.active += 1;
-    }
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active -= 1;
-    }
+  run<T>(task: () => Promise<T>): Promise<T> {
+    return this.slots.run(task);
   }
 }

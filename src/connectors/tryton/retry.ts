@@ -6,7 +6,7 @@
  * every workflow button re-reads state before pressing, so the whole method can be retried; a
  * bare `create` could not.
  */
-import { CrossdockError, toCrossdockError } from '../../domain/errors.js';
+import { backoffDelay, CrossdockError, toCrossdockError } from '../../domain/index.js';
 
 /** How many times, and how patiently, a port method retries retryable failures. */
 export interface RetryPolicy {
@@ -28,8 +28,13 @@ export async function withRetry<T>(policy: RetryPolicy, fn: (attempt: number) =>
     } catch (err) {
       last = toCrossdockError(err);
       if (!last.retryable || attempt + 1 >= policy.attempts) throw last;
-      const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
-      const delay = Math.max(last.retryAfterMs ?? 0, Math.random() * backoff);
+      // The code base's one backoff: full jitter under base·2^attempt, the vendor's Retry-After a floor.
+      const delay = backoffDelay(
+        attempt + 1,
+        { baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs },
+        Math.random,
+        last.retryAfterMs,
+      );
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }

@@ -14,7 +14,7 @@
  * (with {@link ClientBuckets}), so they never reach the store past their rate.
  */
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import { TokenBucket } from '../../events/index.js';
+import { TokenBucket } from '../../domain/index.js';
 import type { Clock } from '../../ports/index.js';
 import { httpProblem, problemTypes, sendProblem } from '../problem.js';
 
@@ -32,13 +32,6 @@ export interface RateLimitOptions {
   sweepIntervalMs?: number;
   /** Clock in ms, for tests. */
   now?: () => number;
-}
-
-interface Bucket {
-  tokens: number;
-  last: number;
-  capacity: number;
-  rate: number;
 }
 
 /** The limiter's state, exposed for tests and a metrics gauge. */
@@ -61,14 +54,14 @@ export function rateLimit(options: RateLimitOptions) {
   const anonymousRate = options.anonymousRate ?? 0;
   const sweepInterval = options.sweepIntervalMs ?? 60_000;
   const now = options.now ?? Date.now;
-  const buckets = new Map<string, Bucket>();
+  const buckets = new Map<string, TokenBucket>();
+  const clock = { now: () => new Date(now()) };
   let lastSweep = now();
 
   function sweep(t: number): void {
     lastSweep = t;
-    for (const [id, b] of buckets) {
-      if (b.tokens + ((t - b.last) * b.rate) / 1000 >= b.capacity) buckets.delete(id);
-    }
+    // A bucket that has refilled completely is the same as a new one.
+    for (const [id, b] of buckets) if (b.full) buckets.delete(id);
   }
 
   const hook = function rateLimitHook(
@@ -94,23 +87,19 @@ export function rateLimit(options: RateLimitOptions) {
     const capacity = fixedBurst ?? Math.max(1, rate * burstSeconds);
     let b = buckets.get(id);
     if (b === undefined) {
-      b = { tokens: capacity, last: t, capacity, rate };
+      b = new TokenBucket(clock, { perSecond: rate, burst: capacity });
       buckets.set(id, b);
     } else {
-      const refilled = b.tokens + ((t - b.last) * rate) / 1000;
-      b.tokens = Math.min(refilled, capacity);
-      b.last = t;
-      b.capacity = capacity;
-      b.rate = rate;
+      b.retune({ perSecond: rate, burst: capacity });
     }
     reply.header('ratelimit-limit', String(Math.floor(capacity)));
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      reply.header('ratelimit-remaining', String(Math.floor(b.tokens)));
+    const waitMs = b.take();
+    if (waitMs === 0) {
+      reply.header('ratelimit-remaining', String(b.remaining));
       done();
       return;
     }
-    const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / rate));
+    const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
     reply.header('ratelimit-remaining', '0');
     reply.header('retry-after', String(retryAfter));
     sendProblem(
@@ -144,8 +133,7 @@ export interface ClientBucketsOptions {
 
 /**
  * One token bucket per client address, bounded in number: the limit on requests without a valid
- * API key (see `apiKeyAuth`). Each bucket is the backbone's `TokenBucket` (events/rate-limiter.ts)
- * rather than a third copy of the arithmetic.
+ * API key (see `apiKeyAuth`). Each bucket is the code base's one `TokenBucket` (domain/pacing.ts).
  *
  * Why bounded: these clients are anonymous, so their number is the attacker's choice (an IPv6
  * /64 is 2^64 addresses). A bucket idle for `burst / rate` seconds has refilled completely and is

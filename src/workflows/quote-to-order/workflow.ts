@@ -11,6 +11,7 @@
  * Held and rejected orders need no ERP and commit once.
  */
 import {
+  backoffDelay,
   CrossdockError,
   type Customer,
   customerStatus,
@@ -114,6 +115,8 @@ const source = '/crossdock/quote-to-order';
  * is per order while the cause (an outage) is shared, and any success clears every backoff.
  */
 const maxResumeBackoffMs = 15_000;
+/** The resume backoff: 1 s doubling to 15 s, equal jitter (the code base's one backoff function). */
+const resumeBackoff = { baseMs: 1000, maxMs: maxResumeBackoffMs, jitter: 'equal' } as const;
 
 /** Pages of `validating` orders one resume pass walks at most (100 each). */
 const maxResumePages = 50;
@@ -548,7 +551,7 @@ export class QuoteToOrder {
         const x = toCrossdockError(err);
         if (x.retryable) {
           const prev = backoff?.attempts ?? 0;
-          const delay = Math.min(maxResumeBackoffMs, 1000 * 2 ** prev);
+          const delay = backoffDelay(prev + 1, resumeBackoff);
           this.resumeAttempts.set(key, { attempts: prev + 1, nextAt: clock.now().getTime() + delay });
           continue;
         }
@@ -819,7 +822,7 @@ export class QuoteToOrder {
         }
         if (e.retryable) {
           const prev = this.resumeAttempts.get(order.id)?.attempts ?? 0;
-          const delay = Math.min(maxResumeBackoffMs, 1000 * 2 ** prev) * (0.5 + Math.random() / 2);
+          const delay = backoffDelay(prev + 1, resumeBackoff);
           this.resumeAttempts.set(order.id, { attempts: prev + 1, nextAt: clock.now().getTime() + delay });
           throw e;
         }
