@@ -7,6 +7,7 @@ import { migration0004 } from './0004-cursor-fanout.js';
 import { migration0005 } from './0005-retention.js';
 import { migration0006 } from './0006-order-keys.js';
 import { migration0007 } from './0007-api-key-customer.js';
+import { migration0008 } from './0008-po-lookup-index.js';
 
 /** Every SQLite migration, ascending. */
 export const sqliteMigrations: readonly Migration[] = [
@@ -17,4 +18,5 @@ export const sqliteMigrations: readonly Migration[] = [
   migration0005,
   migration0006,
   migration0007,
+  migration0008,
 ];
